@@ -1,0 +1,307 @@
+//! `warden tool …`: inspect, call and benchmark a component from a file.
+
+use clap::{Args, Subcommand};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+use warden_sandbox::{
+    Call, CallContext, Error, ErrorKind, Limits, LogLevel, Sandbox, SandboxConfig, SecretMap, Tool,
+};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ToolCommand {
+    /// Print a tool's metadata as JSON.
+    Inspect {
+        /// The component (`.wasm`).
+        path: PathBuf,
+    },
+    /// Call one function and print its result as JSON.
+    ///
+    /// Exits 0 with the result on stdout; on any failure prints
+    /// `{"error":{"kind":…,"message":…}}` on stdout and exits 1.
+    Call(CallArgs),
+    /// Measure the per-call cost of the production call path (a fresh
+    /// instance per call) and print JSON statistics.
+    Bench(BenchArgs),
+}
+
+/// A `--secret NAME=VALUE` flag, parsed straight into a secret type.
+#[derive(Clone)]
+struct SecretArg {
+    name: String,
+    value: SecretString,
+}
+
+impl std::fmt::Debug for SecretArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}=[REDACTED]", self.name)
+    }
+}
+
+fn parse_secret(raw: &str) -> Result<SecretArg, String> {
+    match raw.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok(SecretArg {
+            name: name.to_owned(),
+            value: SecretString::from(value.to_owned()),
+        }),
+        // Never echo `raw`: it may be the secret itself.
+        _ => Err("expected NAME=VALUE".to_owned()),
+    }
+}
+
+fn parse_json(raw: &str) -> Result<Value, String> {
+    serde_json::from_str(raw).map_err(|e| format!("not valid JSON: {e}"))
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InvokeArgs {
+    /// The component (`.wasm`).
+    path: PathBuf,
+    /// The function to call.
+    function: String,
+    /// The function's arguments, as a JSON object.
+    #[arg(long = "args", value_name = "JSON", value_parser = parse_json, default_value = "{}")]
+    arguments: Value,
+    /// The tool's configuration, as a JSON object.
+    #[arg(long, value_name = "JSON", value_parser = parse_json, default_value = "{}")]
+    config: Value,
+    /// A secret for the call (repeatable). Note that command-line arguments
+    /// are visible to other local users.
+    #[arg(long = "secret", value_name = "NAME=VALUE", value_parser = parse_secret)]
+    secrets: Vec<SecretArg>,
+    /// Fuel for the call.
+    #[arg(long)]
+    fuel: Option<u64>,
+    /// Wall-clock limit for the call, in milliseconds.
+    #[arg(long, value_name = "MS")]
+    timeout_ms: Option<u64>,
+    /// Linear memory limit, in MiB.
+    #[arg(long, value_name = "MIB")]
+    memory_mib: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CallArgs {
+    #[command(flatten)]
+    invoke: InvokeArgs,
+    /// The call id passed to the tool.
+    #[arg(long, default_value = "cli-call")]
+    call_id: String,
+    /// The organization id passed to the tool.
+    #[arg(long, default_value = "local")]
+    organization_id: String,
+    /// The agent id passed to the tool.
+    #[arg(long)]
+    agent_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchArgs {
+    #[command(flatten)]
+    invoke: InvokeArgs,
+    /// How many calls to make.
+    #[arg(long, default_value_t = 20_000)]
+    calls: usize,
+    /// How many calls run at once.
+    #[arg(long, default_value_t = 1)]
+    concurrency: usize,
+}
+
+impl InvokeArgs {
+    fn limits(&self) -> Limits {
+        let mut limits = Limits::default();
+        if let Some(fuel) = self.fuel {
+            limits.fuel = fuel;
+        }
+        if let Some(ms) = self.timeout_ms {
+            limits.timeout = Duration::from_millis(ms);
+        }
+        if let Some(mib) = self.memory_mib {
+            limits.memory_bytes = mib * Limits::MIB;
+        }
+        limits
+    }
+
+    fn sandbox(&self, max_instances: u32) -> Result<Sandbox, Error> {
+        let limits = self.limits();
+        Sandbox::new(SandboxConfig {
+            max_instances,
+            max_memory_bytes: limits.memory_bytes,
+            default_limits: limits,
+            ..SandboxConfig::default()
+        })
+        .map_err(|e| Error::host(ErrorKind::Internal, format!("{e:#}")))
+    }
+
+    fn secrets(&self) -> SecretMap {
+        self.secrets
+            .iter()
+            .map(|s| (s.name.clone(), s.value.clone()))
+            .collect()
+    }
+
+    fn call(&self, context: CallContext) -> Call {
+        Call {
+            function: self.function.clone(),
+            arguments: self.arguments.clone(),
+            context,
+            secrets: self.secrets(),
+            limits: None,
+            deadline: None,
+        }
+    }
+}
+
+fn print_json(value: &Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("JSON values serialize")
+    );
+}
+
+fn fail(error: &Error) -> ExitCode {
+    print_json(&json!({ "error": { "kind": error.kind, "message": error.message } }));
+    ExitCode::from(1)
+}
+
+pub(crate) async fn run(command: ToolCommand) -> ExitCode {
+    match command {
+        ToolCommand::Inspect { path } => {
+            let sandbox = match Sandbox::new(SandboxConfig {
+                max_instances: 1,
+                ..SandboxConfig::default()
+            }) {
+                Ok(s) => s,
+                Err(e) => return fail(&Error::host(ErrorKind::Internal, format!("{e:#}"))),
+            };
+            match sandbox.load_file(&path).await {
+                Ok(tool) => {
+                    print_json(&json!({ "sha256": tool.sha256(), "metadata": tool.metadata() }));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e),
+            }
+        }
+        ToolCommand::Call(args) => call(args).await,
+        ToolCommand::Bench(args) => bench(args).await,
+    }
+}
+
+async fn load(args: &InvokeArgs, max_instances: u32) -> Result<(Sandbox, Tool), Error> {
+    let sandbox = args.sandbox(max_instances)?;
+    let tool = sandbox.load_file(&args.path).await?;
+    Ok((sandbox, tool))
+}
+
+async fn call(args: CallArgs) -> ExitCode {
+    let (sandbox, tool) = match load(&args.invoke, 1).await {
+        Ok(loaded) => loaded,
+        Err(e) => return fail(&e),
+    };
+    let context = CallContext {
+        call_id: args.call_id.clone(),
+        organization_id: args.organization_id.clone(),
+        agent_id: args.agent_id.clone(),
+        config: args.invoke.config.clone(),
+    };
+    let outcome = sandbox.invoke(&tool, args.invoke.call(context)).await;
+
+    // What the tool logged or printed goes to stderr (already redacted), so
+    // stdout stays the result alone.
+    let report = &outcome.report;
+    for record in &report.logs {
+        let level = match record.level {
+            LogLevel::Trace => "trace",
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        };
+        eprintln!("[tool {level}] {}", record.message);
+    }
+    for (stream, text) in [("stdout", &report.stdout), ("stderr", &report.stderr)] {
+        for line in text.lines() {
+            eprintln!("[tool {stream}] {line}");
+        }
+    }
+    match outcome.result {
+        Ok(result) => {
+            let value: Value = serde_json::from_str(result.get()).expect("results are valid JSON");
+            print_json(&value);
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+async fn bench(args: BenchArgs) -> ExitCode {
+    let concurrency = args.concurrency.max(1);
+    let calls = args.calls.max(1);
+    let slots = u32::try_from(concurrency).unwrap_or(u32::MAX);
+    let (sandbox, tool) = match load(&args.invoke, slots).await {
+        Ok(loaded) => loaded,
+        Err(e) => return fail(&e),
+    };
+    let template = args.invoke.call(CallContext {
+        call_id: "bench".into(),
+        organization_id: "bench".into(),
+        agent_id: None,
+        config: args.invoke.config.clone(),
+    });
+
+    // One checked call first: benchmarking a failing call would be meaningless.
+    if let Err(e) = sandbox.invoke(&tool, template.clone()).await.result {
+        return fail(&e);
+    }
+    // Warm up (instance slots, caches, allocator) before measuring.
+    for _ in 0..calls.min(1000) {
+        let _ = sandbox.invoke(&tool, template.clone()).await;
+    }
+
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(concurrency);
+    for worker in 0..concurrency {
+        let n = calls / concurrency + usize::from(worker < calls % concurrency);
+        let (sandbox, tool, template) = (sandbox.clone(), tool.clone(), template.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(n);
+            let mut failures = 0usize;
+            for _ in 0..n {
+                let call = template.clone();
+                let t = Instant::now();
+                let outcome = sandbox.invoke(&tool, call).await;
+                latencies.push(t.elapsed());
+                failures += usize::from(outcome.result.is_err());
+            }
+            (latencies, failures)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(calls);
+    let mut failures = 0;
+    for task in tasks {
+        let (l, f) = task.await.expect("bench tasks do not panic");
+        latencies.extend(l);
+        failures += f;
+    }
+    let elapsed = started.elapsed();
+    latencies.sort_unstable();
+    let percentile = |p: f64| {
+        let index = ((latencies.len() as f64 - 1.0) * p).round() as usize;
+        (latencies[index].as_nanos() as f64 / 100.0).round() / 10.0
+    };
+    print_json(&json!({
+        "calls": calls,
+        "concurrency": concurrency,
+        "failures": failures,
+        "p50_us": percentile(0.50),
+        "p99_us": percentile(0.99),
+        "calls_per_sec": (calls as f64 / elapsed.as_secs_f64()).round(),
+    }));
+    if failures > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

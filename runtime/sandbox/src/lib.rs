@@ -1,0 +1,48 @@
+//! `warden-sandbox` runs Warden tools — WebAssembly components implementing
+//! the `warden:tool/tool@0.1.0` world — safely and fast.
+//!
+//! * One [`Sandbox`] holds a wasmtime engine configured for untrusted code:
+//!   pooling allocator, fuel, epoch interruption, no threads, GC or
+//!   component-model-async.
+//! * [`Sandbox::load`] compiles a component once per content hash (with an
+//!   optional on-disk artifact cache), links it, asks it for its metadata and
+//!   validates that, returning a [`Tool`].
+//! * [`Sandbox::invoke`] validates arguments against the function's JSON
+//!   Schema, then gives the call a **fresh store and instance** under
+//!   [`Limits`] (fuel, wall clock including time blocked in the host, memory,
+//!   result size, bounded stdout/stderr and logs), runs it and drops it —
+//!   on success, error, trap or timeout alike.
+//!
+//! WASI is linked without capabilities: no environment, arguments,
+//! preopened directories, stdin or sockets. Secrets reach a tool only through
+//! the `secrets` import, and only the names it declared; their values are
+//! redacted from every error, log line, captured output and result.
+//!
+//! Every failure is an [`Error`] with an [`ErrorKind`]; a guest trap never
+//! harms the host or the next call.
+
+mod bindings;
+mod error;
+mod http;
+mod limits;
+mod log;
+mod metadata;
+mod sandbox;
+mod secrets;
+mod stdio;
+mod store;
+mod tool;
+
+pub use error::{Error, ErrorKind, Origin};
+pub use limits::Limits;
+pub use log::{LogLevel, LogRecord};
+pub use metadata::{
+    Credential, FunctionSpec, MAX_QUALIFIED_NAME, OAuth2, SecretSpec, ToolMetadata,
+    is_valid_host_pattern, is_valid_name,
+};
+pub use sandbox::{Call, CallContext, CallOutcome, CallReport, Sandbox, SandboxConfig};
+pub use secrets::SecretMap;
+pub use tool::Tool;
+
+/// Re-exported so callers build [`SecretMap`]s without depending on `secrecy`.
+pub use secrecy::SecretString;

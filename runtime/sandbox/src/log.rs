@@ -1,0 +1,83 @@
+//! Host side of the `log` import: records kept with the call, bounded.
+
+use crate::bindings::log::{Host, Level};
+use serde::{Deserialize, Serialize};
+
+/// Severity of a tool's log record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogLevel {
+    /// Very detailed.
+    Trace,
+    /// Detailed.
+    Debug,
+    /// Informational.
+    Info,
+    /// Something looks wrong.
+    Warn,
+    /// Something failed.
+    Error,
+}
+
+/// One record a tool logged during a call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogRecord {
+    /// Severity.
+    pub level: LogLevel,
+    /// The message, truncated to the per-record limit and with the call's
+    /// secrets redacted.
+    pub message: String,
+}
+
+/// The records of one call.
+#[derive(Debug, Default)]
+pub(crate) struct LogBuffer {
+    pub records: Vec<LogRecord>,
+    pub dropped: usize,
+    pub max_records: usize,
+    pub max_message_bytes: usize,
+}
+
+impl LogBuffer {
+    pub fn new(max_records: usize, max_message_bytes: usize) -> Self {
+        LogBuffer {
+            records: Vec::new(),
+            dropped: 0,
+            max_records,
+            max_message_bytes,
+        }
+    }
+
+    fn push(&mut self, level: LogLevel, mut message: String) {
+        if self.records.len() >= self.max_records {
+            self.dropped += 1;
+            return;
+        }
+        truncate_at_char_boundary(&mut message, self.max_message_bytes);
+        self.records.push(LogRecord { level, message });
+    }
+}
+
+/// Truncates `s` to at most `max` bytes without splitting a character.
+pub(crate) fn truncate_at_char_boundary(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+}
+
+impl Host for crate::store::CallState {
+    fn log(&mut self, level: Level, message: String) {
+        let level = match level {
+            Level::Trace => LogLevel::Trace,
+            Level::Debug => LogLevel::Debug,
+            Level::Info => LogLevel::Info,
+            Level::Warn => LogLevel::Warn,
+            Level::Error => LogLevel::Error,
+        };
+        self.logs.push(level, message);
+    }
+}

@@ -1,0 +1,749 @@
+//! The sandbox: one engine for untrusted code, a component cache, and the
+//! per-call path (fresh store → instantiate → call → drop).
+
+use crate::bindings::{
+    ToolWorld, ToolWorldPre, WitCallContext, WitToolError, WitToolMetadata, log, secrets,
+};
+use crate::error::{Error, ErrorKind};
+use crate::limits::Limits;
+use crate::log::LogRecord;
+use crate::metadata::ToolMetadata;
+use crate::secrets::SecretMap;
+use crate::store::{CallState, Captures};
+use crate::tool::{Tool, ToolInner};
+use serde_json::Value;
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
+    UpdateDeadline,
+};
+
+/// How a [`Sandbox`] is set up. The defaults suit a single server.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// How many instances may exist at once (the pooling allocator's size).
+    /// Calls beyond this wait for a free slot until their deadline, then fail
+    /// as `overloaded`.
+    pub max_instances: u32,
+    /// The largest linear memory any call may be granted, in bytes; per-call
+    /// [`Limits::memory_bytes`] is capped at this.
+    pub max_memory_bytes: usize,
+    /// The limits calls run under unless they bring their own.
+    pub default_limits: Limits,
+    /// Where precompiled components are cached across restarts; `None` keeps
+    /// them in memory only.
+    pub cache_dir: Option<PathBuf>,
+    /// How often running guests are checked against their deadline.
+    pub epoch_tick: Duration,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            max_instances: 256,
+            max_memory_bytes: 64 * Limits::MIB,
+            default_limits: Limits::default(),
+            cache_dir: None,
+            epoch_tick: Duration::from_millis(5),
+        }
+    }
+}
+
+/// Runs tools. Cheap to clone; clones share the engine, cache and slots.
+#[derive(Clone)]
+pub struct Sandbox {
+    inner: Arc<SandboxInner>,
+}
+
+struct SandboxInner {
+    engine: Engine,
+    linker: Linker<CallState>,
+    config: SandboxConfig,
+    slots: Semaphore,
+    tools: Mutex<HashMap<String, Tool>>,
+    artifact_dir: Option<PathBuf>,
+    stop_ticker: Arc<AtomicBool>,
+}
+
+impl Drop for SandboxInner {
+    fn drop(&mut self) {
+        self.stop_ticker.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Who is calling, and the tool's configuration for this call.
+#[derive(Debug, Clone, Default)]
+pub struct CallContext {
+    /// Unique per call; kept across retries of the same LLM call.
+    pub call_id: String,
+    /// The organization the call runs for.
+    pub organization_id: String,
+    /// The voice agent making the call, if any.
+    pub agent_id: Option<String>,
+    /// The tool's configuration (`null` counts as `{}`).
+    pub config: Value,
+}
+
+/// One invocation of a tool function.
+#[derive(Debug, Clone, Default)]
+pub struct Call {
+    /// The function to run.
+    pub function: String,
+    /// Its arguments, validated against the function's schema first.
+    pub arguments: Value,
+    /// Caller and configuration.
+    pub context: CallContext,
+    /// The secrets this call may read.
+    pub secrets: SecretMap,
+    /// Limits for this call; `None` uses the sandbox's defaults.
+    pub limits: Option<Limits>,
+    /// A deadline tighter than `limits.timeout`, e.g. for a voice turn.
+    pub deadline: Option<Instant>,
+}
+
+/// What a call produced, whether it succeeded or not.
+#[derive(Debug)]
+pub struct CallOutcome {
+    /// The tool's JSON result, or why there is none.
+    pub result: Result<Box<RawValue>, Error>,
+    /// Measurements and captured output, for the call record.
+    pub report: CallReport,
+}
+
+/// Measurements and captured output of one call. Every text in it has had
+/// the call's secret values redacted.
+#[derive(Debug, Default, Clone)]
+pub struct CallReport {
+    /// Wall-clock time from the call's start (including any wait for a slot).
+    pub duration: Duration,
+    /// Fuel the guest burned.
+    pub fuel_consumed: u64,
+    /// The largest linear memory size granted, in bytes.
+    pub peak_memory_bytes: usize,
+    /// The tool's log records.
+    pub logs: Vec<LogRecord>,
+    /// Log records dropped because of the per-call limit.
+    pub logs_dropped: usize,
+    /// Captured stdout (bounded).
+    pub stdout: String,
+    /// Captured stderr (bounded).
+    pub stderr: String,
+    /// Outbound requests the host policy refused (`scheme://authority`).
+    pub denied_requests: Vec<String>,
+}
+
+/// Which export to call.
+enum Export<'a> {
+    Metadata,
+    Invoke {
+        ctx: &'a WitCallContext,
+        function: &'a String,
+        arguments: &'a String,
+    },
+    Test {
+        ctx: &'a WitCallContext,
+    },
+}
+
+enum Returned {
+    Metadata(WitToolMetadata),
+    Json(Result<String, WitToolError>),
+}
+
+/// The result of running one export in a fresh store.
+struct Run {
+    returned: Result<Returned, Error>,
+    state: CallState,
+    captures: Captures,
+    fuel_consumed: u64,
+}
+
+fn engine_config(config: &SandboxConfig) -> Config {
+    let n = config.max_instances;
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(n)
+        // A Rust tool is one core module plus a few small adapter instances.
+        .max_core_instances_per_component(16)
+        .total_core_instances(n.saturating_mul(8))
+        .max_memories_per_component(4)
+        .total_memories(n.saturating_mul(2))
+        .max_tables_per_component(8)
+        .total_tables(n.saturating_mul(4))
+        .total_stacks(n)
+        .max_memory_size(config.max_memory_bytes)
+        // Reset slots with memset instead of returning pages to the kernel:
+        // much cheaper for the small memories tools use per call.
+        .linear_memory_keep_resident(2 * Limits::MIB)
+        .table_keep_resident(64 * 1024);
+
+    let mut c = Config::new();
+    c.wasm_component_model(true)
+        // No component-model-async, so no per-store concurrency state.
+        .concurrency_support(false)
+        .consume_fuel(true)
+        .epoch_interruption(true)
+        .max_wasm_stack(512 * 1024)
+        .async_stack_size(2 * Limits::MIB)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    c
+}
+
+/// A stable key for "artifacts this engine can load": the wasmtime version and
+/// every setting that affects compiled code.
+fn compatibility_key(engine: &Engine) -> String {
+    let mut hasher = std::hash::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
+}
+
+impl Sandbox {
+    /// Creates a sandbox: the engine, the linker with Warden's host imports,
+    /// the instance pool and the epoch ticker.
+    pub fn new(config: SandboxConfig) -> anyhow::Result<Sandbox> {
+        anyhow::ensure!(config.max_instances > 0, "max_instances must be at least 1");
+        let engine = Engine::new(&engine_config(&config))
+            .map_err(|e| anyhow::anyhow!("failed to create the WebAssembly engine: {e:#}"))?;
+
+        let mut linker = Linker::<CallState>::new(&engine);
+        let link = |r: wasmtime::Result<()>| {
+            r.map_err(|e| anyhow::anyhow!("failed to link host interfaces: {e:#}"))
+        };
+        link(wasmtime_wasi::p2::add_to_linker_async(&mut linker))?;
+        link(wasmtime_wasi_http::p2::add_only_http_to_linker_async(
+            &mut linker,
+        ))?;
+        link(secrets::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))?;
+        link(log::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))?;
+
+        let artifact_dir = match &config.cache_dir {
+            Some(dir) => {
+                let dir = dir.join(compatibility_key(&engine));
+                std::fs::create_dir_all(&dir).map_err(|e| {
+                    anyhow::anyhow!(
+                        "failed to create the cache directory {}: {e}",
+                        dir.display()
+                    )
+                })?;
+                Some(dir)
+            }
+            None => None,
+        };
+
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        {
+            let engine = engine.clone();
+            let stop = stop_ticker.clone();
+            let tick = config.epoch_tick;
+            std::thread::Builder::new()
+                .name("warden-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(tick);
+                        engine.increment_epoch();
+                    }
+                })
+                .map_err(|e| anyhow::anyhow!("failed to start the epoch ticker: {e}"))?;
+        }
+
+        Ok(Sandbox {
+            inner: Arc::new(SandboxInner {
+                slots: Semaphore::new(config.max_instances as usize),
+                engine,
+                linker,
+                config,
+                tools: Mutex::new(HashMap::new()),
+                artifact_dir,
+                stop_ticker,
+            }),
+        })
+    }
+
+    /// The configuration the sandbox was created with.
+    pub fn config(&self) -> &SandboxConfig {
+        &self.inner.config
+    }
+
+    /// Loads a tool from a component file.
+    pub async fn load_file(&self, path: &Path) -> Result<Tool, Error> {
+        let bytes = tokio::fs::read(path).await.map_err(|e| {
+            Error::invalid_component(format!("cannot read {}: {e}", path.display()))
+        })?;
+        self.load(bytes).await
+    }
+
+    /// Loads a tool from component bytes: compiles it (or reuses the cached
+    /// artifact for the same bytes), links it, asks it for its metadata and
+    /// validates that. A component that is not a valid Warden tool is refused
+    /// as `invalid_component` with a message that says what is wrong.
+    pub async fn load(&self, bytes: impl Into<Arc<[u8]>>) -> Result<Tool, Error> {
+        let bytes: Arc<[u8]> = bytes.into();
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        if let Some(tool) = self.lock_tools().get(&sha256) {
+            return Ok(tool.clone());
+        }
+
+        let component = self.compile(&sha256, bytes).await?;
+        let instance_pre = self.inner.linker.instantiate_pre(&component).map_err(|e| {
+            Error::invalid_component(format!(
+                "the component needs imports Warden does not provide: {e:#}"
+            ))
+        })?;
+        let pre = ToolWorldPre::new(instance_pre).map_err(|e| {
+            Error::invalid_component(format!(
+                "the component does not implement the warden:tool/tool@0.1.0 world: {e:#}"
+            ))
+        })?;
+
+        let limits = self.inner.config.default_limits.clone();
+        let deadline = Instant::now() + limits.timeout;
+        let run = self
+            .run(
+                &pre,
+                Arc::default(),
+                SecretMap::new(),
+                &limits,
+                deadline,
+                Export::Metadata,
+            )
+            .await;
+        let raw = match run.returned {
+            Ok(Returned::Metadata(raw)) => raw,
+            Ok(Returned::Json(_)) => unreachable!("metadata() returns metadata"),
+            Err(e) => {
+                return Err(Error::invalid_component(format!(
+                    "the component's metadata() failed ({}): {}",
+                    e.kind, e.message
+                )));
+            }
+        };
+        let metadata = ToolMetadata::from_wit(raw).map_err(|problems| {
+            Error::invalid_component(format!("invalid tool metadata: {}", problems.join("; ")))
+        })?;
+        let tool = Tool::new(sha256.clone(), metadata, pre)?;
+        Ok(self.lock_tools().entry(sha256).or_insert(tool).clone())
+    }
+
+    fn lock_tools(&self) -> std::sync::MutexGuard<'_, HashMap<String, Tool>> {
+        self.inner.tools.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Compiles a component, going through the on-disk artifact cache.
+    async fn compile(&self, sha256: &str, bytes: Arc<[u8]>) -> Result<Component, Error> {
+        let engine = self.inner.engine.clone();
+        let artifact = self
+            .inner
+            .artifact_dir
+            .as_ref()
+            .map(|dir| dir.join(format!("{sha256}.cwasm")));
+        let compiled = tokio::task::spawn_blocking(move || -> Result<Component, Error> {
+            // Read into memory rather than mmap the file: an artifact replaced
+            // or truncated on disk must not affect components already loaded.
+            if let Some(path) = &artifact
+                && let Ok(precompiled) = std::fs::read(path)
+            {
+                // SAFETY: artifacts in this directory were produced by
+                // `Component::serialize` of an engine with the same
+                // compatibility key (the directory's name), and the directory
+                // belongs to the operator. Wasmtime also checks the header.
+                match unsafe { Component::deserialize(&engine, &precompiled) } {
+                    Ok(component) => return Ok(component),
+                    Err(e) => tracing::warn!(
+                        path = %path.display(),
+                        "ignoring unusable cached artifact: {e:#}"
+                    ),
+                }
+            }
+            let component = Component::new(&engine, &*bytes).map_err(|e| {
+                Error::invalid_component(format!("not a valid WebAssembly component: {e:#}"))
+            })?;
+            if let Some(path) = &artifact {
+                if let Err(e) = write_artifact(&component, path) {
+                    tracing::warn!(path = %path.display(), "failed to cache artifact: {e:#}");
+                }
+            }
+            Ok(component)
+        })
+        .await;
+        match compiled {
+            Ok(result) => result,
+            Err(e) => Err(Error::invalid_component(format!("compilation failed: {e}"))),
+        }
+    }
+
+    /// Runs `call` in a fresh instance of `tool` and drops the instance,
+    /// whatever happens.
+    pub async fn invoke(&self, tool: &Tool, call: Call) -> CallOutcome {
+        let started = Instant::now();
+        let fail = |e: Error| CallOutcome {
+            result: Err(e),
+            report: CallReport {
+                duration: started.elapsed(),
+                ..CallReport::default()
+            },
+        };
+        if let Err(e) = tool.validate_arguments(&call.function, &call.arguments) {
+            return fail(e);
+        }
+        if let Err(e) = tool.validate_config(&call.context.config) {
+            return fail(e);
+        }
+        let ctx = wit_context(&call.context);
+        let arguments = call.arguments.to_string();
+        let export = Export::Invoke {
+            ctx: &ctx,
+            function: &call.function,
+            arguments: &arguments,
+        };
+        self.call_export(
+            tool,
+            call.secrets,
+            call.limits,
+            call.deadline,
+            started,
+            export,
+        )
+        .await
+    }
+
+    /// Runs the tool's `test` export (checks configuration and secrets).
+    pub async fn test(
+        &self,
+        tool: &Tool,
+        context: CallContext,
+        secrets: SecretMap,
+        limits: Option<Limits>,
+    ) -> CallOutcome {
+        let started = Instant::now();
+        if let Err(e) = tool.validate_config(&context.config) {
+            return CallOutcome {
+                result: Err(e),
+                report: CallReport::default(),
+            };
+        }
+        let ctx = wit_context(&context);
+        self.call_export(
+            tool,
+            secrets,
+            limits,
+            None,
+            started,
+            Export::Test { ctx: &ctx },
+        )
+        .await
+    }
+
+    async fn call_export(
+        &self,
+        tool: &Tool,
+        secrets: SecretMap,
+        limits: Option<Limits>,
+        deadline: Option<Instant>,
+        started: Instant,
+        export: Export<'_>,
+    ) -> CallOutcome {
+        let mut limits = limits.unwrap_or_else(|| self.inner.config.default_limits.clone());
+        limits.memory_bytes = limits.memory_bytes.min(self.inner.config.max_memory_bytes);
+        let mut deadline_at = started + limits.timeout;
+        if let Some(d) = deadline {
+            deadline_at = deadline_at.min(d);
+        }
+        let inner: &ToolInner = &tool.inner;
+        let run = self
+            .run(
+                &inner.pre,
+                inner.secret_names.clone(),
+                secrets,
+                &limits,
+                deadline_at,
+                export,
+            )
+            .await;
+        finish(run, &limits, started)
+    }
+
+    /// Creates a store for one call, instantiates, calls `export` and drops
+    /// the store. Waits for a free instance slot until the deadline.
+    async fn run(
+        &self,
+        pre: &ToolWorldPre<CallState>,
+        declared_secrets: Arc<HashSet<String>>,
+        secrets: SecretMap,
+        limits: &Limits,
+        deadline: Instant,
+        export: Export<'_>,
+    ) -> Run {
+        let (state, captures) = CallState::new(declared_secrets, secrets, limits, deadline);
+        let tokio_deadline = tokio::time::Instant::from_std(deadline);
+
+        let permit = match tokio::time::timeout_at(tokio_deadline, self.inner.slots.acquire()).await
+        {
+            Ok(Ok(permit)) => permit,
+            _ => {
+                return Run {
+                    returned: Err(Error::host(
+                        ErrorKind::Overloaded,
+                        "no sandbox slot became free before the call's deadline",
+                    )),
+                    state,
+                    captures,
+                    fuel_consumed: 0,
+                };
+            }
+        };
+
+        let mut store = Store::new(&self.inner.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store
+            .set_fuel(limits.fuel)
+            .expect("fuel is enabled in the engine config");
+        // Check the deadline at every epoch tick; yield to the executor in
+        // between so a busy guest cannot starve other calls on its thread.
+        store.epoch_deadline_callback(|ctx| {
+            if Instant::now() >= ctx.data().deadline {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        store.set_epoch_deadline(1);
+
+        let call = async {
+            let instance: ToolWorld = pre.instantiate_async(&mut store).await?;
+            Ok::<_, wasmtime::Error>(match export {
+                Export::Metadata => Returned::Metadata(instance.call_metadata(&mut store).await?),
+                Export::Invoke {
+                    ctx,
+                    function,
+                    arguments,
+                } => Returned::Json(
+                    instance
+                        .call_invoke(&mut store, ctx, function, arguments)
+                        .await?,
+                ),
+                Export::Test { ctx } => Returned::Json(instance.call_test(&mut store, ctx).await?),
+            })
+        };
+        let returned = match tokio::time::timeout_at(tokio_deadline, call).await {
+            Ok(Ok(returned)) => Ok(returned),
+            Ok(Err(e)) => Err(classify(&e, store.data(), limits)),
+            Err(_elapsed) => Err(timeout_error(limits)),
+        };
+        let fuel_consumed = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+        let state = store.into_data();
+        drop(permit);
+        Run {
+            returned,
+            state,
+            captures,
+            fuel_consumed,
+        }
+    }
+}
+
+fn write_artifact(component: &Component, path: &Path) -> anyhow::Result<()> {
+    let bytes = component
+        .serialize()
+        .map_err(|e| anyhow::anyhow!("serialize: {e:#}"))?;
+    let dir = path.parent().expect("artifact paths have a parent");
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut tmp, &bytes)?;
+    tmp.persist(path)?;
+    Ok(())
+}
+
+fn wit_context(context: &CallContext) -> WitCallContext {
+    WitCallContext {
+        call_id: context.call_id.clone(),
+        organization_id: context.organization_id.clone(),
+        agent_id: context.agent_id.clone(),
+        config: if context.config.is_null() {
+            "{}".to_owned()
+        } else {
+            context.config.to_string()
+        },
+    }
+}
+
+fn timeout_error(limits: &Limits) -> Error {
+    Error::host(
+        ErrorKind::Timeout,
+        format!(
+            "the tool did not finish within its deadline ({} ms)",
+            limits.timeout.as_millis()
+        ),
+    )
+}
+
+/// Turns a wasmtime error from instantiation or a call into a host verdict.
+fn classify(e: &wasmtime::Error, state: &CallState, limits: &Limits) -> Error {
+    let memory_limit = || {
+        Error::host(
+            ErrorKind::MemoryLimit,
+            format!(
+                "the tool tried to use more than its {} MiB of memory",
+                limits.memory_bytes / Limits::MIB
+            ),
+        )
+    };
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => Error::host(
+            ErrorKind::FuelExhausted,
+            format!("the tool used up its fuel ({} units)", limits.fuel),
+        ),
+        Some(Trap::Interrupt) => timeout_error(limits),
+        Some(Trap::StackOverflow) => {
+            Error::host(ErrorKind::StackOverflow, "the tool overflowed its stack")
+        }
+        _ if state.limiter.memory_denied => memory_limit(),
+        Some(trap) => Error::host(ErrorKind::Trap, format!("the tool crashed: {trap}")),
+        None => Error::host(ErrorKind::Trap, format!("the tool failed: {e}")),
+    }
+}
+
+/// The panic message a Rust guest printed to stderr, if any.
+fn panic_message(stderr: &str) -> Option<String> {
+    let start = stderr.find("panicked at")?;
+    let mut message: String = stderr[start..]
+        .lines()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    crate::log::truncate_at_char_boundary(&mut message, 512);
+    Some(message)
+}
+
+fn tool_error(e: WitToolError) -> Error {
+    let (kind, message) = match e {
+        WitToolError::InvalidArguments(m) => (ErrorKind::InvalidArguments, m),
+        WitToolError::NotConfigured(m) => (ErrorKind::NotConfigured, m),
+        WitToolError::Unauthorized(m) => (ErrorKind::Unauthorized, m),
+        WitToolError::NotFound(m) => (ErrorKind::NotFound, m),
+        WitToolError::RateLimited(m) => (ErrorKind::RateLimited, m),
+        WitToolError::Upstream(m) => (ErrorKind::Upstream, m),
+        WitToolError::Internal(m) => (ErrorKind::Internal, m),
+    };
+    Error::tool(kind, message)
+}
+
+/// Replaces secret values inside every string of a JSON document.
+fn redact_json(value: &mut Value, secrets: &SecretMap) {
+    match value {
+        Value::String(s) => *s = secrets.redact(s),
+        Value::Array(items) => items.iter_mut().for_each(|v| redact_json(v, secrets)),
+        Value::Object(map) => {
+            let entries = std::mem::take(map);
+            *map = entries
+                .into_iter()
+                .map(|(k, mut v)| {
+                    redact_json(&mut v, secrets);
+                    (secrets.redact(&k), v)
+                })
+                .collect();
+        }
+        _ => {}
+    }
+}
+
+/// Checks and redacts a successful JSON result.
+fn accept_result(
+    json: String,
+    limits: &Limits,
+    secrets: &SecretMap,
+) -> Result<Box<RawValue>, Error> {
+    if json.len() > limits.max_result_bytes {
+        return Err(Error::host(
+            ErrorKind::OutputTooLarge,
+            format!(
+                "the tool's result is {} bytes, over the {} byte limit",
+                json.len(),
+                limits.max_result_bytes
+            ),
+        ));
+    }
+    let invalid = |e: serde_json::Error| {
+        Error::host(
+            ErrorKind::Internal,
+            format!("the tool returned invalid JSON: {e}"),
+        )
+    };
+    if !secrets.is_empty() && secrets.leaks_into(&json) {
+        let mut value: Value = serde_json::from_str(&json).map_err(invalid)?;
+        redact_json(&mut value, secrets);
+        return serde_json::value::to_raw_value(&value).map_err(invalid);
+    }
+    RawValue::from_string(json).map_err(invalid)
+}
+
+/// Builds the outcome of a run: classifies, redacts, collects the report.
+fn finish(run: Run, limits: &Limits, started: Instant) -> CallOutcome {
+    let Run {
+        returned,
+        state,
+        captures,
+        fuel_consumed,
+    } = run;
+    let secrets = &state.secrets;
+    let (stdout, _) = captures.stdout.contents();
+    let (stderr, _) = captures.stderr.contents();
+    let stdout = secrets.redact(&stdout);
+    let stderr = secrets.redact(&stderr);
+
+    let result = match returned {
+        Ok(Returned::Json(Ok(json))) => accept_result(json, limits, secrets),
+        Ok(Returned::Json(Err(e))) => Err(tool_error(e)),
+        Ok(Returned::Metadata(_)) => unreachable!("only load() asks for metadata"),
+        Err(mut e) => {
+            if e.kind == ErrorKind::Trap
+                && let Some(panic) = panic_message(&stderr)
+            {
+                e.message = format!("{} ({panic})", e.message);
+            }
+            Err(e)
+        }
+    };
+    // A failure after the policy refused a request is the policy's doing.
+    let result = result.map_err(|mut e| {
+        if let Some(origin) = state.policy.denied.first()
+            && matches!(e.origin, crate::Origin::Tool)
+        {
+            e = Error::host(
+                ErrorKind::HostDenied,
+                format!("the tool is not allowed to reach {origin}"),
+            );
+        }
+        e.message = secrets.redact(&e.message);
+        e
+    });
+
+    let logs = state
+        .logs
+        .records
+        .into_iter()
+        .map(|mut r| {
+            r.message = secrets.redact(&r.message);
+            r
+        })
+        .collect();
+    CallOutcome {
+        result,
+        report: CallReport {
+            duration: started.elapsed(),
+            fuel_consumed,
+            peak_memory_bytes: state.limiter.peak_memory_bytes,
+            logs,
+            logs_dropped: state.logs.dropped,
+            stdout,
+            stderr,
+            denied_requests: state.policy.denied,
+        },
+    }
+}

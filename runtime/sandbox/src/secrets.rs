@@ -1,0 +1,88 @@
+//! Per-call secrets and the host side of the `secrets` import.
+
+use crate::bindings::secrets::{Host, SecretError};
+use secrecy::{ExposeSecret, SecretString};
+use std::collections::HashMap;
+use std::fmt;
+
+/// The secrets available to one call, by name. Values are `secrecy` strings:
+/// redacted in `Debug`, zeroized on drop.
+#[derive(Default, Clone)]
+pub struct SecretMap {
+    values: HashMap<String, SecretString>,
+}
+
+impl SecretMap {
+    /// An empty map.
+    pub fn new() -> Self {
+        SecretMap::default()
+    }
+
+    /// Adds (or replaces) the secret `name`.
+    pub fn insert(&mut self, name: impl Into<String>, value: SecretString) {
+        self.values.insert(name.into(), value);
+    }
+
+    /// Whether `name` has a value.
+    pub fn contains(&self, name: &str) -> bool {
+        self.values.contains_key(name)
+    }
+
+    /// Whether there are no secrets.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&SecretString> {
+        self.values.get(name)
+    }
+
+    /// Replaces every occurrence of a secret value in `text` with `[REDACTED]`.
+    ///
+    /// Very short values (under 4 bytes) are not searched for: they would
+    /// redact ordinary text and are no meaningful secret anyway.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for value in self.values.values() {
+            let value = value.expose_secret();
+            if value.len() >= 4 && out.contains(value) {
+                out = out.replace(value, "[REDACTED]");
+            }
+        }
+        out
+    }
+
+    /// Whether `text` contains any secret value (see [`SecretMap::redact`]).
+    pub fn leaks_into(&self, text: &str) -> bool {
+        self.values.values().any(|v| {
+            let v = v.expose_secret();
+            v.len() >= 4 && text.contains(v)
+        })
+    }
+}
+
+impl fmt::Debug for SecretMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.values.keys()).finish()
+    }
+}
+
+impl FromIterator<(String, SecretString)> for SecretMap {
+    fn from_iter<I: IntoIterator<Item = (String, SecretString)>>(iter: I) -> Self {
+        SecretMap {
+            values: iter.into_iter().collect(),
+        }
+    }
+}
+
+impl Host for crate::store::CallState {
+    fn get(&mut self, name: String) -> Result<String, SecretError> {
+        if !self.declared_secrets.contains(&name) {
+            return Err(SecretError::NotDeclared);
+        }
+        match self.secrets.get(&name) {
+            Some(value) => Ok(value.expose_secret().to_owned()),
+            None => Err(SecretError::NotSet),
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! Write Warden tools in Rust.
+//!
+//! A Warden tool is a WebAssembly component (`wasm32-wasip2`) that an LLM calls
+//! during a voice call. With this crate a tool is a struct plus an `impl` block
+//! under [`#[tool]`](tool):
+//!
+//! ```ignore
+//! use warden_sdk::prelude::*;
+//!
+//! #[derive(Deserialize, JsonSchema)]
+//! struct GreetArgs {
+//!     /// Who to greet.
+//!     name: String,
+//! }
+//!
+//! /// Greets people.
+//! struct Greeter;
+//!
+//! #[tool(name = "greeter")]
+//! impl Greeter {
+//!     /// Returns a greeting for `name`.
+//!     #[warden(read_only)]
+//!     fn greet(_ctx: &Context, args: GreetArgs) -> Result<String, ToolError> {
+//!         Ok(format!("Hello, {}!", args.name))
+//!     }
+//! }
+//! ```
+//!
+//! Every function takes a [`Context`] and a typed argument struct whose JSON
+//! Schema (derived with `schemars`) becomes the function's `parameters`; doc
+//! comments become descriptions. The host validates arguments against that
+//! schema before the tool runs, and the SDK deserializes them for you.
+//!
+//! See `sdk/rust/README.md` for a walk-through from `cargo new` to
+//! `warden tool call`.
+
+// The generated bindings name this crate by its path `::warden_sdk`.
+extern crate self as warden_sdk;
+
+use std::fmt;
+
+pub use schemars::JsonSchema;
+pub use serde::{Deserialize, Serialize};
+pub use serde_json::{self, Value, json};
+pub use warden_sdk_macros::tool;
+
+pub mod log;
+
+/// Everything a tool author usually needs, in one `use`.
+pub mod prelude {
+    pub use crate::{
+        Context, Deserialize, JsonSchema, NoArgs, NoConfig, Secret, Serialize, ToolError, Value,
+        json, tool,
+    };
+}
+
+/// The configuration type of tools that take no configuration.
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoConfig {}
+
+/// The argument type of functions that take no arguments.
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoArgs {}
+
+/// What a call knows about its caller, plus the tool's typed configuration.
+#[derive(Debug)]
+pub struct Context<C = NoConfig> {
+    /// A unique id for this call; a retried LLM call keeps it, so it can make
+    /// side effects idempotent.
+    pub call_id: String,
+    /// The organization the call runs for.
+    pub organization_id: String,
+    /// The voice agent making the call, if any.
+    pub agent_id: Option<String>,
+    /// The tool's configuration for this agent.
+    pub config: C,
+}
+
+impl<C> Context<C> {
+    /// Reads a declared secret. A declared secret the operator has not set
+    /// gives [`ToolError::NotConfigured`]; a name the tool did not declare
+    /// gives [`ToolError::Internal`] (declare it in `#[tool(secret(...))]`).
+    pub fn secret(&self, name: &str) -> Result<Secret, ToolError> {
+        self.try_secret(name)?.ok_or_else(|| {
+            ToolError::NotConfigured(format!("the secret `{name}` has not been set"))
+        })
+    }
+
+    /// Reads a declared secret that may legitimately be unset.
+    pub fn try_secret(&self, name: &str) -> Result<Option<Secret>, ToolError> {
+        use __private::bindings::warden::tool::secrets::{SecretError, get};
+        match get(name) {
+            Ok(value) => Ok(Some(Secret(value))),
+            Err(SecretError::NotSet) => Ok(None),
+            Err(SecretError::NotDeclared) => Err(ToolError::Internal(format!(
+                "the tool asked for the secret `{name}`, which it does not declare"
+            ))),
+        }
+    }
+}
+
+/// A secret value. Its `Debug` output is redacted, so logging a struct that
+/// holds one does not leak it; use [`Secret::expose`] where the value is
+/// really needed.
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret's value.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([REDACTED])")
+    }
+}
+
+/// An error reported by a tool. The message is for the LLM, which may repeat
+/// it to the caller: make it plain and helpful, and never put a secret in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolError {
+    /// The arguments make no sense for the function (beyond the schema).
+    InvalidArguments(String),
+    /// Configuration or a required secret is missing or wrong.
+    NotConfigured(String),
+    /// Upstream refused the credentials.
+    Unauthorized(String),
+    /// The thing asked for does not exist.
+    NotFound(String),
+    /// Upstream asked to slow down.
+    RateLimited(String),
+    /// Upstream failed or answered something unusable.
+    Upstream(String),
+    /// Anything else that went wrong inside the tool.
+    Internal(String),
+}
+
+impl ToolError {
+    /// The error's message.
+    pub fn message(&self) -> &str {
+        match self {
+            ToolError::InvalidArguments(m)
+            | ToolError::NotConfigured(m)
+            | ToolError::Unauthorized(m)
+            | ToolError::NotFound(m)
+            | ToolError::RateLimited(m)
+            | ToolError::Upstream(m)
+            | ToolError::Internal(m) => m,
+        }
+    }
+}
+
+impl fmt::Display for ToolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl std::error::Error for ToolError {}
+
+/// Support code for the `#[tool]` macro. Not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    use super::{Context, ToolError};
+    use schemars::JsonSchema;
+    use serde::Serialize;
+    use serde::de::DeserializeOwned;
+
+    pub use wit_bindgen;
+
+    #[allow(
+        clippy::all,
+        missing_docs,
+        unsafe_op_in_unsafe_fn,
+        reason = "generated by wit-bindgen"
+    )]
+    pub mod bindings {
+        wit_bindgen::generate!({
+            path: "../../wit",
+            world: "warden:tool/tool",
+            generate_all,
+            pub_export_macro: true,
+            export_macro_name: "__export_tool",
+            default_bindings_module: "::warden_sdk::__private::bindings",
+            runtime_path: "::warden_sdk::__private::wit_bindgen::rt",
+        });
+    }
+
+    pub use bindings::Guest;
+    pub use bindings::warden::tool::types::{
+        CallContext, Credential, FunctionSpec, Oauth2, SecretSpec, ToolError as WitToolError,
+        ToolMetadata,
+    };
+
+    /// The JSON Schema of `T` as a compact JSON string, without the `$schema`
+    /// and `title` keys (LLM function-calling formats do not want them).
+    pub fn schema_json<T: JsonSchema>() -> String {
+        let mut schema = serde_json::to_value(schemars::schema_for!(T))
+            .expect("a derived JSON Schema serializes");
+        if let Some(object) = schema.as_object_mut() {
+            object.remove("$schema");
+            object.remove("title");
+        }
+        schema.to_string()
+    }
+
+    /// Turns the WIT call context into a typed [`Context`], parsing the
+    /// configuration.
+    pub fn context<C: DeserializeOwned>(ctx: CallContext) -> Result<Context<C>, WitToolError> {
+        let raw = if ctx.config.trim().is_empty() {
+            "{}"
+        } else {
+            ctx.config.as_str()
+        };
+        let config = serde_json::from_str(raw).map_err(|e| {
+            WitToolError::NotConfigured(format!("the tool's configuration is invalid: {e}"))
+        })?;
+        Ok(Context {
+            call_id: ctx.call_id,
+            organization_id: ctx.organization_id,
+            agent_id: ctx.agent_id,
+            config,
+        })
+    }
+
+    /// Deserializes `arguments`, calls `f` and serializes its result.
+    pub fn call<C, A, R>(
+        ctx: &Context<C>,
+        arguments: &str,
+        f: impl FnOnce(&Context<C>, A) -> Result<R, ToolError>,
+    ) -> Result<String, WitToolError>
+    where
+        A: DeserializeOwned,
+        R: Serialize,
+    {
+        let args = serde_json::from_str(arguments)
+            .map_err(|e| WitToolError::InvalidArguments(format!("invalid arguments: {e}")))?;
+        finish(f(ctx, args))
+    }
+
+    /// Serializes a function's result for the host.
+    pub fn finish<R: Serialize>(result: Result<R, ToolError>) -> Result<String, WitToolError> {
+        match result {
+            Ok(value) => serde_json::to_string(&value).map_err(|e| {
+                WitToolError::Internal(format!("the tool's result is not valid JSON: {e}"))
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    impl From<ToolError> for WitToolError {
+        fn from(e: ToolError) -> Self {
+            match e {
+                ToolError::InvalidArguments(m) => WitToolError::InvalidArguments(m),
+                ToolError::NotConfigured(m) => WitToolError::NotConfigured(m),
+                ToolError::Unauthorized(m) => WitToolError::Unauthorized(m),
+                ToolError::NotFound(m) => WitToolError::NotFound(m),
+                ToolError::RateLimited(m) => WitToolError::RateLimited(m),
+                ToolError::Upstream(m) => WitToolError::Upstream(m),
+                ToolError::Internal(m) => WitToolError::Internal(m),
+            }
+        }
+    }
+
+    /// The default `test` export: the configuration parsed (it did, or we
+    /// would not be here) and every required secret is set.
+    pub fn default_test<C>(
+        ctx: &Context<C>,
+        required_secrets: &[&str],
+    ) -> Result<serde_json::Value, ToolError> {
+        for name in required_secrets {
+            ctx.secret(name)?;
+        }
+        Ok(serde_json::json!({ "ok": true }))
+    }
+}
