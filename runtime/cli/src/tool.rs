@@ -16,6 +16,9 @@ pub(crate) enum ToolCommand {
     Inspect {
         /// The component (`.wasm`).
         path: PathBuf,
+        /// Cache compiled components here, so later runs skip compilation.
+        #[arg(long, env = "WARDEN_CACHE_DIR", value_name = "DIR")]
+        cache_dir: Option<PathBuf>,
     },
     /// Call one function and print its result as JSON.
     ///
@@ -27,28 +30,33 @@ pub(crate) enum ToolCommand {
     Bench(BenchArgs),
 }
 
-/// A `--secret NAME=VALUE` flag, parsed straight into a secret type.
+/// A `--secret NAME=VALUE` flag, parsed straight into a secret type. Parsing
+/// never fails, because clap would echo the rejected value (possibly the
+/// secret itself) in its error; a malformed flag has no name and is reported
+/// by [`InvokeArgs::secrets`] instead.
 #[derive(Clone)]
 struct SecretArg {
-    name: String,
+    name: Option<String>,
     value: SecretString,
 }
 
 impl std::fmt::Debug for SecretArg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}=[REDACTED]", self.name)
+        write!(f, "{:?}=[REDACTED]", self.name)
     }
 }
 
-fn parse_secret(raw: &str) -> Result<SecretArg, String> {
-    match raw.split_once('=') {
-        Some((name, value)) if !name.is_empty() => Ok(SecretArg {
-            name: name.to_owned(),
+fn parse_secret(raw: &str) -> Result<SecretArg, std::convert::Infallible> {
+    Ok(match raw.split_once('=') {
+        Some((name, value)) if !name.is_empty() => SecretArg {
+            name: Some(name.to_owned()),
             value: SecretString::from(value.to_owned()),
-        }),
-        // Never echo `raw`: it may be the secret itself.
-        _ => Err("expected NAME=VALUE".to_owned()),
-    }
+        },
+        _ => SecretArg {
+            name: None,
+            value: SecretString::from(raw.to_owned()),
+        },
+    })
 }
 
 fn parse_json(raw: &str) -> Result<Value, String> {
@@ -80,6 +88,9 @@ pub(crate) struct InvokeArgs {
     /// Linear memory limit, in MiB.
     #[arg(long, value_name = "MIB")]
     memory_mib: Option<usize>,
+    /// Cache compiled components here, so later runs skip compilation.
+    #[arg(long, env = "WARDEN_CACHE_DIR", value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -130,24 +141,34 @@ impl InvokeArgs {
             max_instances,
             max_memory_bytes: limits.memory_bytes,
             default_limits: limits,
+            cache_dir: self.cache_dir.clone(),
             ..SandboxConfig::default()
         })
         .map_err(|e| Error::host(ErrorKind::Internal, format!("{e:#}")))
     }
 
-    fn secrets(&self) -> SecretMap {
+    /// The `--secret` flags as a map, or a usage error that does not repeat
+    /// the malformed value.
+    fn secrets(&self) -> Result<SecretMap, String> {
         self.secrets
             .iter()
-            .map(|s| (s.name.clone(), s.value.clone()))
+            .map(|s| match &s.name {
+                Some(name) => Ok((name.clone(), s.value.clone())),
+                None => Err(
+                    "invalid value for '--secret <NAME=VALUE>': expected NAME=VALUE \
+                             (the value is not shown)"
+                        .to_owned(),
+                ),
+            })
             .collect()
     }
 
-    fn call(&self, context: CallContext) -> Call {
+    fn call(&self, context: CallContext, secrets: SecretMap) -> Call {
         Call {
             function: self.function.clone(),
             arguments: self.arguments.clone(),
             context,
-            secrets: self.secrets(),
+            secrets,
             limits: None,
             deadline: None,
         }
@@ -168,9 +189,10 @@ fn fail(error: &Error) -> ExitCode {
 
 pub(crate) async fn run(command: ToolCommand) -> ExitCode {
     match command {
-        ToolCommand::Inspect { path } => {
+        ToolCommand::Inspect { path, cache_dir } => {
             let sandbox = match Sandbox::new(SandboxConfig {
                 max_instances: 1,
+                cache_dir,
                 ..SandboxConfig::default()
             }) {
                 Ok(s) => s,
@@ -195,7 +217,16 @@ async fn load(args: &InvokeArgs, max_instances: u32) -> Result<(Sandbox, Tool), 
     Ok((sandbox, tool))
 }
 
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
+
 async fn call(args: CallArgs) -> ExitCode {
+    let secrets = match args.invoke.secrets() {
+        Ok(secrets) => secrets,
+        Err(message) => return usage_error(&message),
+    };
     let (sandbox, tool) = match load(&args.invoke, 1).await {
         Ok(loaded) => loaded,
         Err(e) => return fail(&e),
@@ -206,7 +237,9 @@ async fn call(args: CallArgs) -> ExitCode {
         agent_id: args.agent_id.clone(),
         config: args.invoke.config.clone(),
     };
-    let outcome = sandbox.invoke(&tool, args.invoke.call(context)).await;
+    let outcome = sandbox
+        .invoke(&tool, args.invoke.call(context, secrets))
+        .await;
 
     // What the tool logged or printed goes to stderr (already redacted), so
     // stdout stays the result alone.
@@ -237,6 +270,10 @@ async fn call(args: CallArgs) -> ExitCode {
 }
 
 async fn bench(args: BenchArgs) -> ExitCode {
+    let secrets = match args.invoke.secrets() {
+        Ok(secrets) => secrets,
+        Err(message) => return usage_error(&message),
+    };
     let concurrency = args.concurrency.max(1);
     let calls = args.calls.max(1);
     let slots = u32::try_from(concurrency).unwrap_or(u32::MAX);
@@ -244,12 +281,13 @@ async fn bench(args: BenchArgs) -> ExitCode {
         Ok(loaded) => loaded,
         Err(e) => return fail(&e),
     };
-    let template = args.invoke.call(CallContext {
+    let context = CallContext {
         call_id: "bench".into(),
         organization_id: "bench".into(),
         agent_id: None,
         config: args.invoke.config.clone(),
-    });
+    };
+    let template = args.invoke.call(context, secrets);
 
     // One checked call first: benchmarking a failing call would be meaningless.
     if let Err(e) = sandbox.invoke(&tool, template.clone()).await.result {

@@ -1,0 +1,371 @@
+//! End-to-end tests of the `warden` binary: what a tool author sees.
+
+mod business_hours;
+
+use serde_json::{Value, json};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+use warden_tool_artifacts as artifacts;
+
+const CANARY: &str = "canary-cli-5b2e8d41-do-not-leak";
+
+/// A compile cache shared by the tests of this binary, so timing-sensitive
+/// checks measure the call and not cranelift.
+fn cache_dir() -> &'static std::path::Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().unwrap()).path()
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
+    }
+
+    pub fn error_kind(&self) -> String {
+        assert_eq!(
+            self.code, 1,
+            "stdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        let json = self.json();
+        assert!(json["error"]["message"].is_string(), "{json}");
+        json["error"]["kind"].as_str().unwrap().to_owned()
+    }
+}
+
+pub fn warden(args: &[&str]) -> Run {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(args)
+        .env("WARDEN_CACHE_DIR", cache_dir())
+        .output()
+        .expect("warden runs");
+    Run {
+        code: status.code().expect("warden exits normally"),
+        stdout: String::from_utf8(stdout).unwrap(),
+        stderr: String::from_utf8(stderr).unwrap(),
+    }
+}
+
+fn echo_works() {
+    let run = warden(&[
+        "tool",
+        "call",
+        artifacts::ECHO,
+        "echo",
+        "--args",
+        r#"{"message":"still here"}"#,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["message"], "still here");
+}
+
+#[test]
+fn call_prints_the_result_and_exits_0() {
+    let run = warden(&[
+        "tool",
+        "call",
+        artifacts::ECHO,
+        "echo",
+        "--args",
+        r#"{"message":"hi"}"#,
+        "--call-id",
+        "c-42",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json(), json!({ "message": "hi", "call_id": "c-42" }));
+}
+
+#[test]
+fn each_fixture_gives_its_kind_and_echo_works_after_it() {
+    for (path, function, extra, kind) in [
+        (artifacts::FUEL_BOMB, "spin", &[][..], "fuel_exhausted"),
+        (artifacts::MEMORY_BOMB, "grow", &[][..], "memory_limit"),
+        (
+            artifacts::STACK_OVERFLOW,
+            "recurse",
+            &[][..],
+            "stack_overflow",
+        ),
+        (
+            artifacts::BIG_OUTPUT,
+            "produce",
+            &[][..],
+            "output_too_large",
+        ),
+        (artifacts::TRAP, "explode", &[][..], "trap"),
+        (
+            artifacts::SLEEPER,
+            "sleep",
+            &["--timeout-ms", "200"][..],
+            "timeout",
+        ),
+        (
+            artifacts::BAD_METADATA,
+            "lookup",
+            &[][..],
+            "invalid_component",
+        ),
+    ] {
+        let mut args = vec!["tool", "call", path, function];
+        args.extend_from_slice(extra);
+        let run = warden(&args);
+        assert_eq!(run.error_kind(), kind, "{path}: {}", run.stdout);
+        echo_works();
+    }
+}
+
+#[test]
+fn memory_limit_follows_the_flag() {
+    let run = warden(&[
+        "tool",
+        "call",
+        artifacts::MEMORY_BOMB,
+        "grow",
+        "--memory-mib",
+        "8",
+    ]);
+    assert_eq!(run.error_kind(), "memory_limit");
+    assert!(run.stdout.contains("8 MiB"), "{}", run.stdout);
+}
+
+#[test]
+fn sleeper_times_out_well_within_a_second() {
+    // Load once so the artifact is cached; then time only the call.
+    let warm = warden(&["tool", "inspect", artifacts::SLEEPER]);
+    assert_eq!(warm.code, 0, "{}", warm.stderr);
+    let started = Instant::now();
+    let run = warden(&[
+        "tool",
+        "call",
+        artifacts::SLEEPER,
+        "sleep",
+        "--timeout-ms",
+        "200",
+    ]);
+    let elapsed = started.elapsed();
+    assert_eq!(run.error_kind(), "timeout");
+    assert!(elapsed < Duration::from_secs(1), "took {elapsed:?}");
+}
+
+#[test]
+fn bad_metadata_names_the_duplicate() {
+    let run = warden(&["tool", "inspect", artifacts::BAD_METADATA]);
+    assert_eq!(run.error_kind(), "invalid_component");
+    assert!(
+        run.stdout.contains("duplicate function name `lookup`"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn env_prober_sees_nothing() {
+    let run = warden(&["tool", "call", artifacts::ENV_PROBER, "probe"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = run.json();
+    assert_eq!(report["env"], json!([]));
+    for section in ["files", "sockets"] {
+        for (what, outcome) in report[section].as_object().unwrap() {
+            assert!(outcome.get("error").is_some(), "{what}: {outcome}");
+        }
+    }
+    let stdin = &report["stdin"];
+    assert!(
+        stdin.get("error").is_some() || stdin["ok"] == json!(0),
+        "{stdin}"
+    );
+}
+
+#[test]
+fn secret_fisher_gets_only_the_declared_secret() {
+    let secret = format!("api_key={CANARY}");
+    let run = warden(&[
+        "tool",
+        "call",
+        artifacts::SECRET_FISHER,
+        "fish",
+        "--args",
+        r#"{"names":["api_key","undeclared"]}"#,
+        "--secret",
+        &secret,
+        "--secret",
+        "undeclared=also-a-secret-value",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = run.json();
+    use sha2::Digest;
+    assert_eq!(report["api_key"]["status"], "ok");
+    assert_eq!(
+        report["api_key"]["sha256"],
+        hex::encode(sha2::Sha256::digest(CANARY.as_bytes()))
+    );
+    assert_eq!(report["undeclared"]["status"], "not_declared");
+}
+
+#[test]
+fn no_secret_given_with_secret_appears_in_any_output() {
+    let secret = format!("api_key={CANARY}");
+    let mut outputs = Vec::new();
+    for via in ["error", "log", "stdout", "stderr", "panic", "result"] {
+        let args = format!(r#"{{"via":"{via}"}}"#);
+        let run = warden(&[
+            "tool",
+            "call",
+            artifacts::SECRET_FISHER,
+            "leak",
+            "--args",
+            &args,
+            "--secret",
+            &secret,
+        ]);
+        assert!(
+            run.stdout.contains("[REDACTED]") || run.stderr.contains("[REDACTED]"),
+            "{via}: the leak attempt should be visible, redacted:\n{}\n{}",
+            run.stdout,
+            run.stderr
+        );
+        outputs.push((via, run));
+    }
+    // Every fixture, given the canary too, with verbose host logging.
+    for (name, path) in artifacts::FIXTURES {
+        let run = Command::new(env!("CARGO_BIN_EXE_warden"))
+            .args(["tool", "call", path, "anything", "--secret", &secret])
+            // Warden's own logging at its most verbose (the compiler's trace
+            // output is huge and irrelevant here).
+            .env("WARDEN_LOG", "info,warden=trace,warden_sandbox=trace")
+            .env("WARDEN_CACHE_DIR", cache_dir())
+            .output()
+            .unwrap();
+        outputs.push((
+            name,
+            Run {
+                code: run.status.code().unwrap(),
+                stdout: String::from_utf8_lossy(&run.stdout).into(),
+                stderr: String::from_utf8_lossy(&run.stderr).into(),
+            },
+        ));
+    }
+    // A malformed --secret must not echo its value either.
+    outputs.push((
+        "malformed flag",
+        warden(&["tool", "call", artifacts::ECHO, "echo", "--secret", CANARY]),
+    ));
+    for (what, run) in outputs {
+        assert!(
+            !run.stdout.contains(CANARY) && !run.stderr.contains(CANARY),
+            "{what} leaked the canary:\n{}\n{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn stateful_returns_1_on_every_call() {
+    for _ in 0..3 {
+        let run = warden(&["tool", "call", artifacts::STATEFUL, "count"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(run.json(), json!(1));
+    }
+}
+
+#[test]
+fn schema_invalid_arguments_are_invalid_arguments() {
+    let run = warden(&[
+        "tool",
+        "call",
+        artifacts::ECHO,
+        "echo",
+        "--args",
+        r#"{"message":7}"#,
+    ]);
+    assert_eq!(run.error_kind(), "invalid_arguments");
+}
+
+#[test]
+fn unknown_function_and_missing_file_are_errors_not_crashes() {
+    let run = warden(&["tool", "call", artifacts::ECHO, "nope"]);
+    assert_eq!(run.error_kind(), "unknown_function");
+    let run = warden(&["tool", "call", "/nonexistent/tool.wasm", "echo"]);
+    assert_eq!(run.error_kind(), "invalid_component");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        &["tool", "call", artifacts::ECHO][..],
+        &[
+            "tool",
+            "call",
+            artifacts::ECHO,
+            "echo",
+            "--args",
+            "{not json",
+        ][..],
+        &[
+            "tool",
+            "call",
+            artifacts::ECHO,
+            "echo",
+            "--secret",
+            "no-equals-sign",
+        ][..],
+        &["tool", "frobnicate"][..],
+    ] {
+        let run = warden(args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn inspect_prints_the_metadata() {
+    let run = warden(&["tool", "inspect", artifacts::ECHO]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json = run.json();
+    assert_eq!(json["metadata"]["name"], "echo");
+    assert_eq!(json["metadata"]["functions"][0]["name"], "echo");
+    assert_eq!(json["sha256"].as_str().unwrap().len(), 64);
+}
+
+#[test]
+fn bench_reports_latency_and_throughput() {
+    let run = warden(&[
+        "tool",
+        "bench",
+        artifacts::ECHO,
+        "echo",
+        "--args",
+        r#"{"message":"hi"}"#,
+        "--calls",
+        "300",
+        "--concurrency",
+        "2",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json = run.json();
+    assert_eq!(json["calls"], 300);
+    assert_eq!(json["concurrency"], 2);
+    assert_eq!(json["failures"], 0);
+    for key in ["p50_us", "p99_us", "calls_per_sec"] {
+        assert!(json[key].as_f64().unwrap() > 0.0, "{key}: {json}");
+    }
+    assert!(json["p99_us"].as_f64() >= json["p50_us"].as_f64());
+}
+
+#[test]
+fn bench_refuses_a_failing_call() {
+    let run = warden(&["tool", "bench", artifacts::TRAP, "explode", "--calls", "10"]);
+    assert_eq!(run.error_kind(), "trap");
+}
