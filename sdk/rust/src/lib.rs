@@ -4,7 +4,7 @@
 //! during a voice call. With this crate a tool is a struct plus an `impl` block
 //! under [`#[tool]`](tool):
 //!
-//! ```ignore
+//! ```no_run
 //! use warden_sdk::prelude::*;
 //!
 //! #[derive(Deserialize, JsonSchema)]
@@ -13,9 +13,9 @@
 //!     name: String,
 //! }
 //!
-//! /// Greets people.
 //! struct Greeter;
 //!
+//! /// Greets people.
 //! #[tool(name = "greeter")]
 //! impl Greeter {
 //!     /// Returns a greeting for `name`.
