@@ -42,6 +42,10 @@ impl Run {
 }
 
 pub fn warden(args: &[&str]) -> Run {
+    warden_with_env(args, &[])
+}
+
+pub fn warden_with_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     let Output {
         status,
         stdout,
@@ -49,6 +53,7 @@ pub fn warden(args: &[&str]) -> Run {
     } = Command::new(env!("CARGO_BIN_EXE_warden"))
         .args(args)
         .env("WARDEN_CACHE_DIR", cache_dir())
+        .envs(env.iter().copied())
         .output()
         .expect("warden runs");
     Run {
@@ -240,22 +245,13 @@ fn no_secret_given_with_secret_appears_in_any_output() {
     }
     // Every fixture, given the canary too, with verbose host logging.
     for (name, path) in artifacts::FIXTURES {
-        let run = Command::new(env!("CARGO_BIN_EXE_warden"))
-            .args(["tool", "call", path, "anything", "--secret", &secret])
-            // Warden's own logging at its most verbose (the compiler's trace
-            // output is huge and irrelevant here).
-            .env("WARDEN_LOG", "info,warden=trace,warden_sandbox=trace")
-            .env("WARDEN_CACHE_DIR", cache_dir())
-            .output()
-            .unwrap();
-        outputs.push((
-            name,
-            Run {
-                code: run.status.code().unwrap(),
-                stdout: String::from_utf8_lossy(&run.stdout).into(),
-                stderr: String::from_utf8_lossy(&run.stderr).into(),
-            },
-        ));
+        // Warden's own logging at its most verbose (the compiler's trace
+        // output is huge and irrelevant here).
+        let run = warden_with_env(
+            &["tool", "call", path, "anything", "--secret", &secret],
+            &[("WARDEN_LOG", "info,warden=trace,warden_sandbox=trace")],
+        );
+        outputs.push((name, run));
     }
     // A malformed --secret must not echo its value either.
     outputs.push((
