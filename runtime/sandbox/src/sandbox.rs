@@ -651,7 +651,7 @@ fn tool_error(e: WitToolError) -> Error {
 /// Replaces secret values inside every string of a JSON document.
 fn redact_json(value: &mut Value, secrets: &SecretMap) {
     match value {
-        Value::String(s) => *s = secrets.redact(s),
+        Value::String(s) => *s = secrets.redact(std::mem::take(s)),
         Value::Array(items) => items.iter_mut().for_each(|v| redact_json(v, secrets)),
         Value::Object(map) => {
             let entries = std::mem::take(map);
@@ -659,7 +659,7 @@ fn redact_json(value: &mut Value, secrets: &SecretMap) {
                 .into_iter()
                 .map(|(k, mut v)| {
                     redact_json(&mut v, secrets);
-                    (secrets.redact(&k), v)
+                    (secrets.redact(k), v)
                 })
                 .collect();
         }
@@ -708,8 +708,8 @@ fn finish(run: Run, limits: &Limits, started: Instant) -> CallOutcome {
     let secrets = &state.secrets;
     let (stdout, _) = captures.stdout.contents();
     let (stderr, _) = captures.stderr.contents();
-    let stdout = secrets.redact(&stdout);
-    let stderr = secrets.redact(&stderr);
+    let stdout = secrets.redact(stdout);
+    let stderr = secrets.redact(stderr);
 
     let result = match returned {
         Ok(Returned::Json(Ok(json))) => accept_result(json, limits, secrets),
@@ -734,7 +734,7 @@ fn finish(run: Run, limits: &Limits, started: Instant) -> CallOutcome {
                 format!("the tool is not allowed to reach {origin}"),
             );
         }
-        e.message = secrets.redact(&e.message);
+        e.message = secrets.redact(std::mem::take(&mut e.message));
         e
     });
 
@@ -743,7 +743,7 @@ fn finish(run: Run, limits: &Limits, started: Instant) -> CallOutcome {
         .records
         .into_iter()
         .map(|mut r| {
-            r.message = secrets.redact(&r.message);
+            r.message = secrets.redact(std::mem::take(&mut r.message));
             r
         })
         .collect();

@@ -41,8 +41,10 @@ impl SecretMap {
     ///
     /// Very short values (under 4 bytes) are not searched for: they would
     /// redact ordinary text and are no meaningful secret anyway.
-    pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_owned();
+    /// Takes the text by value so that the common case, nothing to redact,
+    /// costs no copy.
+    pub fn redact(&self, text: String) -> String {
+        let mut out = text;
         for value in self.values.values() {
             let value = value.expose_secret();
             if value.len() >= 4 && out.contains(value) {
