@@ -1,0 +1,31 @@
+//! Local stand-ins for the external services Warden talks to, **for tests only**.
+//!
+//! Each stand-in is a small HTTP server bound to `127.0.0.1:0` on a tokio task.
+//! It speaks the real service's wire format (paths, JSON shapes, status codes,
+//! error envelopes, headers) and checks what the real service checks (OAuth
+//! client credentials, bearer tokens and their expiry, resource ids, time
+//! ranges, …), so a tool that passes against a stand-in has been exercised
+//! against the same contract it meets in production — without a network,
+//! accounts or flakiness. Every request a stand-in receives is recorded, so a
+//! test can assert on exactly what a tool sent (and on what it did not send).
+//!
+//! - [`GoogleCalendar`]: Google Calendar API v3 (events, freeBusy) plus the
+//!   Google OAuth 2.0 token endpoint (refresh-token grant), with injectable
+//!   faults ([`Fault`]).
+//! - [`HttpTarget`]: a plain HTTP server for outbound-policy tests (redirects,
+//!   arbitrary statuses, header echo, slow and large responses).
+//!
+//! Dropping a stand-in's handle shuts its server down. Accessors are
+//! synchronous: they read and write the state the server shares with them.
+//!
+//! Nothing here is meant for production: tokens are kept in memory, nothing is
+//! persisted, and there is no TLS.
+
+mod google_calendar;
+mod http_target;
+mod recorded;
+mod server;
+
+pub use google_calendar::{Fault, GoogleCalendar};
+pub use http_target::HttpTarget;
+pub use recorded::RecordedRequest;
