@@ -5,9 +5,11 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use warden_sandbox::{
-    Call, CallContext, Error, ErrorKind, Limits, LogLevel, Sandbox, SandboxConfig, SecretMap, Tool,
+    Call, CallContext, CallEnv, Error, ErrorKind, HostPattern, HttpGrants, Limits, LogLevel,
+    RefreshedToken, Sandbox, SandboxConfig, SecretMap, TokenCallback, Tool,
 };
 
 #[derive(Debug, Subcommand)]
@@ -59,6 +61,14 @@ fn parse_secret(raw: &str) -> Result<SecretArg, std::convert::Infallible> {
     })
 }
 
+/// `SECRET=PATTERN` for `--credential-host`.
+fn parse_credential_host(raw: &str) -> Result<(String, HostPattern), String> {
+    let (secret, pattern) = raw
+        .split_once('=')
+        .ok_or_else(|| format!("`{raw}` is not SECRET=PATTERN"))?;
+    Ok((secret.to_owned(), pattern.parse()?))
+}
+
 fn parse_json(raw: &str) -> Result<Value, String> {
     serde_json::from_str(raw).map_err(|e| format!("not valid JSON: {e}"))
 }
@@ -91,6 +101,25 @@ pub(crate) struct InvokeArgs {
     /// Cache compiled components here, so later runs skip compilation.
     #[arg(long, env = "WARDEN_CACHE_DIR", value_name = "DIR")]
     cache_dir: Option<PathBuf>,
+    /// Let the tool reach this host too, on top of its `allowed-hosts`
+    /// (`scheme://host[:port]`, optionally `*.`; repeatable).
+    #[arg(long = "allow-host", value_name = "PATTERN")]
+    allow_hosts: Vec<HostPattern>,
+    /// Never let the tool reach this host, whatever it declares (repeatable).
+    #[arg(long = "deny-host", value_name = "PATTERN")]
+    deny_hosts: Vec<HostPattern>,
+    /// Let the tool reach loopback, private, link-local and CGNAT addresses
+    /// (local services, test stand-ins). Cloud metadata stays unreachable.
+    #[arg(long)]
+    allow_private_network: bool,
+    /// Also send the declared credential SECRET to this host, e.g. a
+    /// regional endpoint or a local stand-in (repeatable).
+    #[arg(long = "credential-host", value_name = "SECRET=PATTERN", value_parser = parse_credential_host)]
+    credential_hosts: Vec<(String, HostPattern)>,
+    /// Refresh OAuth2 tokens at this token endpoint instead of the one the
+    /// tool declares.
+    #[arg(long, value_name = "URL")]
+    oauth_token_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -163,14 +192,26 @@ impl InvokeArgs {
             .collect()
     }
 
+    fn grants(&self) -> HttpGrants {
+        HttpGrants {
+            allow_hosts: self.allow_hosts.clone(),
+            deny_hosts: self.deny_hosts.clone(),
+            allow_private_network: self.allow_private_network,
+            credential_hosts: self.credential_hosts.clone(),
+            oauth_token_url: self.oauth_token_url.clone(),
+        }
+    }
+
     fn call(&self, context: CallContext, secrets: SecretMap) -> Call {
         Call {
             function: self.function.clone(),
             arguments: self.arguments.clone(),
-            context,
-            secrets,
-            limits: None,
-            deadline: None,
+            env: CallEnv {
+                context,
+                secrets,
+                http: self.grants(),
+                ..CallEnv::default()
+            },
         }
     }
 }
@@ -237,9 +278,25 @@ async fn call(args: CallArgs) -> ExitCode {
         agent_id: args.agent_id.clone(),
         config: args.invoke.config.clone(),
     };
-    let outcome = sandbox
-        .invoke(&tool, args.invoke.call(context, secrets))
-        .await;
+    // A refreshed OAuth2 token is kept in memory for this process only; the
+    // CLI has no store to seal it into, and never prints it.
+    let refreshed: Arc<Mutex<Option<RefreshedToken>>> = Arc::default();
+    let mut call = args.invoke.call(context, secrets);
+    call.env.on_token_refresh = Some(TokenCallback::new({
+        let refreshed = refreshed.clone();
+        move |token| *refreshed.lock().unwrap_or_else(|e| e.into_inner()) = Some(token)
+    }));
+    let outcome = sandbox.invoke(&tool, call).await;
+    if let Some(token) = refreshed.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        let expires = token
+            .expires_at
+            .and_then(|at| at.duration_since(std::time::SystemTime::now()).ok())
+            .map_or_else(String::new, |d| format!(", valid for {} s", d.as_secs()));
+        eprintln!(
+            "warden: the OAuth2 access token was refreshed{expires}; \
+             the new token is kept in memory only and not shown"
+        );
+    }
 
     // What the tool logged or printed goes to stderr (already redacted), so
     // stdout stays the result alone.

@@ -6,20 +6,22 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
 use std::hint::black_box;
-use warden_sandbox::{Call, CallContext, Sandbox, SandboxConfig};
+use warden_sandbox::{Call, CallContext, CallEnv, Sandbox, SandboxConfig};
 use warden_tool_artifacts as artifacts;
 
 fn call(function: &str, arguments: serde_json::Value, config: serde_json::Value) -> Call {
     Call {
         function: function.into(),
         arguments,
-        context: CallContext {
-            call_id: "bench".into(),
-            organization_id: "bench".into(),
-            agent_id: None,
-            config,
+        env: CallEnv {
+            context: CallContext {
+                call_id: "bench".into(),
+                organization_id: "bench".into(),
+                agent_id: None,
+                config,
+            },
+            ..CallEnv::default()
         },
-        ..Call::default()
     }
 }
 

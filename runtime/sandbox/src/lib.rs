@@ -34,13 +34,14 @@ mod store;
 mod tool;
 
 pub use error::{Error, ErrorKind, Origin};
+pub use http::{HostPattern, HttpGrants, RefreshedToken, TokenCallback};
 pub use limits::Limits;
 pub use log::{LogLevel, LogRecord};
 pub use metadata::{
     Credential, FunctionSpec, MAX_QUALIFIED_NAME, OAuth2, SecretSpec, ToolMetadata,
     is_valid_host_pattern, is_valid_name,
 };
-pub use sandbox::{Call, CallContext, CallOutcome, CallReport, Sandbox, SandboxConfig};
+pub use sandbox::{Call, CallContext, CallEnv, CallOutcome, CallReport, Sandbox, SandboxConfig};
 pub use secrets::SecretMap;
 pub use tool::Tool;
 

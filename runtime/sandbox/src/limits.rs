@@ -19,6 +19,17 @@ pub struct Limits {
     pub max_log_records: usize,
     /// Bytes kept per log record.
     pub max_log_message_bytes: usize,
+    /// Outbound HTTP requests per call; more are refused (`host_denied`).
+    pub max_requests: u32,
+    /// Largest outbound request body, in bytes.
+    pub max_request_body_bytes: u64,
+    /// Largest response body a tool may read, in bytes; reading past it
+    /// fails the read (the tool usually reports `upstream`).
+    pub max_response_body_bytes: u64,
+    /// Time to connect (TCP and TLS) to an upstream.
+    pub connect_timeout: Duration,
+    /// Time from sending a request to the response's first byte.
+    pub first_byte_timeout: Duration,
 }
 
 impl Limits {
@@ -38,6 +49,11 @@ impl Default for Limits {
             max_output_bytes: 64 * 1024,
             max_log_records: 256,
             max_log_message_bytes: 4096,
+            max_requests: 16,
+            max_request_body_bytes: 8 * Limits::MIB as u64,
+            max_response_body_bytes: 8 * Limits::MIB as u64,
+            connect_timeout: Duration::from_secs(5),
+            first_byte_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! A tool's metadata on the host side, and its validation at load time.
 
 use crate::bindings::WitToolMetadata;
+use crate::http::oauth;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashSet;
@@ -93,46 +94,13 @@ pub fn is_valid_name(name: &str) -> bool {
 /// scheme `http` or `https`, an optional leading `*.` label wildcard, and
 /// nothing after the authority.
 pub fn is_valid_host_pattern(pattern: &str) -> bool {
-    let Some((scheme, authority)) = pattern.split_once("://") else {
-        return false;
-    };
-    if !matches!(scheme, "http" | "https") {
-        return false;
-    }
-    // Split off an optional port; IPv6 literals are bracketed.
-    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
-        let Some((ip, after)) = rest.split_once(']') else {
-            return false;
-        };
-        if ip.parse::<std::net::Ipv6Addr>().is_err() {
-            return false;
-        }
-        match after {
-            "" => (None, None),
-            _ => match after.strip_prefix(':') {
-                Some(port) => (None, Some(port)),
-                None => return false,
-            },
-        }
-    } else {
-        match authority.split_once(':') {
-            Some((host, port)) => (Some(host), Some(port)),
-            None => (Some(authority), None),
-        }
-    };
-    if port.is_some_and(|p| p.parse::<u16>().is_err()) {
-        return false;
-    }
-    let Some(host) = host else { return true };
-    let host = host.strip_prefix("*.").unwrap_or(host);
-    !host.is_empty()
-        && host.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
+    pattern.parse::<crate::http::HostPattern>().is_ok()
+}
+
+/// Whether `url` is an absolute `https` URL with a host.
+fn is_https_url(url: &str) -> bool {
+    url.parse::<http::Uri>()
+        .is_ok_and(|u| u.scheme_str() == Some("https") && u.host().is_some_and(|h| !h.is_empty()))
 }
 
 /// Parses one JSON Schema document and checks it describes an object.
@@ -216,6 +184,37 @@ impl ToolMetadata {
                 if !is_valid_host_pattern(host) {
                     problems.push(format!("credential host `{host}` is not a host pattern"));
                 }
+            }
+        }
+
+        if let Some(oauth) = &raw.oauth {
+            for (what, url) in [
+                ("authorize-url", &oauth.authorize_url),
+                ("token-url", &oauth.token_url),
+            ] {
+                if !is_https_url(url) {
+                    problems.push(format!("oauth {what} `{url}` must be an https URL"));
+                }
+            }
+            for name in [
+                oauth::ACCESS_TOKEN,
+                oauth::REFRESH_TOKEN,
+                oauth::CLIENT_ID,
+                oauth::CLIENT_SECRET,
+            ] {
+                if !secret_names.contains(name) {
+                    problems.push(format!("an OAuth2 tool must declare the secret `{name}`"));
+                }
+            }
+            if !raw
+                .credentials
+                .iter()
+                .any(|c| c.secret == oauth::ACCESS_TOKEN)
+            {
+                problems.push(format!(
+                    "an OAuth2 tool must declare a credential that sends `{}`",
+                    oauth::ACCESS_TOKEN
+                ));
             }
         }
 

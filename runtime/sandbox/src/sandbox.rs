@@ -5,6 +5,7 @@ use crate::bindings::{
     ToolWorld, ToolWorldPre, WitCallContext, WitToolError, WitToolMetadata, log, secrets,
 };
 use crate::error::{Error, ErrorKind};
+use crate::http::{Client, HttpGrants, HttpPolicy, PolicyInput, TokenCallback, ToolNet};
 use crate::limits::Limits;
 use crate::log::LogRecord;
 use crate::metadata::ToolMetadata;
@@ -72,6 +73,7 @@ struct SandboxInner {
     tools: Mutex<HashMap<String, Tool>>,
     artifact_dir: Option<PathBuf>,
     stop_ticker: Arc<AtomicBool>,
+    client: Client,
 }
 
 impl Drop for SandboxInner {
@@ -100,14 +102,27 @@ pub struct Call {
     pub function: String,
     /// Its arguments, validated against the function's schema first.
     pub arguments: Value,
+    /// Caller, configuration, secrets, limits and network grants.
+    pub env: CallEnv,
+}
+
+/// Everything about a call except what it runs: shared by
+/// [`Sandbox::invoke`] and [`Sandbox::test`].
+#[derive(Debug, Clone, Default)]
+pub struct CallEnv {
     /// Caller and configuration.
     pub context: CallContext,
-    /// The secrets this call may read.
+    /// The secrets this call may use.
     pub secrets: SecretMap,
     /// Limits for this call; `None` uses the sandbox's defaults.
     pub limits: Option<Limits>,
     /// A deadline tighter than `limits.timeout`, e.g. for a voice turn.
     pub deadline: Option<Instant>,
+    /// Operator grants for outbound HTTP on top of the tool's declaration.
+    pub http: HttpGrants,
+    /// Receives OAuth2 access tokens the host refreshed during the call, so
+    /// the caller can seal and store them.
+    pub on_token_refresh: Option<TokenCallback>,
 }
 
 /// What a call produced, whether it succeeded or not.
@@ -266,6 +281,7 @@ impl Sandbox {
                 tools: Mutex::new(HashMap::new()),
                 artifact_dir,
                 stop_ticker,
+                client: Client::new(),
             }),
         })
     }
@@ -312,6 +328,8 @@ impl Sandbox {
             .run(
                 &pre,
                 Arc::default(),
+                None,
+                HttpPolicy::default(),
                 SecretMap::new(),
                 &limits,
                 deadline,
@@ -396,63 +414,52 @@ impl Sandbox {
         if let Err(e) = tool.validate_arguments(&call.function, &call.arguments) {
             return fail(e);
         }
-        if let Err(e) = tool.validate_config(&call.context.config) {
+        if let Err(e) = tool.validate_config(&call.env.context.config) {
             return fail(e);
         }
-        let ctx = wit_context(&call.context);
+        let ctx = wit_context(&call.env.context);
         let arguments = call.arguments.to_string();
         let export = Export::Invoke {
             ctx: &ctx,
             function: &call.function,
             arguments: &arguments,
         };
-        self.call_export(
-            tool,
-            call.secrets,
-            call.limits,
-            call.deadline,
-            started,
-            export,
-        )
-        .await
+        self.call_export(tool, call.env, started, export).await
     }
 
-    /// Runs the tool's `test` export (checks configuration and secrets).
-    pub async fn test(
-        &self,
-        tool: &Tool,
-        context: CallContext,
-        secrets: SecretMap,
-        limits: Option<Limits>,
-    ) -> CallOutcome {
+    /// Runs the tool's `test` export, which checks that the configuration and
+    /// secrets in `env` work.
+    pub async fn test(&self, tool: &Tool, env: CallEnv) -> CallOutcome {
         let started = Instant::now();
-        if let Err(e) = tool.validate_config(&context.config) {
+        if let Err(e) = tool.validate_config(&env.context.config) {
             return CallOutcome {
                 result: Err(e),
-                report: CallReport::default(),
+                report: CallReport {
+                    duration: started.elapsed(),
+                    ..CallReport::default()
+                },
             };
         }
-        let ctx = wit_context(&context);
-        self.call_export(
-            tool,
-            secrets,
-            limits,
-            None,
-            started,
-            Export::Test { ctx: &ctx },
-        )
-        .await
+        let ctx = wit_context(&env.context);
+        self.call_export(tool, env, started, Export::Test { ctx: &ctx })
+            .await
     }
 
     async fn call_export(
         &self,
         tool: &Tool,
-        secrets: SecretMap,
-        limits: Option<Limits>,
-        deadline: Option<Instant>,
+        env: CallEnv,
         started: Instant,
         export: Export<'_>,
     ) -> CallOutcome {
+        let CallEnv {
+            context: _,
+            secrets,
+            limits,
+            deadline,
+            http,
+            on_token_refresh,
+        } = env;
         let mut limits = limits.unwrap_or_else(|| self.inner.config.default_limits.clone());
         limits.memory_bytes = limits.memory_bytes.min(self.inner.config.max_memory_bytes);
         let mut deadline_at = started + limits.timeout;
@@ -460,10 +467,21 @@ impl Sandbox {
             deadline_at = deadline_at.min(d);
         }
         let inner: &ToolInner = &tool.inner;
+        let policy = HttpPolicy::new(PolicyInput {
+            net: &inner.net,
+            grants: http,
+            secrets: &secrets,
+            limits: &limits,
+            deadline: deadline_at,
+            client: &self.inner.client,
+            on_token_refresh,
+        });
         let run = self
             .run(
                 &inner.pre,
                 inner.secret_names.clone(),
+                Some(inner.net.clone()),
+                policy,
                 secrets,
                 &limits,
                 deadline_at,
@@ -475,16 +493,20 @@ impl Sandbox {
 
     /// Creates a store for one call, instantiates, calls `export` and drops
     /// the store. Waits for a free instance slot until the deadline.
+    #[expect(clippy::too_many_arguments, reason = "the private core of every call")]
     async fn run(
         &self,
         pre: &ToolWorldPre<CallState>,
         declared_secrets: Arc<HashSet<String>>,
+        net: Option<Arc<ToolNet>>,
+        policy: HttpPolicy,
         secrets: SecretMap,
         limits: &Limits,
         deadline: Instant,
         export: Export<'_>,
     ) -> Run {
-        let (state, captures) = CallState::new(declared_secrets, secrets, limits, deadline);
+        let (state, captures) =
+            CallState::new(declared_secrets, net, policy, secrets, limits, deadline);
         let tokio_deadline = tokio::time::Instant::from_std(deadline);
 
         // Fast path without a timer when a slot is free.
@@ -701,10 +723,14 @@ fn accept_result(
 fn finish(run: Run, limits: &Limits, started: Instant) -> CallOutcome {
     let Run {
         returned,
-        state,
+        mut state,
         captures,
         fuel_consumed,
     } = run;
+    let policy = state.policy.report();
+    for token in policy.new_secrets {
+        state.secrets.insert_redaction(token);
+    }
     let secrets = &state.secrets;
     let (stdout, _) = captures.stdout.contents();
     let (stderr, _) = captures.stderr.contents();
@@ -724,14 +750,20 @@ fn finish(run: Run, limits: &Limits, started: Instant) -> CallOutcome {
             Err(e)
         }
     };
-    // A failure after the policy refused a request is the policy's doing.
+    // A host verdict (such as a revoked OAuth2 grant) ends the call whatever
+    // the tool made of it; a tool failure after the policy refused a request
+    // is the policy's doing.
+    let result = match policy.verdict {
+        Some(verdict) => Err(verdict),
+        None => result,
+    };
     let result = result.map_err(|mut e| {
-        if let Some(origin) = state.policy.denied.first()
+        if let Some(denied) = policy.denied.first()
             && matches!(e.origin, crate::Origin::Tool)
         {
             e = Error::host(
                 ErrorKind::HostDenied,
-                format!("the tool is not allowed to reach {origin}"),
+                format!("the tool may not reach {denied}"),
             );
         }
         e.message = secrets.redact(std::mem::take(&mut e.message));
@@ -757,7 +789,7 @@ fn finish(run: Run, limits: &Limits, started: Instant) -> CallOutcome {
             logs_dropped: state.logs.dropped,
             stdout,
             stderr,
-            denied_requests: state.policy.denied,
+            denied_requests: policy.denied,
         },
     }
 }

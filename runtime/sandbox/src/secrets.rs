@@ -10,6 +10,9 @@ use std::fmt;
 #[derive(Default, Clone)]
 pub struct SecretMap {
     values: HashMap<String, SecretString>,
+    /// Values with no name (tokens the host obtained during the call) that
+    /// are redacted like the others.
+    unnamed: Vec<SecretString>,
 }
 
 impl SecretMap {
@@ -30,11 +33,23 @@ impl SecretMap {
 
     /// Whether there are no secrets.
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.values.is_empty() && self.unnamed.is_empty()
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<&SecretString> {
         self.values.get(name)
+    }
+
+    /// Adds a value to redact that no name resolves to.
+    pub(crate) fn insert_redaction(&mut self, value: SecretString) {
+        self.unnamed.push(value);
+    }
+
+    fn all_values(&self) -> impl Iterator<Item = &str> {
+        self.values
+            .values()
+            .chain(&self.unnamed)
+            .map(|v| v.expose_secret())
     }
 
     /// Replaces every occurrence of a secret value in `text` with `[REDACTED]`.
@@ -45,8 +60,7 @@ impl SecretMap {
     /// costs no copy.
     pub fn redact(&self, text: String) -> String {
         let mut out = text;
-        for value in self.values.values() {
-            let value = value.expose_secret();
+        for value in self.all_values() {
             if value.len() >= 4 && out.contains(value) {
                 out = out.replace(value, "[REDACTED]");
             }
@@ -56,10 +70,7 @@ impl SecretMap {
 
     /// Whether `text` contains any secret value (see [`SecretMap::redact`]).
     pub fn leaks_into(&self, text: &str) -> bool {
-        self.values.values().any(|v| {
-            let v = v.expose_secret();
-            v.len() >= 4 && text.contains(v)
-        })
+        self.all_values().any(|v| v.len() >= 4 && text.contains(v))
     }
 }
 
@@ -73,6 +84,7 @@ impl FromIterator<(String, SecretString)> for SecretMap {
     fn from_iter<I: IntoIterator<Item = (String, SecretString)>>(iter: I) -> Self {
         SecretMap {
             values: iter.into_iter().collect(),
+            unnamed: Vec::new(),
         }
     }
 }
@@ -82,7 +94,12 @@ impl Host for crate::store::CallState {
         if !self.declared_secrets.contains(&name) {
             return Err(SecretError::NotDeclared);
         }
+        let host_only = self
+            .host_only_secrets
+            .as_ref()
+            .is_some_and(|net| net.host_only.contains(&name));
         match self.secrets.get(&name) {
+            Some(_) if host_only => Err(SecretError::HostOnly),
             Some(value) => Ok(value.expose_secret().to_owned()),
             None => Err(SecretError::NotSet),
         }

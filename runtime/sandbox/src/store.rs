@@ -2,7 +2,7 @@
 //! call's secrets, its log and its limiter. Created for one call, dropped
 //! with it.
 
-use crate::http::HttpPolicy;
+use crate::http::{HttpPolicy, ToolNet};
 use crate::limits::{Limiter, Limits};
 use crate::log::LogBuffer;
 use crate::secrets::SecretMap;
@@ -21,6 +21,9 @@ pub(crate) struct CallState {
     pub policy: HttpPolicy,
     /// The secret names the tool declared; only these resolve.
     pub declared_secrets: Arc<HashSet<String>>,
+    /// Declared secrets the host uses itself (credentials, OAuth2); the
+    /// guest cannot read them.
+    pub host_only_secrets: Option<Arc<ToolNet>>,
     pub secrets: SecretMap,
     pub logs: LogBuffer,
     pub limiter: Limiter,
@@ -36,6 +39,8 @@ pub(crate) struct Captures {
 impl CallState {
     pub fn new(
         declared_secrets: Arc<HashSet<String>>,
+        net: Option<Arc<ToolNet>>,
+        policy: HttpPolicy,
         secrets: SecretMap,
         limits: &Limits,
         deadline: Instant,
@@ -56,8 +61,9 @@ impl CallState {
             wasi,
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
-            policy: HttpPolicy::default(),
+            policy,
             declared_secrets,
+            host_only_secrets: net,
             secrets,
             logs: LogBuffer::new(limits.max_log_records, limits.max_log_message_bytes),
             limiter: Limiter::new(limits.memory_bytes),

@@ -3,6 +3,7 @@
 
 use crate::bindings::ToolWorldPre;
 use crate::error::{Error, ErrorKind};
+use crate::http::ToolNet;
 use crate::metadata::{FunctionSpec, ToolMetadata};
 use crate::store::CallState;
 use serde_json::Value;
@@ -24,6 +25,7 @@ pub(crate) struct ToolInner {
     pub argument_validators: HashMap<String, jsonschema::Validator>,
     pub config_validator: jsonschema::Validator,
     pub secret_names: Arc<HashSet<String>>,
+    pub net: Arc<ToolNet>,
 }
 
 impl fmt::Debug for Tool {
@@ -80,6 +82,10 @@ impl Tool {
             })
             .collect::<Result<_, Error>>()?;
         let secret_names = Arc::new(metadata.secrets.iter().map(|s| s.name.clone()).collect());
+        let net =
+            Arc::new(ToolNet::new(&metadata).map_err(|e| {
+                Error::invalid_component(format!("invalid network declaration: {e}"))
+            })?);
         Ok(Tool {
             inner: Arc::new(ToolInner {
                 sha256,
@@ -88,6 +94,7 @@ impl Tool {
                 argument_validators,
                 config_validator,
                 secret_names,
+                net,
             }),
         })
     }

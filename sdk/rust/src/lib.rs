@@ -31,6 +31,10 @@
 //! comments become descriptions. The host validates arguments against that
 //! schema before the tool runs, and the SDK deserializes them for you.
 //!
+//! Outbound HTTP goes through [`http`], a small blocking client; the host
+//! decides which hosts a tool may reach and adds credentials itself.
+//! Logging into the call's record goes through [`log`].
+//!
 //! See `sdk/rust/README.md` for a walk-through from `cargo new` to
 //! `warden tool call`.
 
@@ -44,6 +48,7 @@ pub use serde::{Deserialize, Serialize};
 pub use serde_json::{self, Value, json};
 pub use warden_sdk_macros::tool;
 
+pub mod http;
 pub mod log;
 
 /// Everything a tool author usually needs, in one `use`.
@@ -81,14 +86,18 @@ pub struct Context<C = NoConfig> {
 impl<C> Context<C> {
     /// Reads a declared secret. A declared secret the operator has not set
     /// gives [`ToolError::NotConfigured`]; a name the tool did not declare
-    /// gives [`ToolError::Internal`] (declare it in `#[tool(secret(...))]`).
+    /// gives [`ToolError::Internal`] (declare it in `#[tool(secret(...))]`),
+    /// and so does a secret used by a `credential(...)` or by OAuth2: the
+    /// host adds those to the tool's requests itself and never reveals them
+    /// (see [`http`]).
     pub fn secret(&self, name: &str) -> Result<Secret, ToolError> {
         self.try_secret(name)?.ok_or_else(|| {
             ToolError::NotConfigured(format!("the secret `{name}` has not been set"))
         })
     }
 
-    /// Reads a declared secret that may legitimately be unset.
+    /// Reads a declared secret that may legitimately be unset: `Ok(None)`
+    /// when it is not set; errors as for [`Context::secret`].
     pub fn try_secret(&self, name: &str) -> Result<Option<Secret>, ToolError> {
         use __private::bindings::warden::tool::secrets::{SecretError, get};
         match get(name) {
@@ -96,6 +105,10 @@ impl<C> Context<C> {
             Err(SecretError::NotSet) => Ok(None),
             Err(SecretError::NotDeclared) => Err(ToolError::Internal(format!(
                 "the tool asked for the secret `{name}`, which it does not declare"
+            ))),
+            Err(SecretError::HostOnly) => Err(ToolError::Internal(format!(
+                "the secret `{name}` is a credential: the host adds it to the tool's requests \
+                 to its credential hosts, and the tool cannot read it"
             ))),
         }
     }
@@ -267,13 +280,28 @@ pub mod __private {
     }
 
     /// The default `test` export: the configuration parsed (it did, or we
-    /// would not be here) and every required secret is set.
+    /// would not be here) and every required secret is set. A credential or
+    /// OAuth2 secret, which the host keeps to itself (`host-only`), counts as
+    /// set.
     pub fn default_test<C>(
-        ctx: &Context<C>,
+        _ctx: &Context<C>,
         required_secrets: &[&str],
     ) -> Result<serde_json::Value, ToolError> {
+        use bindings::warden::tool::secrets::{SecretError, get};
         for name in required_secrets {
-            ctx.secret(name)?;
+            match get(name) {
+                Ok(_) | Err(SecretError::HostOnly) => {}
+                Err(SecretError::NotSet) => {
+                    return Err(ToolError::NotConfigured(format!(
+                        "the secret `{name}` has not been set"
+                    )));
+                }
+                Err(SecretError::NotDeclared) => {
+                    return Err(ToolError::Internal(format!(
+                        "the tool requires the secret `{name}`, which it does not declare"
+                    )));
+                }
+            }
         }
         Ok(serde_json::json!({ "ok": true }))
     }

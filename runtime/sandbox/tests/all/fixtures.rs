@@ -21,7 +21,7 @@ async fn echo_returns_its_message_and_the_call_id() {
 async fn fuel_bomb_is_fuel_exhausted() {
     let tool = load(artifacts::FUEL_BOMB).await;
     let mut c = call("spin", json!({}));
-    c.limits = Some(Limits {
+    c.env.limits = Some(Limits {
         fuel: 50_000_000,
         ..Limits::default()
     });
@@ -46,7 +46,7 @@ async fn fuel_bomb_with_default_fuel_stops_well_within_the_default_timeout() {
 async fn memory_bomb_is_memory_limit() {
     let tool = load(artifacts::MEMORY_BOMB).await;
     let mut c = call("grow", json!({}));
-    c.limits = Some(Limits {
+    c.env.limits = Some(Limits {
         memory_bytes: 16 * Limits::MIB,
         ..Limits::default()
     });
@@ -93,7 +93,7 @@ async fn trap_is_trap_with_the_panic_message() {
 async fn sleeper_times_out_at_its_deadline() {
     let tool = load(artifacts::SLEEPER).await;
     let mut c = call("sleep", json!({}));
-    c.limits = Some(Limits {
+    c.env.limits = Some(Limits {
         timeout: Duration::from_millis(200),
         ..Limits::default()
     });
@@ -110,7 +110,7 @@ async fn sleeper_times_out_at_its_deadline() {
 async fn a_caller_deadline_tightens_the_timeout() {
     let tool = load(artifacts::SLEEPER).await;
     let mut c = call("sleep", json!({}));
-    c.deadline = Some(Instant::now() + Duration::from_millis(100));
+    c.env.deadline = Some(Instant::now() + Duration::from_millis(100));
     let started = Instant::now();
     let e = err(invoke(&tool, c).await);
     assert_eq!(e.kind, ErrorKind::Timeout, "{e:?}");
@@ -121,7 +121,7 @@ async fn a_caller_deadline_tightens_the_timeout() {
 async fn a_busy_guest_is_interrupted_at_its_deadline() {
     let tool = load(artifacts::FUEL_BOMB).await;
     let mut c = call("spin", json!({}));
-    c.limits = Some(Limits {
+    c.env.limits = Some(Limits {
         fuel: u64::MAX,
         timeout: Duration::from_millis(150),
         ..Limits::default()
@@ -242,7 +242,7 @@ async fn a_full_pool_makes_calls_wait_then_fail_as_overloaded() {
         .unwrap();
     let echo = sandbox.load_file(artifacts::ECHO.as_ref()).await.unwrap();
     let mut long = call("sleep", json!({}));
-    long.limits = Some(Limits {
+    long.env.limits = Some(Limits {
         timeout: Duration::from_millis(800),
         ..Limits::default()
     });
@@ -253,7 +253,7 @@ async fn a_full_pool_makes_calls_wait_then_fail_as_overloaded() {
     tokio::time::sleep(Duration::from_millis(100)).await;
 
     let mut quick = call("echo", json!({ "message": "hi" }));
-    quick.deadline = Some(Instant::now() + Duration::from_millis(100));
+    quick.env.deadline = Some(Instant::now() + Duration::from_millis(100));
     let e = err(sandbox.invoke(&echo, quick).await);
     assert_eq!(e.kind, ErrorKind::Overloaded, "{e:?}");
 

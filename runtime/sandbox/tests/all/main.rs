@@ -2,13 +2,16 @@
 //! `tools/` (see `warden-tool-artifacts`).
 
 mod fixtures;
+mod http;
 mod loading;
+mod oauth;
 mod secrets;
 
 use serde_json::{Value, json};
 use std::sync::OnceLock;
 use warden_sandbox::{
-    Call, CallContext, CallOutcome, Error, Sandbox, SandboxConfig, SecretMap, SecretString, Tool,
+    Call, CallContext, CallEnv, CallOutcome, Error, Sandbox, SandboxConfig, SecretMap,
+    SecretString, Tool,
 };
 
 /// One sandbox per test binary, as in a server: tests also prove that calls
@@ -35,13 +38,15 @@ pub fn call(function: &str, arguments: Value) -> Call {
     Call {
         function: function.into(),
         arguments,
-        context: CallContext {
-            call_id: "test-call".into(),
-            organization_id: "org-1".into(),
-            agent_id: Some("agent-1".into()),
-            config: json!({}),
+        env: CallEnv {
+            context: CallContext {
+                call_id: "test-call".into(),
+                organization_id: "org-1".into(),
+                agent_id: Some("agent-1".into()),
+                config: json!({}),
+            },
+            ..CallEnv::default()
         },
-        ..Call::default()
     }
 }
 

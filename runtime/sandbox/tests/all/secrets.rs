@@ -16,7 +16,7 @@ async fn only_declared_secrets_resolve() {
         json!({ "names": ["api_key", "optional_token", "database_password", "OPENAI_API_KEY"] }),
     );
     // Provided but not declared: still must not resolve.
-    c.secrets = secrets(&[
+    c.env.secrets = secrets(&[
         ("api_key", CANARY),
         ("database_password", "hunter2-hunter2"),
     ]);
@@ -45,7 +45,7 @@ async fn no_channel_leaks_the_secret() {
     let tool = load(artifacts::SECRET_FISHER).await;
     for via in ["error", "log", "stdout", "stderr", "panic", "result"] {
         let mut c = call("leak", json!({ "via": via }));
-        c.secrets = secrets(&[("api_key", CANARY)]);
+        c.env.secrets = secrets(&[("api_key", CANARY)]);
         let outcome = invoke(&tool, c).await;
         // Everything the caller can see, including Debug output of the report.
         let seen = format!(

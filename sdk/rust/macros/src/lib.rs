@@ -26,7 +26,12 @@ use syn::{
 /// - `credential(secret = "token", header = "authorization", format = "Bearer {}",
 ///   hosts = ["https://api.example.com"])`: a secret the host injects into
 ///   outbound requests, repeatable;
-/// - `oauth2(authorize_url = "…", token_url = "…", scopes = ["…"])`.
+/// - `oauth2(authorize_url = "…", token_url = "…", scopes = ["…"])`: the
+///   host refreshes the OAuth2 access token. Requires a
+///   `credential(secret = "access_token", …)` and declares the secrets the
+///   refresh uses, unless the tool declares them itself: `access_token`,
+///   `refresh_token`, `client_id`, `client_secret` (required) and
+///   `access_token_expires_at` (optional).
 ///
 /// Every associated function of the block becomes an LLM-callable function,
 /// except `test` (the tool's self-check) and those marked `#[warden(skip)]`.
@@ -68,6 +73,7 @@ struct CredentialArg {
 }
 
 struct OAuth2Arg {
+    span: proc_macro2::Span,
     authorize_url: LitStr,
     token_url: LitStr,
     scopes: Vec<LitStr>,
@@ -166,6 +172,7 @@ fn parse_tool_args(attr: TokenStream2) -> Result<ToolArgs> {
             })?;
             let span = meta.path.span();
             args.oauth2 = Some(OAuth2Arg {
+                span,
                 authorize_url: required(authorize_url, span, "authorize_url")?,
                 token_url: required(token_url, span, "token_url")?,
                 scopes,
@@ -179,7 +186,72 @@ fn parse_tool_args(attr: TokenStream2) -> Result<ToolArgs> {
         Ok(())
     });
     parser.parse2(attr)?;
+    if let Some(span) = args.oauth2.as_ref().map(|o| o.span) {
+        add_oauth2_secrets(&mut args, span)?;
+    }
     Ok(args)
+}
+
+/// The secrets the host's OAuth2 refresh reads: (name, description, required).
+/// The host adds the access token to requests and never lets the tool read
+/// any of them.
+const OAUTH2_SECRETS: [(&str, &str, bool); 5] = [
+    (
+        "access_token",
+        "OAuth2 access token. The host adds it to the tool's requests and \
+         refreshes it when it expires or is refused; the tool never reads it.",
+        true,
+    ),
+    (
+        "refresh_token",
+        "OAuth2 refresh token from the operator's grant (with offline access), \
+         used by the host to obtain new access tokens.",
+        true,
+    ),
+    (
+        "client_id",
+        "OAuth2 client ID of the app the grant was made for.",
+        true,
+    ),
+    (
+        "client_secret",
+        "OAuth2 client secret of the app the grant was made for.",
+        true,
+    ),
+    (
+        "access_token_expires_at",
+        "When the access token expires, as RFC 3339 (e.g. 2026-05-01T12:00:00Z) \
+         or Unix seconds. Optional: without it the host refreshes when an \
+         upstream refuses the token.",
+        false,
+    ),
+];
+
+/// With `oauth2(...)`: requires the access-token credential and declares the
+/// OAuth2 secrets the tool did not declare itself.
+fn add_oauth2_secrets(args: &mut ToolArgs, span: proc_macro2::Span) -> Result<()> {
+    if !args
+        .credentials
+        .iter()
+        .any(|c| c.secret.value() == "access_token")
+    {
+        return Err(Error::new(
+            span,
+            "a tool with `oauth2(...)` must say where the host puts the access token: add \
+             `credential(secret = \"access_token\", header = \"authorization\", \
+             format = \"Bearer {}\", hosts = [\"https://api.example.com\"])`",
+        ));
+    }
+    for (name, description, required) in OAUTH2_SECRETS {
+        if !args.secrets.iter().any(|s| s.name.value() == name) {
+            args.secrets.push(SecretArg {
+                name: LitStr::new(name, span),
+                description: Some(LitStr::new(description, span)),
+                required,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The text of `///` doc comments, with the conventional leading space removed.

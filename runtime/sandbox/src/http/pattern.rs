@@ -1,0 +1,253 @@
+//! Host patterns (`allowed-hosts` entries) and the request targets they match.
+
+use std::fmt;
+use std::net::Ipv6Addr;
+use std::str::FromStr;
+
+/// An `allowed-hosts` entry: `scheme://host[:port]`, where the host may start
+/// with a `*.` label wildcard.
+///
+/// * The scheme is `http` or `https` and must match exactly.
+/// * Without a port, the scheme's default port (80 or 443) is meant.
+/// * `*.example.com` matches any name below `example.com` (`a.example.com`,
+///   `a.b.example.com`), never `example.com` itself.
+/// * Names compare case-insensitively; IPv6 literals are bracketed
+///   (`http://[::1]:8080`) and compare as addresses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostPattern {
+    https: bool,
+    host: HostMatch,
+    port: u16,
+    text: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum HostMatch {
+    /// A name or IPv4 spelling, lowercased.
+    Exact(String),
+    /// `*.suffix`: stores `.suffix`, lowercased.
+    Below(String),
+    Ipv6(Ipv6Addr),
+}
+
+/// The scheme, host and port a request is addressed to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Target {
+    pub https: bool,
+    /// Lowercased; IPv6 literals without brackets.
+    pub host: String,
+    pub port: u16,
+}
+
+impl Target {
+    /// The target of a request URI, if it has a supported scheme and a host.
+    pub fn from_uri(uri: &http::Uri) -> Option<Target> {
+        let https = match uri.scheme_str()? {
+            "https" => true,
+            "http" => false,
+            _ => return None,
+        };
+        let authority = uri.authority()?;
+        let host = authority.host();
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host)
+            .to_ascii_lowercase();
+        if host.is_empty() {
+            return None;
+        }
+        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
+        Some(Target { https, host, port })
+    }
+
+    /// `scheme://host:port`, for reports and logs (never a path or query).
+    pub fn origin(&self) -> String {
+        let scheme = if self.https { "https" } else { "http" };
+        if self.host.contains(':') {
+            format!("{scheme}://[{}]:{}", self.host, self.port)
+        } else {
+            format!("{scheme}://{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl HostPattern {
+    /// Whether a request to `target` is covered by this pattern.
+    pub(crate) fn matches(&self, target: &Target) -> bool {
+        if self.https != target.https || self.port != target.port {
+            return false;
+        }
+        match &self.host {
+            HostMatch::Exact(host) => *host == target.host,
+            HostMatch::Below(suffix) => {
+                target.host.len() > suffix.len() && target.host.ends_with(suffix.as_str())
+            }
+            HostMatch::Ipv6(ip) => target.host.parse::<Ipv6Addr>().is_ok_and(|t| t == *ip),
+        }
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Display for HostPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl FromStr for HostPattern {
+    type Err = String;
+
+    fn from_str(pattern: &str) -> Result<Self, Self::Err> {
+        let bad = |why: &str| {
+            Err(format!(
+                "`{pattern}` is not a host pattern ({why}); expected scheme://host[:port], \
+                 e.g. https://api.example.com or https://*.example.com"
+            ))
+        };
+        let Some((scheme, authority)) = pattern.split_once("://") else {
+            return bad("no scheme");
+        };
+        let https = match scheme {
+            "https" => true,
+            "http" => false,
+            _ => return bad("the scheme must be http or https"),
+        };
+        let default_port = if https { 443 } else { 80 };
+        let parse_port = |port: &str| port.parse::<u16>().ok().filter(|p| *p != 0);
+
+        let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+            let Some((ip, after)) = rest.split_once(']') else {
+                return bad("unclosed `[`");
+            };
+            let Ok(ip) = ip.parse::<Ipv6Addr>() else {
+                return bad("not an IPv6 address between `[` and `]`");
+            };
+            let port = match after {
+                "" => default_port,
+                _ => match after.strip_prefix(':').and_then(parse_port) {
+                    Some(port) => port,
+                    None => return bad("invalid port"),
+                },
+            };
+            (HostMatch::Ipv6(ip), port)
+        } else {
+            let (host, port) = match authority.split_once(':') {
+                Some((host, port)) => match parse_port(port) {
+                    Some(port) => (host, port),
+                    None => return bad("invalid port"),
+                },
+                None => (authority, default_port),
+            };
+            let (wildcard, name) = match host.strip_prefix("*.") {
+                Some(name) => (true, name),
+                None => (false, host),
+            };
+            let valid_label = |label: &str| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+            };
+            if name.is_empty() || name.len() > 253 || !name.split('.').all(valid_label) {
+                return bad("invalid host name");
+            }
+            let name = name.to_ascii_lowercase();
+            if wildcard {
+                (HostMatch::Below(format!(".{name}")), port)
+            } else {
+                (HostMatch::Exact(name), port)
+            }
+        };
+        Ok(HostPattern {
+            https,
+            host,
+            port,
+            text: pattern.to_owned(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(url: &str) -> Target {
+        Target::from_uri(&url.parse().unwrap()).unwrap()
+    }
+
+    fn matches(pattern: &str, url: &str) -> bool {
+        pattern
+            .parse::<HostPattern>()
+            .unwrap()
+            .matches(&target(url))
+    }
+
+    #[test]
+    fn exact_hosts_match_scheme_host_and_port() {
+        assert!(matches(
+            "https://api.example.com",
+            "https://api.example.com/x?y"
+        ));
+        assert!(matches(
+            "https://api.example.com",
+            "https://API.Example.com:443/"
+        ));
+        assert!(!matches(
+            "https://api.example.com",
+            "http://api.example.com/"
+        ));
+        assert!(!matches(
+            "https://api.example.com",
+            "https://api.example.com:8443/"
+        ));
+        assert!(!matches(
+            "https://api.example.com",
+            "https://api.example.com.evil.net/"
+        ));
+        assert!(!matches(
+            "https://api.example.com",
+            "https://evilapi.example.com/"
+        ));
+        assert!(matches("http://127.0.0.1:8080", "http://127.0.0.1:8080/"));
+        assert!(!matches("http://127.0.0.1:8080", "http://127.0.0.1:8081/"));
+    }
+
+    #[test]
+    fn wildcards_match_names_below_never_the_apex() {
+        assert!(matches("https://*.example.com", "https://a.example.com/"));
+        assert!(matches("https://*.example.com", "https://a.b.example.com/"));
+        assert!(!matches("https://*.example.com", "https://example.com/"));
+        assert!(!matches("https://*.example.com", "https://badexample.com/"));
+    }
+
+    #[test]
+    fn ipv6_literals_compare_as_addresses() {
+        assert!(matches("http://[::1]:8080", "http://[0:0::1]:8080/"));
+        assert!(!matches("http://[::1]:8080", "http://[::2]:8080/"));
+    }
+
+    #[test]
+    fn invalid_patterns_say_why() {
+        for bad in [
+            "www.googleapis.com",
+            "ftp://example.com",
+            "https://example.com/path",
+            "https://exa mple.com",
+            "https://example.com:99999",
+            "https://example.com:0",
+            "https://*",
+            "https://a.*.com",
+            "https://[::1",
+            "https://user@example.com",
+        ] {
+            let err = bad.parse::<HostPattern>().unwrap_err();
+            assert!(err.contains(bad), "{err}");
+        }
+    }
+}
