@@ -1,6 +1,8 @@
 //! End-to-end tests of the `warden` binary: what a tool author sees.
 
 mod business_hours;
+mod google_calendar;
+mod http_policy;
 
 use serde_json::{Value, json};
 use std::process::{Command, Output};

@@ -196,3 +196,22 @@ async fn upstream_failures_are_upstream() {
     let e = err(invoke(&tool, setup.call(&token, None)).await);
     assert_eq!(e.kind, ErrorKind::RateLimited, "{e:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_test_export_checks_the_connection_without_revealing_tokens() {
+    let setup = Setup::new().await;
+    let token = setup.google.issue_access_token(Duration::from_secs(3600));
+    let tool = load(artifacts::GOOGLE_CALENDAR).await;
+    let outcome = sandbox().test(&tool, setup.call(&token, None).env).await;
+    let summary = ok(&outcome);
+    assert_eq!(summary["ok"], true, "{summary}");
+    let mut secrets = setup.secrets();
+    secrets.push(token.clone());
+    assert_no_secret(&outcome, &secrets);
+
+    // With the grant revoked and the token dead, the test says so.
+    setup.google.revoke_refresh_token(&setup.refresh_token);
+    setup.google.expire_access_token(&token);
+    let e = err(sandbox().test(&tool, setup.call(&token, None).env).await);
+    assert_eq!(e.kind, ErrorKind::Unauthorized, "{e:?}");
+}
