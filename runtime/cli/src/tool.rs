@@ -108,8 +108,8 @@ pub(crate) struct InvokeArgs {
     /// Never let the tool reach this host, whatever it declares (repeatable).
     #[arg(long = "deny-host", value_name = "PATTERN")]
     deny_hosts: Vec<HostPattern>,
-    /// Let the tool reach loopback, private, link-local and CGNAT addresses
-    /// (local services, test stand-ins). Cloud metadata stays unreachable.
+    /// Let the tool reach loopback, private and CGNAT addresses (local
+    /// services, test stand-ins). Link-local and cloud metadata stay closed.
     #[arg(long)]
     allow_private_network: bool,
     /// Also send the declared credential SECRET to this host, e.g. a

@@ -21,7 +21,7 @@ pub struct Limits {
     pub max_log_message_bytes: usize,
     /// Outbound HTTP requests per call; more are refused (`host_denied`).
     pub max_requests: u32,
-    /// Largest outbound request body, in bytes.
+    /// Outbound request body bytes per call, all requests together.
     pub max_request_body_bytes: u64,
     /// Largest response body a tool may read, in bytes; reading past it
     /// fails the read (the tool usually reports `upstream`).

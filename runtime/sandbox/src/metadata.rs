@@ -183,6 +183,10 @@ impl ToolMetadata {
             for host in &c.hosts {
                 if !is_valid_host_pattern(host) {
                     problems.push(format!("credential host `{host}` is not a host pattern"));
+                } else if !host.starts_with("https://") {
+                    problems.push(format!(
+                        "credential host `{host}` must use https: credentials never travel in clear text"
+                    ));
                 }
             }
         }

@@ -101,6 +101,10 @@ pub enum Method {
     Delete,
     /// `OPTIONS`
     Options,
+    /// `TRACE` (Warden refuses it: it would echo credential headers back)
+    Trace,
+    /// `CONNECT` (Warden refuses it: it would tunnel past the policy)
+    Connect,
 }
 
 impl Method {
@@ -114,6 +118,8 @@ impl Method {
             Method::Patch => "PATCH",
             Method::Delete => "DELETE",
             Method::Options => "OPTIONS",
+            Method::Trace => "TRACE",
+            Method::Connect => "CONNECT",
         }
     }
 
@@ -127,6 +133,8 @@ impl Method {
             Method::Patch,
             Method::Delete,
             Method::Options,
+            Method::Trace,
+            Method::Connect,
         ]
         .into_iter()
         .find(|m| m.as_str().eq_ignore_ascii_case(name))
@@ -141,6 +149,8 @@ impl Method {
             Method::Patch => wasi::Method::Patch,
             Method::Delete => wasi::Method::Delete,
             Method::Options => wasi::Method::Options,
+            Method::Trace => wasi::Method::Trace,
+            Method::Connect => wasi::Method::Connect,
         }
     }
 }

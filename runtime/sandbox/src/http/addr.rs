@@ -17,20 +17,20 @@ pub(crate) enum Forbidden {
     /// Unspecified, broadcast, documentation, benchmarking and other
     /// reserved ranges: never a legitimate destination.
     Reserved,
-    /// Cloud instance metadata services: never reachable, even where private
-    /// networks are allowed, since they hand out the machine's credentials.
+    /// Cloud instance metadata and credential services: never reachable,
+    /// even where private networks are allowed, since they hand out the
+    /// machine's credentials.
     CloudMetadata,
 }
 
 impl Forbidden {
     /// Whether the operator's "allow private networks" switch lifts the ban.
+    /// Link-local stays refused: cloud providers serve instance credentials
+    /// from all over it.
     pub fn is_private_network(self) -> bool {
         matches!(
             self,
-            Forbidden::Loopback
-                | Forbidden::Private
-                | Forbidden::LinkLocal
-                | Forbidden::SharedCgnat
+            Forbidden::Loopback | Forbidden::Private | Forbidden::SharedCgnat
         )
     }
 
@@ -58,9 +58,13 @@ pub(crate) fn classify(ip: IpAddr) -> Option<Forbidden> {
 fn classify_v4(ip: Ipv4Addr) -> Option<Forbidden> {
     let [a, b, c, d] = ip.octets();
     let forbidden = match (a, b, c, d) {
-        (169, 254, 169, 254) | (169, 254, 170, 2) | (100, 100, 100, 200) => {
-            Forbidden::CloudMetadata
-        }
+        // AWS/GCP/Azure IMDS, ECS and EKS Pod Identity credentials, Alibaba,
+        // Azure WireServer.
+        (169, 254, 169, 254)
+        | (169, 254, 170, 2)
+        | (169, 254, 170, 23)
+        | (100, 100, 100, 200)
+        | (168, 63, 129, 16) => Forbidden::CloudMetadata,
         (127, ..) => Forbidden::Loopback,
         (10, ..) | (172, 16..=31, ..) | (192, 168, ..) => Forbidden::Private,
         (169, 254, ..) => Forbidden::LinkLocal,
@@ -102,7 +106,9 @@ fn classify_v6(ip: Ipv6Addr) -> Option<Forbidden> {
         ));
     }
     let forbidden = match segments {
-        [0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254] => Forbidden::CloudMetadata,
+        // AWS IMDS and EKS Pod Identity, GCP metadata over IPv6.
+        [0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254 | 0x0023]
+        | [0xfd20, 0x00ce, 0, 0, 0, 0, 0, 0x0254] => Forbidden::CloudMetadata,
         _ if ip.is_loopback() => Forbidden::Loopback,
         _ if ip.is_unspecified() => Forbidden::Reserved,
         [s0, ..] if s0 & 0xfe00 == 0xfc00 => Forbidden::Private, // fc00::/7
@@ -244,6 +250,10 @@ mod tests {
             ("2002:7f00:1::", Loopback),
             ("fc00::1", Private),
             ("fd00:ec2::254", CloudMetadata),
+            ("fd00:ec2::23", CloudMetadata),
+            ("fd20:ce::254", CloudMetadata),
+            ("169.254.170.23", CloudMetadata),
+            ("168.63.129.16", CloudMetadata),
             ("fe80::1", LinkLocal),
             ("ff02::1", Multicast),
             ("2001:db8::1", Reserved),
@@ -304,6 +314,10 @@ mod tests {
         assert!(matches!(
             resolve("169.254.169.254", 80, true).await,
             Err(ResolveError::Forbidden(Forbidden::CloudMetadata))
+        ));
+        assert!(matches!(
+            resolve("169.254.1.1", 80, true).await,
+            Err(ResolveError::Forbidden(Forbidden::LinkLocal))
         ));
     }
 }

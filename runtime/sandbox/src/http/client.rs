@@ -22,6 +22,8 @@ pub(crate) struct SendLimits {
     pub connect_timeout: Duration,
     pub first_byte_timeout: Duration,
     pub max_response_body_bytes: u64,
+    /// When the connection is torn down whatever happens.
+    pub deadline: std::time::Instant,
 }
 
 /// A TLS-capable HTTP/1.1 client; one per sandbox.
@@ -70,8 +72,9 @@ impl Client {
                 }
             })?;
             let _ = tcp.set_nodelay(true);
+            let deadline = tokio::time::Instant::from_std(limits.deadline);
             if !https {
-                return plain_handshake(tcp).await;
+                return plain_handshake(tcp, deadline).await;
             }
             let name = match host.parse::<std::net::IpAddr>() {
                 Ok(ip) => rustls::pki_types::ServerName::from(ip),
@@ -84,7 +87,7 @@ impl Client {
                 .map_err(|_| HttpError::TlsCertificateError)?;
             let (sender, conn) =
                 hyper::client::conn::http1::handshake::<_, B>(TokioIo::new(tls)).await?;
-            tokio::spawn(drive(conn));
+            tokio::spawn(tokio::time::timeout_at(deadline, drive(conn)));
             Ok(sender)
         };
         let mut sender = tokio::time::timeout(limits.connect_timeout, connect)
@@ -120,13 +123,14 @@ impl Client {
 
 async fn plain_handshake<B>(
     tcp: TcpStream,
+    deadline: tokio::time::Instant,
 ) -> Result<hyper::client::conn::http1::SendRequest<B>, HttpError>
 where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let (sender, conn) = hyper::client::conn::http1::handshake::<_, B>(TokioIo::new(tcp)).await?;
-    tokio::spawn(drive(conn));
+    tokio::spawn(tokio::time::timeout_at(deadline, drive(conn)));
     Ok(sender)
 }
 
@@ -178,16 +182,24 @@ impl Body for CappedBody {
     }
 }
 
-/// Reads a whole request body into memory, refusing more than `limit` bytes
-/// (so it can be sent again after an OAuth2 refresh).
-pub(crate) async fn collect_limited(body: WasiBody, limit: u64) -> Result<Bytes, HttpError> {
+/// Reads a whole request body into memory (so it can be sent again after an
+/// OAuth2 refresh), drawing its bytes from the call's `budget`.
+pub(crate) async fn collect_limited(
+    body: WasiBody,
+    budget: &std::sync::atomic::AtomicU64,
+    limit: u64,
+) -> Result<Bytes, HttpError> {
+    use std::sync::atomic::Ordering;
     let mut body = body;
     let mut out = bytes::BytesMut::new();
     while let Some(frame) = body.frame().await {
         if let Ok(data) = frame?.into_data() {
-            if (out.len() + data.len()) as u64 > limit {
-                return Err(HttpError::HttpRequestBodySize(Some(limit)));
-            }
+            let len = data.len() as u64;
+            budget
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                    left.checked_sub(len)
+                })
+                .map_err(|_| HttpError::HttpRequestBodySize(Some(limit)))?;
             out.extend_from_slice(&data);
         }
     }

@@ -7,8 +7,9 @@
 //! 2. **Addresses.** The host resolves the name itself and refuses loopback,
 //!    private, link-local, CGNAT, multicast, reserved and cloud-metadata
 //!    addresses (IPv4, IPv6, IPv4-mapped IPv6 and loose IPv4 spellings such as
-//!    `2130706433`) unless the operator allows private networks; metadata
-//!    services are refused even then. It connects to the address it checked.
+//!    `2130706433`) unless the operator allows private networks; link-local
+//!    and metadata services are refused even then. It connects to the address
+//!    it checked. `TRACE` and `CONNECT` are refused outright.
 //! 3. **Credentials.** For a credential host, the host sets the credential's
 //!    header itself (replacing any value the guest set). The guest never sees
 //!    the value and no other host ever receives it.
@@ -60,8 +61,8 @@ pub struct HttpGrants {
     pub allow_hosts: Vec<HostPattern>,
     /// Hosts the tool may not reach, whatever it or `allow_hosts` says.
     pub deny_hosts: Vec<HostPattern>,
-    /// Permit loopback, private, link-local and CGNAT addresses (for local
-    /// services and test stand-ins). Cloud metadata addresses stay refused.
+    /// Permit loopback, private and CGNAT addresses (for local services and
+    /// test stand-ins). Link-local and cloud metadata addresses stay refused.
     pub allow_private_network: bool,
     /// `(secret, host)`: also inject the declared credential `secret` into
     /// requests for `host` (e.g. a regional endpoint or a local stand-in).
@@ -166,6 +167,8 @@ struct Outbound {
     client: Client,
     max_requests: u32,
     max_request_body_bytes: u64,
+    /// Request body bytes the call may still buffer (all requests together).
+    request_body_budget: std::sync::atomic::AtomicU64,
     send_limits: SendLimits,
     deadline: Instant,
     oauth: Option<oauth::Session>,
@@ -186,6 +189,20 @@ enum CredentialValue {
     OAuth {
         format: String,
     },
+}
+
+/// Refusals kept per call; the first is what the call's error names.
+const MAX_DENIALS_KEPT: usize = 16;
+
+/// Records a refusal, bounded in count and size: a guest must not be able
+/// to grow host memory by making refused requests.
+fn record_denial(denied: &mut Vec<String>, origin: &str, reason: &str) {
+    tracing::debug!(%origin, reason, "outbound request denied by policy");
+    if denied.len() < MAX_DENIALS_KEPT {
+        let mut origin = origin.to_owned();
+        crate::log::truncate_at_char_boundary(&mut origin, 256);
+        denied.push(format!("{origin} ({reason})"));
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -269,10 +286,12 @@ impl HttpPolicy {
                 client: client.clone(),
                 max_requests: limits.max_requests,
                 max_request_body_bytes: limits.max_request_body_bytes,
+                request_body_budget: limits.max_request_body_bytes.into(),
                 send_limits: SendLimits {
                     connect_timeout: limits.connect_timeout,
                     first_byte_timeout: limits.first_byte_timeout,
                     max_response_body_bytes: limits.max_response_body_bytes,
+                    deadline,
                 },
                 deadline,
                 oauth,
@@ -306,13 +325,16 @@ impl HttpPolicy {
     }
 
     fn deny(&mut self, origin: String, reason: &str) -> HttpError {
-        tracing::debug!(%origin, reason, "outbound request denied by policy");
-        self.denied.push(format!("{origin} ({reason})"));
+        record_denial(&mut self.denied, &origin, reason);
         HttpError::HttpRequestDenied
     }
 
     /// The synchronous checks: request count and host patterns.
-    fn admit(&mut self, uri: &http::Uri) -> Result<(Arc<Outbound>, Target), HttpError> {
+    fn admit(
+        &mut self,
+        method: &http::Method,
+        uri: &http::Uri,
+    ) -> Result<(Arc<Outbound>, Target), HttpError> {
         let Some(target) = Target::from_uri(uri) else {
             let origin = format!(
                 "{}://{}",
@@ -329,6 +351,11 @@ impl HttpPolicy {
         if self.requests > out.max_requests {
             let reason = format!("over the limit of {} requests per call", out.max_requests);
             return Err(self.deny(origin, &reason));
+        }
+        // TRACE would echo the host's credential headers back to the guest;
+        // CONNECT would open a tunnel past the policy.
+        if *method == http::Method::TRACE || *method == http::Method::CONNECT {
+            return Err(self.deny(origin, "the method is not allowed"));
         }
         if out.grants.deny_hosts.iter().any(|p| p.matches(&target)) {
             return Err(self.deny(origin, "denied by the operator"));
@@ -358,7 +385,7 @@ impl WasiHttpHooks for HttpPolicy {
         options: Option<RequestOptions>,
         _fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
     ) -> SendFuture {
-        let admitted = self.admit(request.uri());
+        let admitted = self.admit(request.method(), request.uri());
         Box::new(async move {
             let (out, target) = admitted?;
             let response = out.send(request, target, options).await?;
@@ -393,7 +420,7 @@ impl Buffered {
 
 impl Outbound {
     async fn send(
-        &self,
+        self: Arc<Self>,
         request: http::Request<WasiBody>,
         target: Target,
         options: Option<RequestOptions>,
@@ -402,11 +429,14 @@ impl Outbound {
         let addr = match addr::resolve(&target.host, target.port, self.grants.allow_private_network)
             .await
         {
+            Ok(addr) if self.denies_address(addr.ip(), target.port, target.https) => {
+                record_denial(&mut lock(&self.denied), &origin, "denied by the operator");
+                return Err(HttpError::HttpRequestDenied);
+            }
             Ok(addr) => addr,
             Err(ResolveError::Forbidden(f)) => {
                 let reason = format!("it is {}", f.describe());
-                tracing::debug!(%origin, %reason, "outbound request denied by policy");
-                lock(&self.denied).push(format!("{origin} ({reason})"));
+                record_denial(&mut lock(&self.denied), &origin, &reason);
                 return Err(HttpError::HttpRequestDenied);
             }
             Err(ResolveError::NotFound) => {
@@ -423,7 +453,8 @@ impl Outbound {
             method: parts.method,
             uri: parts.uri,
             headers: parts.headers,
-            body: collect_limited(body, self.max_request_body_bytes).await?,
+            body: collect_limited(body, &self.request_body_budget, self.max_request_body_bytes)
+                .await?,
         };
         // The guest cannot choose a credential header's value for a
         // credential host: the host's value replaces it.
@@ -496,6 +527,74 @@ impl Outbound {
         Ok(response)
     }
 
+    /// Runs the refresh grant in a task of its own, so that a token the
+    /// endpoint issued (and a refresh token it rotated) still reaches the
+    /// caller's callback if this call is cancelled or times out meanwhile.
+    async fn refresh(self: &Arc<Self>) -> Result<RefreshedToken, Error> {
+        const REFRESH_TIMEOUT: Duration = Duration::from_secs(30);
+        let session = self.oauth.as_ref().expect("refresh needs an OAuth session");
+        // The token endpoint gets the refresh token and client secret: the
+        // operator's denials apply to it as to any request.
+        if let Some(target) = session
+            .token_url
+            .parse::<http::Uri>()
+            .ok()
+            .and_then(|uri| Target::from_uri(&uri))
+            && self.grants.deny_hosts.iter().any(|p| p.matches(&target))
+        {
+            return Err(Error::host(
+                crate::error::ErrorKind::HostDenied,
+                format!(
+                    "the OAuth2 token endpoint {} is denied by the operator",
+                    target.origin()
+                ),
+            ));
+        }
+        let this = Arc::clone(self);
+        let limits = SendLimits {
+            deadline: Instant::now() + REFRESH_TIMEOUT,
+            ..self.send_limits
+        };
+        let task = tokio::spawn(async move {
+            let session = this.oauth.as_ref().expect("checked above");
+            let result = tokio::time::timeout(
+                REFRESH_TIMEOUT,
+                session.refresh(&this.client, this.grants.allow_private_network, limits),
+            )
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::host(
+                    crate::error::ErrorKind::Upstream,
+                    "refreshing the OAuth2 access token failed: the token endpoint did not answer in time",
+                ))
+            });
+            if let Ok(token) = &result {
+                {
+                    let mut new_secrets = lock(&this.new_secrets);
+                    new_secrets.push(token.access_token.clone());
+                    new_secrets.extend(token.refresh_token.clone());
+                }
+                tracing::debug!(tool = %session.tool_name, "OAuth2 access token refreshed");
+                if let Some(callback) = &session.on_refresh {
+                    callback.call(token.clone());
+                }
+            }
+            result
+        });
+        task.await.unwrap_or_else(|_| {
+            Err(Error::host(
+                crate::error::ErrorKind::Internal,
+                "refreshing the OAuth2 access token failed unexpectedly",
+            ))
+        })
+    }
+
+    /// Whether an operator denial names the address a request resolved to.
+    fn denies_address(&self, ip: std::net::IpAddr, port: u16, https: bool) -> bool {
+        let target = Target::from_ip(ip, port, https);
+        self.grants.deny_hosts.iter().any(|p| p.matches(&target))
+    }
+
     /// Timeouts for the next attempt: the tighter of the host's limits, the
     /// guest's request options and what is left of the call's deadline.
     fn limits(&self, options: Option<RequestOptions>) -> Result<SendLimits, HttpError> {
@@ -515,6 +614,7 @@ impl Outbound {
                 options.and_then(|o| o.first_byte_timeout),
             ),
             max_response_body_bytes: self.send_limits.max_response_body_bytes,
+            deadline: self.deadline,
         })
     }
 
@@ -523,7 +623,7 @@ impl Outbound {
     /// when `refused` is the generation an upstream just refused — at most
     /// once per call.
     async fn oauth_header(
-        &self,
+        self: &Arc<Self>,
         format: &str,
         refused: Option<u32>,
     ) -> Result<(Option<HeaderValue>, u32), HttpError> {
@@ -538,24 +638,11 @@ impl Outbound {
         };
         if stale && !state.refreshed {
             state.refreshed = true;
-            let limits = self.limits(None)?;
-            match session
-                .refresh(&self.client, self.grants.allow_private_network, limits)
-                .await
-            {
+            match self.refresh().await {
                 Ok(token) => {
-                    state.access_token = Some(token.access_token.clone());
+                    state.access_token = Some(token.access_token);
                     state.expires_at = token.expires_at;
                     state.generation += 1;
-                    {
-                        let mut new_secrets = lock(&self.new_secrets);
-                        new_secrets.push(token.access_token.clone());
-                        new_secrets.extend(token.refresh_token.clone());
-                    }
-                    tracing::debug!(tool = %session.tool_name, "OAuth2 access token refreshed");
-                    if let Some(callback) = &session.on_refresh {
-                        callback.call(token);
-                    }
                 }
                 Err(verdict) => {
                     tracing::debug!(tool = %session.tool_name, kind = %verdict.kind, "OAuth2 refresh failed");

@@ -37,10 +37,14 @@ pub const SECRET_NAMES: [&str; 5] = [
     CLIENT_SECRET,
 ];
 
+/// The longest lifetime believed from a token endpoint.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(366 * 24 * 3600);
+
 /// Tokens this close to their expiry are refreshed before use.
 const EXPIRY_SKEW: Duration = Duration::from_secs(30);
 
 /// A token the host obtained by refreshing, for the caller to store.
+#[derive(Clone)]
 pub struct RefreshedToken {
     /// The new access token.
     pub access_token: SecretString,
@@ -87,12 +91,13 @@ impl fmt::Debug for TokenCallback {
 /// Parses an expiry written as RFC 3339 or as Unix seconds.
 pub(crate) fn parse_expiry(text: &str) -> Option<SystemTime> {
     let text = text.trim();
-    if let Ok(secs) = text.parse::<u64>() {
-        return Some(UNIX_EPOCH + Duration::from_secs(secs));
-    }
-    let parsed = chrono::DateTime::parse_from_rfc3339(text).ok()?;
-    let secs = u64::try_from(parsed.timestamp()).ok()?;
-    Some(UNIX_EPOCH + Duration::from_secs(secs))
+    let secs = match text.parse::<u64>() {
+        Ok(secs) => secs,
+        Err(_) => {
+            u64::try_from(chrono::DateTime::parse_from_rfc3339(text).ok()?.timestamp()).ok()?
+        }
+    };
+    UNIX_EPOCH.checked_add(Duration::from_secs(secs))
 }
 
 /// The token state of one call.
@@ -252,9 +257,10 @@ impl Session {
             .map_err(|_| upstream("the token endpoint's answer is not a token response".into()))?;
         Ok(RefreshedToken {
             access_token: SecretString::from(token.access_token),
-            expires_at: token
-                .expires_in
-                .map(|secs| SystemTime::now() + Duration::from_secs(secs)),
+            // Capped: a token endpoint must not be able to overflow the clock.
+            expires_at: token.expires_in.and_then(|secs| {
+                SystemTime::now().checked_add(Duration::from_secs(secs).min(MAX_TOKEN_LIFETIME))
+            }),
             refresh_token: token.refresh_token.map(SecretString::from),
         })
     }
@@ -279,6 +285,7 @@ mod tests {
             Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
         );
         assert_eq!(parse_expiry("soon"), None);
+        assert_eq!(parse_expiry(&u64::MAX.to_string()), None);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Host patterns (`allowed-hosts` entries) and the request targets they match.
 
 use std::fmt;
-use std::net::Ipv6Addr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::str::FromStr;
 
 /// An `allowed-hosts` entry: `scheme://host[:port]`, where the host may start
@@ -23,11 +23,27 @@ pub struct HostPattern {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum HostMatch {
-    /// A name or IPv4 spelling, lowercased.
+    /// A name (lowercased) or an IP address in its canonical form.
     Exact(String),
     /// `*.suffix`: stores `.suffix`, lowercased.
     Below(String),
-    Ipv6(Ipv6Addr),
+}
+
+/// The canonical spelling of `host` if it is an IP address in any form the
+/// resolver would accept (`10.5`, `0xa.0.0.5`, `[::ffff:10.0.0.5]` all become
+/// `10.0.0.5`), so patterns and targets compare as addresses.
+fn canonical_host(host: &str) -> String {
+    let host = host.to_ascii_lowercase();
+    if let Ok(v6) = host.parse::<Ipv6Addr>() {
+        return match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => v6.to_string(),
+        };
+    }
+    match super::addr::parse_ipv4_loose(&host) {
+        Some(v4) => v4.to_string(),
+        None => host,
+    }
 }
 
 /// The scheme, host and port a request is addressed to.
@@ -49,16 +65,25 @@ impl Target {
         };
         let authority = uri.authority()?;
         let host = authority.host();
-        let host = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(host)
-            .to_ascii_lowercase();
+        let host = canonical_host(
+            host.strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .unwrap_or(host),
+        );
         if host.is_empty() {
             return None;
         }
         let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
         Some(Target { https, host, port })
+    }
+
+    /// The target a resolved address stands for.
+    pub fn from_ip(ip: IpAddr, port: u16, https: bool) -> Target {
+        Target {
+            https,
+            host: canonical_host(&ip.to_string()),
+            port,
+        }
     }
 
     /// `scheme://host:port`, for reports and logs (never a path or query).
@@ -83,7 +108,6 @@ impl HostPattern {
             HostMatch::Below(suffix) => {
                 target.host.len() > suffix.len() && target.host.ends_with(suffix.as_str())
             }
-            HostMatch::Ipv6(ip) => target.host.parse::<Ipv6Addr>().is_ok_and(|t| t == *ip),
         }
     }
 
@@ -134,7 +158,7 @@ impl FromStr for HostPattern {
                     None => return bad("invalid port"),
                 },
             };
-            (HostMatch::Ipv6(ip), port)
+            (HostMatch::Exact(canonical_host(&ip.to_string())), port)
         } else {
             let (host, port) = match authority.split_once(':') {
                 Some((host, port)) => match parse_port(port) {
@@ -157,11 +181,13 @@ impl FromStr for HostPattern {
             if name.is_empty() || name.len() > 253 || !name.split('.').all(valid_label) {
                 return bad("invalid host name");
             }
-            let name = name.to_ascii_lowercase();
             if wildcard {
-                (HostMatch::Below(format!(".{name}")), port)
+                (
+                    HostMatch::Below(format!(".{}", name.to_ascii_lowercase())),
+                    port,
+                )
             } else {
-                (HostMatch::Exact(name), port)
+                (HostMatch::Exact(canonical_host(name)), port)
             }
         };
         Ok(HostPattern {
@@ -227,9 +253,26 @@ mod tests {
     }
 
     #[test]
-    fn ipv6_literals_compare_as_addresses() {
+    fn ip_literals_compare_as_addresses_in_any_spelling() {
         assert!(matches("http://[::1]:8080", "http://[0:0::1]:8080/"));
         assert!(!matches("http://[::1]:8080", "http://[::2]:8080/"));
+        for spelling in [
+            "10.0.0.5",
+            "10.5",
+            "167772165",
+            "0xa.0.0.5",
+            "012.0.0.5",
+            "[::ffff:10.0.0.5]",
+        ] {
+            assert!(
+                matches("http://10.0.0.5", &format!("http://{spelling}/")),
+                "{spelling}"
+            );
+            assert!(
+                matches(&format!("http://{spelling}"), "http://10.0.0.5/"),
+                "{spelling}"
+            );
+        }
     }
 
     #[test]

@@ -327,3 +327,53 @@ async fn response_bodies_and_waits_are_bounded() {
     );
     assert!(started.elapsed() < Duration::from_secs(8));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn operator_denials_hold_for_every_spelling_and_for_resolved_names() {
+    let probe = load(artifacts::HTTP_PROBE).await;
+    let target = HttpTarget::start().await;
+    let port = target.port();
+    for host in [
+        "127.0.0.1",
+        "2130706433",
+        "0x7f.1",
+        "[::ffff:127.0.0.1]",
+        "localhost",
+    ] {
+        let origin = format!("http://{host}:{port}");
+        let mut c = fetch(&format!("{origin}/"));
+        c.env.http = HttpGrants {
+            allow_hosts: vec![pattern(&origin)],
+            deny_hosts: vec![pattern(&format!("http://127.0.0.1:{port}"))],
+            allow_private_network: true,
+            ..HttpGrants::default()
+        };
+        assert_denied(invoke(&probe, c).await, "denied by the operator");
+    }
+    assert!(target.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn trace_and_connect_are_refused_and_link_local_stays_closed() {
+    let probe = load(artifacts::HTTP_PROBE).await;
+    let target = HttpTarget::start().await;
+    for method in ["TRACE", "CONNECT"] {
+        let mut c = call("fetch", json!({ "url": target.url("/"), "method": method }));
+        c.env.secrets = secrets(&[("api_token", CANARY)]);
+        c.env.http = HttpGrants {
+            allow_hosts: vec![pattern(&target.origin())],
+            allow_private_network: true,
+            credential_hosts: vec![("api_token".into(), pattern(&target.origin()))],
+            ..HttpGrants::default()
+        };
+        assert_denied(invoke(&probe, c).await, "method is not allowed");
+    }
+    let mut c = fetch("http://169.254.10.10/");
+    c.env.http = HttpGrants {
+        allow_hosts: vec![pattern("http://169.254.10.10")],
+        allow_private_network: true,
+        ..HttpGrants::default()
+    };
+    assert_denied(invoke(&probe, c).await, "link-local");
+    assert!(target.requests().is_empty());
+}
