@@ -1,6 +1,7 @@
 //! The `warden` command line. `main` only parses flags; everything it runs
 //! lives here so tests can drive it.
 
+mod keys;
 mod tool;
 
 use clap::{Parser, Subcommand};
@@ -18,7 +19,10 @@ pub struct Cli {
 enum Command {
     /// Develop and try tools (WebAssembly components) locally.
     #[command(subcommand)]
-    Tool(tool::ToolCommand),
+    Tool(Box<tool::ToolCommand>),
+    /// Manage the key ring that seals stored secrets.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
 }
 
 /// Runs a parsed command line and returns the process exit code.
@@ -42,7 +46,8 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     runtime.block_on(async {
         match cli.command {
-            Command::Tool(cmd) => tool::run(cmd).await,
+            Command::Tool(cmd) => tool::run(*cmd).await,
+            Command::Keys(cmd) => keys::run(cmd).await,
         }
     })
 }

@@ -353,6 +353,12 @@ impl Sandbox {
         Ok(self.lock_tools().entry(sha256).or_insert(tool).clone())
     }
 
+    /// The tool already loaded from bytes with this hex SHA-256, if any: lets
+    /// a caller that stores components by content hash skip reading them.
+    pub fn loaded(&self, sha256: &str) -> Option<Tool> {
+        self.lock_tools().get(sha256).cloned()
+    }
+
     fn lock_tools(&self) -> std::sync::MutexGuard<'_, HashMap<String, Tool>> {
         self.inner.tools.lock().unwrap_or_else(|e| e.into_inner())
     }

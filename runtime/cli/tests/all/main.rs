@@ -3,6 +3,7 @@
 mod business_hours;
 mod google_calendar;
 mod http_policy;
+mod keys;
 
 use serde_json::{Value, json};
 use std::process::{Command, Output};

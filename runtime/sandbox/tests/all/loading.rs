@@ -62,6 +62,9 @@ async fn identical_bytes_load_as_the_same_tool() {
     assert_eq!(a.sha256(), b.sha256());
     use sha2::Digest;
     assert_eq!(a.sha256(), hex::encode(sha2::Sha256::digest(&bytes)));
+    let found = sandbox().loaded(a.sha256()).expect("found by its hash");
+    assert_eq!(found.metadata(), a.metadata());
+    assert!(sandbox().loaded(&"0".repeat(64)).is_none());
 }
 
 #[tokio::test(flavor = "multi_thread")]

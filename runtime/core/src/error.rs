@@ -1,0 +1,54 @@
+//! What the domain services fail with.
+
+use warden_store::StoreError;
+
+/// A domain error: precise enough for the API to pick a status, never
+/// carrying secret material.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CoreError {
+    /// The thing does not exist, or belongs to another organization (the two
+    /// are deliberately indistinguishable).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A name is taken, a version exists with other bytes, …
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The request itself is malformed (an unknown secret or function name, a
+    /// bad cursor, an empty name, …).
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    /// An agent–tool configuration does not match the tool's config schema.
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+    /// The component is not a valid Warden tool.
+    #[error("invalid component: {0}")]
+    InvalidComponent(String),
+    /// The agent, the association or the function is switched off.
+    #[error("{0}")]
+    Disabled(String),
+    /// The credential presented is unknown or revoked.
+    #[error("invalid or revoked credentials")]
+    Unauthenticated,
+    /// The key ring cannot open a stored secret (a missing or wrong key).
+    #[error("a stored secret cannot be opened: {0}")]
+    Sealed(String),
+    /// The store failed.
+    #[error("storage failure: {0}")]
+    Store(StoreError),
+}
+
+impl From<StoreError> for CoreError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => CoreError::NotFound(what),
+            StoreError::Conflict(message) => CoreError::Conflict(message),
+            StoreError::Invalid(message) => CoreError::Invalid(message),
+            StoreError::Seal(e) => CoreError::Sealed(e.to_string()),
+            other => CoreError::Store(other),
+        }
+    }
+}
+
+/// Shorthand for the domain's results.
+pub type Result<T, E = CoreError> = std::result::Result<T, E>;

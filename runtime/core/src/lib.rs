@@ -1,0 +1,112 @@
+//! `warden-core`: Warden's domain services on top of the store and the
+//! sandbox.
+//!
+//! * Organizations and API keys ([`Core::create_organization`],
+//!   [`Core::authenticate`]).
+//! * **The safe tier**, [`Catalog`]: the tool catalogue, voice agents, their
+//!   tool associations, write-only secrets and the audit trail, all scoped to
+//!   one organization. Its views have no field and its methods no return
+//!   value that holds secret material.
+//! * **The worker tier** ([`Core::toolset`], [`Core::invoke`]): an agent's
+//!   functions as LLM schemas, and the invocation pipeline — the only code
+//!   that opens secrets, at call time, fresh from the store on every call.
+//!
+//! Every method takes the organization it acts for and never reaches another
+//! organization's rows: the store filters every query by it.
+
+mod auth;
+mod catalog;
+mod error;
+mod worker;
+
+pub use auth::{API_KEY_PREFIX, IssuedApiKey, Principal};
+pub use catalog::{
+    AgentFields, AgentToolInput, AgentToolView, AgentView, Catalog, CredentialView, FunctionView,
+    Installed, OAuthView, SecretStatus, ToolView,
+};
+pub use error::{CoreError, Result};
+pub use worker::{FunctionSchema, InvocationRequest, Invoked, NAME_SEPARATOR, Toolset};
+
+use std::sync::Arc;
+use warden_sandbox::{HttpGrants, Limits, Sandbox, Tool};
+use warden_store::{KeyRing, Store, Tool as ToolRow};
+
+/// How the core runs tools.
+#[derive(Debug, Clone, Default)]
+pub struct CoreSettings {
+    /// Operator grants for every tool's outbound HTTP (e.g. private networks
+    /// for on-premises services).
+    pub http: HttpGrants,
+    /// Limits for every call; `None` uses the sandbox's defaults.
+    pub limits: Option<Limits>,
+}
+
+/// The domain services. Cheap to clone.
+#[derive(Clone)]
+pub struct Core {
+    store: Store,
+    sandbox: Sandbox,
+    keys: Arc<KeyRing>,
+    settings: CoreSettings,
+}
+
+/// A tool's current version, loaded into the sandbox.
+pub(crate) struct LoadedTool {
+    pub version_id: String,
+    pub tool: Tool,
+}
+
+impl Core {
+    /// Builds the core over a migrated store, a sandbox and the key ring.
+    pub fn new(store: Store, sandbox: Sandbox, keys: KeyRing, settings: CoreSettings) -> Core {
+        Core {
+            store,
+            sandbox,
+            keys: Arc::new(keys),
+            settings,
+        }
+    }
+
+    /// The store, for operator tasks such as key rotation.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Re-seals every stored secret under the key ring's primary key and
+    /// returns how many records changed.
+    pub async fn rewrap_secrets(&self) -> Result<u64> {
+        Ok(self.store.rewrap_secrets(&self.keys).await?)
+    }
+
+    /// The sandbox's compiled tool for `tool`'s current version: from the
+    /// sandbox's content-addressed cache, or loaded from the stored bytes.
+    pub(crate) async fn load_tool(
+        &self,
+        organization_id: &str,
+        tool: &ToolRow,
+    ) -> Result<LoadedTool> {
+        let current = tool
+            .current_version
+            .as_ref()
+            .ok_or(CoreError::NotFound("tool version"))?;
+        if let Some(loaded) = self.sandbox.loaded(&current.sha256) {
+            return Ok(LoadedTool {
+                version_id: current.id.clone(),
+                tool: loaded,
+            });
+        }
+        let bytes = self
+            .store
+            .tool_component(organization_id, &current.id)
+            .await?;
+        let loaded = self
+            .sandbox
+            .load(bytes)
+            .await
+            .map_err(|e| CoreError::InvalidComponent(e.message))?;
+        Ok(LoadedTool {
+            version_id: current.id.clone(),
+            tool: loaded,
+        })
+    }
+}

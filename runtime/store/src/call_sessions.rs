@@ -1,0 +1,233 @@
+//! LiveKit call sessions (`call_sessions`): one row per call, with the hash of the
+//! short-lived MCP token minted for it.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::any::AnyRow;
+
+use crate::db::{Page, PageRequest, RowExt, Store, json_text, micros, new_id, now, page_from};
+use crate::error::{Result, StoreError, map_db};
+
+/// Who placed the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallDirection {
+    /// The caller dialled in.
+    Inbound,
+    /// The agent dialled out.
+    Outbound,
+}
+
+impl CallDirection {
+    /// The stored form: `inbound` or `outbound`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallDirection::Inbound => "inbound",
+            CallDirection::Outbound => "outbound",
+        }
+    }
+}
+
+impl fmt::Display for CallDirection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for CallDirection {
+    type Err = StoreError;
+
+    fn from_str(text: &str) -> Result<Self> {
+        match text {
+            "inbound" => Ok(CallDirection::Inbound),
+            "outbound" => Ok(CallDirection::Outbound),
+            other => Err(StoreError::Corrupt(format!(
+                "unknown call direction {other:?}"
+            ))),
+        }
+    }
+}
+
+/// A call session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallSession {
+    /// UUIDv7.
+    pub id: String,
+    /// The organization.
+    pub organization_id: String,
+    /// The agent taking the call (the organization's).
+    pub agent_id: String,
+    /// The LiveKit room.
+    pub room_name: String,
+    /// The other party's number, for phone calls.
+    pub phone_number: Option<String>,
+    /// Who placed the call.
+    pub direction: CallDirection,
+    /// The session's state (`created`, `active`, `ended`, … as the LiveKit layer defines).
+    pub status: String,
+    /// SHA-256 of the session's MCP token, lower-case hex.
+    pub token_hash: Option<String>,
+    /// When the token stops working.
+    pub expires_at: DateTime<Utc>,
+    /// When created.
+    pub created_at: DateTime<Utc>,
+    /// When the call ended.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Free-form JSON (room metadata, dispatch ids, …).
+    pub metadata: Value,
+}
+
+/// A call session to create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewCallSession {
+    /// The agent taking the call; must be the organization's.
+    pub agent_id: String,
+    /// The LiveKit room.
+    pub room_name: String,
+    /// The other party's number.
+    pub phone_number: Option<String>,
+    /// Who placed the call.
+    pub direction: CallDirection,
+    /// The initial state.
+    pub status: String,
+    /// SHA-256 of the session's MCP token (unique).
+    pub token_hash: Option<String>,
+    /// When the token stops working.
+    pub expires_at: DateTime<Utc>,
+    /// Free-form JSON.
+    pub metadata: Value,
+}
+
+const CALL_SESSION_COLUMNS: &str = "id, organization_id, agent_id, room_name, phone_number, \
+     direction, status, token_hash, expires_at, created_at, ended_at, metadata";
+
+fn call_session(row: &AnyRow) -> Result<CallSession> {
+    Ok(CallSession {
+        id: row.text("id")?,
+        organization_id: row.text("organization_id")?,
+        agent_id: row.text("agent_id")?,
+        room_name: row.text("room_name")?,
+        phone_number: row.opt_text("phone_number")?,
+        direction: row.text("direction")?.parse()?,
+        status: row.text("status")?,
+        token_hash: row.opt_text("token_hash")?,
+        expires_at: row.time("expires_at")?,
+        created_at: row.time("created_at")?,
+        ended_at: row.opt_time("ended_at")?,
+        metadata: row.json("metadata")?,
+    })
+}
+
+impl Store {
+    /// Creates a call session for the organization's agent.
+    pub async fn create_call_session(
+        &self,
+        organization_id: &str,
+        new: &NewCallSession,
+    ) -> Result<CallSession> {
+        let metadata = json_text(&new.metadata)?;
+        let _writer = self.write_guard().await;
+        // The (agent, organization) foreign key refuses another organization's agent.
+        let row = sqlx::query(&format!(
+            "INSERT INTO call_sessions (id, organization_id, agent_id, room_name, phone_number, \
+             direction, status, token_hash, expires_at, created_at, metadata) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             RETURNING {CALL_SESSION_COLUMNS}"
+        ))
+        .bind(new_id())
+        .bind(organization_id)
+        .bind(&new.agent_id)
+        .bind(&new.room_name)
+        .bind(new.phone_number.as_deref())
+        .bind(new.direction.as_str())
+        .bind(&new.status)
+        .bind(new.token_hash.as_deref())
+        .bind(micros(new.expires_at))
+        .bind(micros(now()))
+        .bind(metadata)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_db("call session", "voice agent"))?;
+        call_session(&row)
+    }
+
+    /// The organization's call session `id`.
+    pub async fn call_session(&self, organization_id: &str, id: &str) -> Result<CallSession> {
+        let row = sqlx::query(&format!(
+            "SELECT {CALL_SESSION_COLUMNS} FROM call_sessions WHERE id = $1 AND organization_id = $2"
+        ))
+        .bind(id)
+        .bind(organization_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("call session"))?;
+        call_session(&row)
+    }
+
+    /// The session whose MCP token hashes to `token_hash`, if it has neither ended nor
+    /// expired. Not scoped by organization: the token is how the session is found.
+    pub async fn active_call_session_by_token_hash(&self, token_hash: &str) -> Result<CallSession> {
+        let row = sqlx::query(&format!(
+            "SELECT {CALL_SESSION_COLUMNS} FROM call_sessions \
+             WHERE token_hash = $1 AND ended_at IS NULL AND expires_at > $2"
+        ))
+        .bind(token_hash)
+        .bind(micros(now()))
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("call session"))?;
+        call_session(&row)
+    }
+
+    /// Sets the status of the organization's call session `id`; `ended_at` marks it ended
+    /// (an already ended session keeps its first end time).
+    pub async fn update_call_session_status(
+        &self,
+        organization_id: &str,
+        id: &str,
+        status: &str,
+        ended_at: Option<DateTime<Utc>>,
+    ) -> Result<CallSession> {
+        let _writer = self.write_guard().await;
+        let row = sqlx::query(&format!(
+            "UPDATE call_sessions SET status = $1, ended_at = COALESCE(ended_at, $2) \
+             WHERE id = $3 AND organization_id = $4 RETURNING {CALL_SESSION_COLUMNS}"
+        ))
+        .bind(status)
+        .bind(ended_at.map(micros))
+        .bind(id)
+        .bind(organization_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("call session"))?;
+        call_session(&row)
+    }
+
+    /// The organization's call sessions (optionally one agent's), newest first.
+    pub async fn list_call_sessions(
+        &self,
+        organization_id: &str,
+        agent_id: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<CallSession>> {
+        let (after_time, after_id) = page.position()?;
+        let limit = page.clamped_limit();
+        let rows = sqlx::query(&format!(
+            "SELECT {CALL_SESSION_COLUMNS} FROM call_sessions WHERE organization_id = $1 \
+             AND ($2 IS NULL OR agent_id = $2) \
+             AND ($3 IS NULL OR created_at < $3 OR (created_at = $3 AND id < $4)) \
+             ORDER BY created_at DESC, id DESC LIMIT $5"
+        ))
+        .bind(organization_id)
+        .bind(agent_id)
+        .bind(after_time)
+        .bind(after_id)
+        .bind(limit + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows.iter().map(call_session).collect::<Result<Vec<_>>>()?;
+        Ok(page_from(items, limit, |s| (s.created_at, s.id.as_str())))
+    }
+}

@@ -1,0 +1,353 @@
+//! The audit log of tool calls (`invocations`).
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::any::AnyRow;
+
+use crate::db::{Page, PageRequest, RowExt, Store, json_text, micros, new_id, now, page_from};
+use crate::error::{Result, StoreError};
+
+/// How a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InvocationOutcome {
+    /// The tool returned a result.
+    Ok,
+    /// The call failed; the record's `error_kind` says how.
+    Error,
+}
+
+impl InvocationOutcome {
+    /// The stored form: `ok` or `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvocationOutcome::Ok => "ok",
+            InvocationOutcome::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for InvocationOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for InvocationOutcome {
+    type Err = StoreError;
+
+    fn from_str(text: &str) -> Result<Self> {
+        match text {
+            "ok" => Ok(InvocationOutcome::Ok),
+            "error" => Ok(InvocationOutcome::Error),
+            other => Err(StoreError::Corrupt(format!(
+                "unknown invocation outcome {other:?}"
+            ))),
+        }
+    }
+}
+
+/// One audit record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invocation {
+    /// UUIDv7.
+    pub id: String,
+    /// The organization the call ran for.
+    pub organization_id: String,
+    /// The agent that called, if any (cleared when the agent is deleted).
+    pub agent_id: Option<String>,
+    /// The tool (may no longer exist).
+    pub tool_id: String,
+    /// The version that ran (may no longer exist).
+    pub tool_version_id: String,
+    /// The function called.
+    pub function: String,
+    /// The caller's id for the call (e.g. the LLM's tool-call id).
+    pub call_id: String,
+    /// The call session, if the call came through one.
+    pub call_session_id: Option<String>,
+    /// When the call started.
+    pub started_at: DateTime<Utc>,
+    /// Wall-clock duration in microseconds.
+    pub duration_us: i64,
+    /// Fuel the guest consumed.
+    pub fuel_consumed: i64,
+    /// Peak linear memory in bytes.
+    pub peak_memory_bytes: i64,
+    /// How the call ended.
+    pub outcome: InvocationOutcome,
+    /// The error's kind (`timeout`, `upstream`, …) when the outcome is an error.
+    pub error_kind: Option<String>,
+    /// The arguments as recorded, only for organizations that opted in.
+    pub argument_keys: Option<Value>,
+    /// When the record was written.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A call to record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewInvocation {
+    /// The agent that called, if any; must belong to the organization.
+    pub agent_id: Option<String>,
+    /// The tool.
+    pub tool_id: String,
+    /// The version that ran.
+    pub tool_version_id: String,
+    /// The function called.
+    pub function: String,
+    /// The caller's id for the call.
+    pub call_id: String,
+    /// The call session, if any; must belong to the organization.
+    pub call_session_id: Option<String>,
+    /// When the call started.
+    pub started_at: DateTime<Utc>,
+    /// Wall-clock duration in microseconds.
+    pub duration_us: i64,
+    /// Fuel the guest consumed.
+    pub fuel_consumed: i64,
+    /// Peak linear memory in bytes.
+    pub peak_memory_bytes: i64,
+    /// How the call ended.
+    pub outcome: InvocationOutcome,
+    /// The error's kind when the outcome is an error.
+    pub error_kind: Option<String>,
+    /// What to record of the arguments (e.g. their names). The store keeps it only when
+    /// the organization opted in (`Organization::record_arguments`) and drops it otherwise.
+    pub argument_keys: Option<Value>,
+}
+
+/// Filters for listings and statistics. Times are `created_at` bounds: `since` inclusive,
+/// `until` exclusive.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InvocationFilter {
+    /// Only this agent's calls.
+    pub agent_id: Option<String>,
+    /// Only this tool's calls.
+    pub tool_id: Option<String>,
+    /// Only calls of this function.
+    pub function: Option<String>,
+    /// Only calls that ended so.
+    pub outcome: Option<InvocationOutcome>,
+    /// Only calls recorded at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only calls recorded before this time.
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Aggregates for health views.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InvocationStats {
+    /// Calls.
+    pub count: i64,
+    /// Calls that ended in an error.
+    pub error_count: i64,
+    /// Error counts by kind, most frequent first (kind `None`: no kind recorded).
+    pub errors_by_kind: Vec<(Option<String>, i64)>,
+    /// Mean duration in microseconds (0 without calls).
+    pub mean_duration_us: f64,
+    /// Median duration in microseconds.
+    pub p50_duration_us: Option<i64>,
+    /// 95th-percentile duration in microseconds.
+    pub p95_duration_us: Option<i64>,
+    /// 99th-percentile duration in microseconds.
+    pub p99_duration_us: Option<i64>,
+    /// Longest duration in microseconds.
+    pub max_duration_us: Option<i64>,
+}
+
+const INVOCATION_COLUMNS: &str = "id, organization_id, agent_id, tool_id, tool_version_id, \
+     function, call_id, call_session_id, started_at, duration_us, fuel_consumed, \
+     peak_memory_bytes, outcome, error_kind, argument_keys, created_at";
+
+/// The filter's conditions; parameters `$1` (organization) to `$7`.
+const FILTER: &str = "organization_id = $1 \
+     AND ($2 IS NULL OR agent_id = $2) \
+     AND ($3 IS NULL OR tool_id = $3) \
+     AND ($4 IS NULL OR function = $4) \
+     AND ($5 IS NULL OR outcome = $5) \
+     AND ($6 IS NULL OR created_at >= $6) \
+     AND ($7 IS NULL OR created_at < $7)";
+
+fn invocation(row: &AnyRow) -> Result<Invocation> {
+    Ok(Invocation {
+        id: row.text("id")?,
+        organization_id: row.text("organization_id")?,
+        agent_id: row.opt_text("agent_id")?,
+        tool_id: row.text("tool_id")?,
+        tool_version_id: row.text("tool_version_id")?,
+        function: row.text("function")?,
+        call_id: row.text("call_id")?,
+        call_session_id: row.opt_text("call_session_id")?,
+        started_at: row.time("started_at")?,
+        duration_us: row.int("duration_us")?,
+        fuel_consumed: row.int("fuel_consumed")?,
+        peak_memory_bytes: row.int("peak_memory_bytes")?,
+        outcome: row.text("outcome")?.parse()?,
+        error_kind: row.opt_text("error_kind")?,
+        argument_keys: row.opt_json("argument_keys")?,
+        created_at: row.time("created_at")?,
+    })
+}
+
+/// Binds the filter's parameters `$1`..`$7`.
+macro_rules! bind_filter {
+    ($query:expr, $organization_id:expr, $filter:expr) => {
+        $query
+            .bind($organization_id)
+            .bind($filter.agent_id.as_deref())
+            .bind($filter.tool_id.as_deref())
+            .bind($filter.function.as_deref())
+            .bind($filter.outcome.map(InvocationOutcome::as_str))
+            .bind($filter.since.map(micros))
+            .bind($filter.until.map(micros))
+    };
+}
+
+impl Store {
+    /// Writes an audit record for the organization. The agent and call session, when
+    /// given, must be the organization's ([`StoreError::NotFound`] otherwise).
+    /// `argument_keys` is kept only if the organization opted in.
+    pub async fn record_invocation(
+        &self,
+        organization_id: &str,
+        new: &NewInvocation,
+    ) -> Result<Invocation> {
+        let argument_keys = new.argument_keys.as_ref().map(json_text).transpose()?;
+        let _writer = self.write_guard().await;
+        let row = sqlx::query(&format!(
+            "INSERT INTO invocations (id, organization_id, agent_id, tool_id, tool_version_id, \
+             function, call_id, call_session_id, started_at, duration_us, fuel_consumed, \
+             peak_memory_bytes, outcome, error_kind, argument_keys, created_at) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+             CASE WHEN o.record_arguments THEN $15 ELSE NULL END, $16 \
+             FROM organizations o WHERE o.id = $2 \
+             AND ($3 IS NULL OR EXISTS (SELECT 1 FROM voice_agents a \
+                  WHERE a.id = $3 AND a.organization_id = $2)) \
+             AND ($8 IS NULL OR EXISTS (SELECT 1 FROM call_sessions s \
+                  WHERE s.id = $8 AND s.organization_id = $2)) \
+             RETURNING {INVOCATION_COLUMNS}"
+        ))
+        .bind(new_id())
+        .bind(organization_id)
+        .bind(new.agent_id.as_deref())
+        .bind(&new.tool_id)
+        .bind(&new.tool_version_id)
+        .bind(&new.function)
+        .bind(&new.call_id)
+        .bind(new.call_session_id.as_deref())
+        .bind(micros(new.started_at))
+        .bind(new.duration_us)
+        .bind(new.fuel_consumed)
+        .bind(new.peak_memory_bytes)
+        .bind(new.outcome.as_str())
+        .bind(new.error_kind.as_deref())
+        .bind(argument_keys)
+        .bind(micros(now()))
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("organization, agent or call session"))?;
+        invocation(&row)
+    }
+
+    /// The organization's audit record `id`.
+    pub async fn invocation(&self, organization_id: &str, id: &str) -> Result<Invocation> {
+        let row = sqlx::query(&format!(
+            "SELECT {INVOCATION_COLUMNS} FROM invocations WHERE id = $1 AND organization_id = $2"
+        ))
+        .bind(id)
+        .bind(organization_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("invocation"))?;
+        invocation(&row)
+    }
+
+    /// The organization's audit records matching `filter`, newest first, one page at a time.
+    pub async fn list_invocations(
+        &self,
+        organization_id: &str,
+        filter: &InvocationFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Invocation>> {
+        let (after_time, after_id) = page.position()?;
+        let limit = page.clamped_limit();
+        let sql = format!(
+            "SELECT {INVOCATION_COLUMNS} FROM invocations WHERE {FILTER} \
+             AND ($8 IS NULL OR created_at < $8 OR (created_at = $8 AND id < $9)) \
+             ORDER BY created_at DESC, id DESC LIMIT $10"
+        );
+        let rows = bind_filter!(sqlx::query(&sql), organization_id, filter)
+            .bind(after_time)
+            .bind(after_id)
+            .bind(limit + 1)
+            .fetch_all(&self.pool)
+            .await?;
+        let items = rows.iter().map(invocation).collect::<Result<Vec<_>>>()?;
+        Ok(page_from(items, limit, |i| (i.created_at, i.id.as_str())))
+    }
+
+    /// Counts, errors by kind and duration percentiles of the organization's calls matching
+    /// `filter`.
+    pub async fn invocation_stats(
+        &self,
+        organization_id: &str,
+        filter: &InvocationFilter,
+    ) -> Result<InvocationStats> {
+        let sql = format!(
+            "SELECT COUNT(*) AS calls, \
+             CAST(COALESCE(SUM(CASE WHEN outcome = 'error' THEN 1 ELSE 0 END), 0) AS BIGINT) AS errors, \
+             CAST(COALESCE(AVG(duration_us), 0) AS DOUBLE PRECISION) AS mean_us, \
+             MAX(duration_us) AS max_us \
+             FROM invocations WHERE {FILTER}"
+        );
+        let totals = bind_filter!(sqlx::query(&sql), organization_id, filter)
+            .fetch_one(&self.pool)
+            .await?;
+        let count = totals.int("calls")?;
+        let mut stats = InvocationStats {
+            count,
+            error_count: totals.int("errors")?,
+            mean_duration_us: sqlx::Row::try_get::<f64, _>(&totals, "mean_us")?,
+            max_duration_us: totals.opt_int("max_us")?,
+            ..InvocationStats::default()
+        };
+        if count == 0 {
+            return Ok(stats);
+        }
+
+        let sql = format!(
+            "SELECT error_kind, COUNT(*) AS calls FROM invocations \
+             WHERE {FILTER} AND outcome = 'error' \
+             GROUP BY error_kind ORDER BY calls DESC, error_kind"
+        );
+        let rows = bind_filter!(sqlx::query(&sql), organization_id, filter)
+            .fetch_all(&self.pool)
+            .await?;
+        stats.errors_by_kind = rows
+            .iter()
+            .map(|row| Ok((row.opt_text("error_kind")?, row.int("calls")?)))
+            .collect::<Result<_>>()?;
+
+        // Nearest-rank percentiles, one indexed probe each; portable SQL.
+        let sql = format!(
+            "SELECT duration_us FROM invocations WHERE {FILTER} \
+             ORDER BY duration_us LIMIT 1 OFFSET $8"
+        );
+        let percentile = async |p: i64| -> Result<Option<i64>> {
+            // Nearest rank: ceil(p/100 · n), 1-based.
+            let rank = (p * count + 99) / 100;
+            let offset = (rank - 1).clamp(0, count - 1);
+            let row = bind_filter!(sqlx::query(&sql), organization_id, filter)
+                .bind(offset)
+                .fetch_optional(&self.pool)
+                .await?;
+            row.map(|row| row.int("duration_us")).transpose()
+        };
+        stats.p50_duration_us = percentile(50).await?;
+        stats.p95_duration_us = percentile(95).await?;
+        stats.p99_duration_us = percentile(99).await?;
+        Ok(stats)
+    }
+}

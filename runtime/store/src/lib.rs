@@ -1,0 +1,69 @@
+//! `warden-store`: Warden's persistence. Repositories over SQLite (the embedded default) or
+//! PostgreSQL (scale-out), the embedded migrations for both, and sealed secrets with the
+//! key ring. No wasm, no HTTP: `warden-core` builds the domain on top of this crate.
+//!
+//! # One query set, two databases
+//!
+//! Every query is written once, in SQL both databases accept, and runs through sqlx's
+//! `Any` driver over a pool for whichever backend the URL names. The schema is shaped so
+//! that this stays honest (`migrations/sqlite` and `migrations/postgres` are the same
+//! schema in two dialects):
+//!
+//! - ids are `TEXT` UUIDv7 strings (time-ordered, so inserts stay local in indexes);
+//! - timestamps are `BIGINT` microseconds since the Unix epoch, exposed as
+//!   `chrono::DateTime<Utc>`;
+//! - JSON documents are `TEXT`, exposed as `serde_json::Value` (or typed maps);
+//! - booleans are `BOOLEAN` on PostgreSQL and `INTEGER` 0/1 on SQLite (the `Any` driver
+//!   cannot decode SQLite's `BOOLEAN`); rows read either;
+//! - placeholders are `$1…$n`; the few aggregates that differ in type between the two
+//!   (`SUM`, `AVG`) are `CAST` explicitly.
+//!
+//! Why `Any` rather than an enum over two typed pools: the enum doubles every method (or
+//! needs a macro to do it), and the typed drivers' extra types (native `UUID`, `JSONB`,
+//! `TIMESTAMPTZ`) are exactly what the portable schema avoids. What `Any` costs is one
+//! conversion of each row into its generic value form, small next to a round trip, and
+//! no compile-time-checked `query!` macros (which need a live database at build time
+//! anyway). Partial unique indexes, `ON CONFLICT … DO UPDATE`, `RETURNING`, and
+//! `INSERT … SELECT … WHERE EXISTS` work the same on both.
+//!
+//! # Tenancy
+//!
+//! Every method that reads or changes an organization's data takes the organization id and
+//! filters by it; another organization's id finds nothing ([`StoreError::NotFound`] or an
+//! empty listing). Rows that name an agent carry a composite foreign key to
+//! `voice_agents (id, organization_id)`, so the database itself refuses a cross-tenant
+//! association or call session. The exceptions are documented on their methods: look-ups
+//! by a credential hash (which is how the organization is found) and operator-wide
+//! operations (platform tools, [`Store::rewrap_secrets`]).
+//!
+//! # Secrets
+//!
+//! [`KeyRing`] seals with AES-256-GCM; the record format and the associated data that bind
+//! a record to its row are described in [`sealed`]. The store only ever sees sealed bytes.
+
+mod agents;
+mod call_sessions;
+mod db;
+mod error;
+mod invocations;
+mod organizations;
+pub mod sealed;
+mod secrets;
+mod tools;
+
+pub use agents::{
+    AgentFilter, AgentTool, AgentToolSettings, NewVoiceAgent, VoiceAgent, VoiceAgentUpdate,
+};
+pub use call_sessions::{CallDirection, CallSession, NewCallSession};
+pub use db::{Backend, MAX_PAGE_SIZE, Page, PageRequest, SQLITE_BUSY_TIMEOUT, Store, StoreOptions};
+pub use error::{Result, StoreError};
+pub use invocations::{
+    Invocation, InvocationFilter, InvocationOutcome, InvocationStats, NewInvocation,
+};
+pub use organizations::{ApiKey, NewApiKey, Organization, OrganizationUpdate};
+pub use sealed::{GeneratedKey, KeyRing, KeyRingError, SealError, SealedSecret, SecretIdentity};
+pub use secrets::{SealedSecretRow, SecretInfo};
+pub use tools::{
+    InstalledVersion, NewToolFunction, NewToolVersion, Tool, ToolFunction, ToolVersion,
+    ToolVersionRef, sha256_hex,
+};

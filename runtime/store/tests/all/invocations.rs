@@ -1,0 +1,363 @@
+//! The audit log.
+
+use chrono::{Duration, Utc};
+use serde_json::json;
+use warden_store::{
+    InvocationFilter, InvocationOutcome, NewInvocation, OrganizationUpdate, PageRequest, StoreError,
+};
+
+use crate::agents::new_agent;
+use crate::support::{TestDb, on_both_backends};
+
+on_both_backends!(
+    record_list_and_filter,
+    arguments_are_kept_only_when_the_organization_opted_in,
+    statistics,
+    invocations_are_scoped_to_their_organization,
+    two_hundred_concurrent_inserts,
+);
+
+fn call(
+    agent_id: Option<&str>,
+    tool_id: &str,
+    function: &str,
+    duration_us: i64,
+    error: Option<&str>,
+) -> NewInvocation {
+    NewInvocation {
+        agent_id: agent_id.map(str::to_owned),
+        tool_id: tool_id.to_owned(),
+        tool_version_id: format!("{tool_id}-v1"),
+        function: function.to_owned(),
+        call_id: uuid::Uuid::now_v7().to_string(),
+        call_session_id: None,
+        started_at: Utc::now(),
+        duration_us,
+        fuel_consumed: 1_000_000,
+        peak_memory_bytes: 1 << 20,
+        outcome: if error.is_some() {
+            InvocationOutcome::Error
+        } else {
+            InvocationOutcome::Ok
+        },
+        error_kind: error.map(str::to_owned),
+        argument_keys: Some(json!(["date"])),
+    }
+}
+
+async fn record_list_and_filter(db: &TestDb) {
+    let store = &db.store;
+    let org = store.create_organization("acme", false).await.unwrap();
+    let agent = store
+        .create_agent(&org.id, &new_agent("A", true))
+        .await
+        .unwrap();
+    let first = store
+        .record_invocation(
+            &org.id,
+            &call(Some(&agent.id), "calendar", "list", 100, None),
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.organization_id, org.id);
+    assert_eq!(first.outcome, InvocationOutcome::Ok);
+    assert_eq!(store.invocation(&org.id, &first.id).await.unwrap(), first);
+    store
+        .record_invocation(&org.id, &call(None, "crm", "lookup", 200, Some("timeout")))
+        .await
+        .unwrap();
+    store
+        .record_invocation(
+            &org.id,
+            &call(Some(&agent.id), "calendar", "book", 300, Some("upstream")),
+        )
+        .await
+        .unwrap();
+
+    let all = store
+        .list_invocations(
+            &org.id,
+            &InvocationFilter::default(),
+            &PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    let functions: Vec<_> = all.items.iter().map(|i| i.function.as_str()).collect();
+    assert_eq!(functions, ["book", "lookup", "list"]);
+    assert_eq!(all.next_cursor, None);
+
+    let page = |filter: InvocationFilter| {
+        let store = store.clone();
+        let org = org.id.clone();
+        async move {
+            store
+                .list_invocations(&org, &filter, &PageRequest::default())
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|i| i.function)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        page(InvocationFilter {
+            agent_id: Some(agent.id.clone()),
+            ..Default::default()
+        })
+        .await,
+        ["book", "list"]
+    );
+    assert_eq!(
+        page(InvocationFilter {
+            tool_id: Some("crm".into()),
+            ..Default::default()
+        })
+        .await,
+        ["lookup"]
+    );
+    assert_eq!(
+        page(InvocationFilter {
+            outcome: Some(InvocationOutcome::Error),
+            tool_id: Some("calendar".into()),
+            ..Default::default()
+        })
+        .await,
+        ["book"]
+    );
+    assert_eq!(
+        page(InvocationFilter {
+            function: Some("list".into()),
+            ..Default::default()
+        })
+        .await,
+        ["list"]
+    );
+    assert_eq!(
+        page(InvocationFilter {
+            since: Some(first.created_at + Duration::microseconds(1)),
+            ..Default::default()
+        })
+        .await,
+        ["book", "lookup"]
+    );
+    assert_eq!(
+        page(InvocationFilter {
+            until: Some(first.created_at + Duration::microseconds(1)),
+            ..Default::default()
+        })
+        .await,
+        ["list"]
+    );
+
+    // Cursor pagination.
+    let one = store
+        .list_invocations(
+            &org.id,
+            &InvocationFilter::default(),
+            &PageRequest::first(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(one.items[0].function, "book");
+    let two = store
+        .list_invocations(
+            &org.id,
+            &InvocationFilter::default(),
+            &PageRequest::after(2, one.next_cursor.unwrap()),
+        )
+        .await
+        .unwrap();
+    let functions: Vec<_> = two.items.iter().map(|i| i.function.as_str()).collect();
+    assert_eq!(functions, ["lookup", "list"]);
+    assert_eq!(two.next_cursor, None);
+
+    // Deleting the agent keeps its audit rows, without the agent.
+    store.delete_agent(&org.id, &agent.id).await.unwrap();
+    let kept = store.invocation(&org.id, &first.id).await.unwrap();
+    assert_eq!(kept.agent_id, None);
+}
+
+async fn arguments_are_kept_only_when_the_organization_opted_in(db: &TestDb) {
+    let store = &db.store;
+    let org = store.create_organization("private", false).await.unwrap();
+    let recorded = store
+        .record_invocation(&org.id, &call(None, "t", "f", 1, None))
+        .await
+        .unwrap();
+    assert_eq!(recorded.argument_keys, None);
+
+    store
+        .update_organization(
+            &org.id,
+            &OrganizationUpdate {
+                record_arguments: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let recorded = store
+        .record_invocation(&org.id, &call(None, "t", "f", 1, None))
+        .await
+        .unwrap();
+    assert_eq!(recorded.argument_keys, Some(json!(["date"])));
+}
+
+async fn statistics(db: &TestDb) {
+    let store = &db.store;
+    let org = store.create_organization("acme", false).await.unwrap();
+    let empty = store
+        .invocation_stats(&org.id, &InvocationFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(empty.count, 0);
+    assert_eq!(empty.p50_duration_us, None);
+
+    // Durations 1..=100 ms; 10 timeouts, 5 upstream errors.
+    for i in 1..=100 {
+        let error = match i {
+            1..=10 => Some("timeout"),
+            11..=15 => Some("upstream"),
+            _ => None,
+        };
+        store
+            .record_invocation(&org.id, &call(None, "t", "f", i * 1000, error))
+            .await
+            .unwrap();
+    }
+    let stats = store
+        .invocation_stats(&org.id, &InvocationFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(stats.count, 100);
+    assert_eq!(stats.error_count, 15);
+    assert_eq!(
+        stats.errors_by_kind,
+        [
+            (Some("timeout".to_owned()), 10),
+            (Some("upstream".to_owned()), 5)
+        ]
+    );
+    assert!((stats.mean_duration_us - 50_500.0).abs() < 1e-6);
+    assert_eq!(stats.p50_duration_us, Some(50_000));
+    assert_eq!(stats.p95_duration_us, Some(95_000));
+    assert_eq!(stats.p99_duration_us, Some(99_000));
+    assert_eq!(stats.max_duration_us, Some(100_000));
+
+    let errors_only = store
+        .invocation_stats(
+            &org.id,
+            &InvocationFilter {
+                outcome: Some(InvocationOutcome::Error),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(errors_only.count, 15);
+    assert_eq!(errors_only.max_duration_us, Some(15_000));
+}
+
+async fn invocations_are_scoped_to_their_organization(db: &TestDb) {
+    let store = &db.store;
+    let a = store.create_organization("a", false).await.unwrap();
+    let b = store.create_organization("b", false).await.unwrap();
+    let a_agent = store
+        .create_agent(&a.id, &new_agent("A", true))
+        .await
+        .unwrap();
+    let recorded = store
+        .record_invocation(&a.id, &call(Some(&a_agent.id), "t", "f", 1, None))
+        .await
+        .unwrap();
+
+    assert!(matches!(
+        store.invocation(&b.id, &recorded.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let listed = store
+        .list_invocations(&b.id, &InvocationFilter::default(), &PageRequest::default())
+        .await
+        .unwrap();
+    assert!(listed.items.is_empty());
+    let by_agent = store
+        .list_invocations(
+            &b.id,
+            &InvocationFilter {
+                agent_id: Some(a_agent.id.clone()),
+                ..Default::default()
+            },
+            &PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert!(by_agent.items.is_empty());
+    assert_eq!(
+        store
+            .invocation_stats(&b.id, &InvocationFilter::default())
+            .await
+            .unwrap()
+            .count,
+        0
+    );
+    // B cannot write an audit row naming A's agent.
+    assert!(matches!(
+        store
+            .record_invocation(&b.id, &call(Some(&a_agent.id), "t", "f", 1, None))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    // Nor for an organization that does not exist.
+    assert!(matches!(
+        store
+            .record_invocation("nope", &call(None, "t", "f", 1, None))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+async fn two_hundred_concurrent_inserts(db: &TestDb) {
+    let store = &db.store;
+    let org = store.create_organization("busy", false).await.unwrap();
+    let agent = store
+        .create_agent(&org.id, &new_agent("A", true))
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let store = store.clone();
+            let org = org.id.clone();
+            let agent = agent.id.clone();
+            tokio::spawn(async move {
+                store
+                    .record_invocation(&org, &call(Some(&agent), "t", "f", i, None))
+                    .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let stats = store
+        .invocation_stats(&org.id, &InvocationFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(stats.count, 200);
+    let mut seen = 0;
+    let mut page = PageRequest::first(MAX);
+    loop {
+        let result = store
+            .list_invocations(&org.id, &InvocationFilter::default(), &page)
+            .await
+            .unwrap();
+        seen += result.items.len();
+        match result.next_cursor {
+            Some(cursor) => page = PageRequest::after(MAX, cursor),
+            None => break,
+        }
+    }
+    assert_eq!(seen, 200);
+}
+
+const MAX: u32 = 64;

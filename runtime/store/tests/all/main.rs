@@ -1,0 +1,13 @@
+//! warden-store's integration tests. Every database test runs twice, on SQLite and on
+//! PostgreSQL (`WARDEN_TEST_POSTGRES_URL`; skipped, with a note on stderr, when unset).
+
+mod support;
+
+mod agents;
+mod call_sessions;
+mod invocations;
+mod key_ring;
+mod organizations;
+mod schema;
+mod secrets;
+mod tools;
