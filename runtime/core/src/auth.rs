@@ -1,8 +1,13 @@
-//! Organizations and their API keys.
+//! Organizations and their API keys; the operator's worker tokens.
 //!
-//! Keys are 256 random bits, shown once at creation and stored only as their
-//! SHA-256; presenting a key hashes it, finds the row by hash and compares the
-//! hashes in constant time.
+//! Keys and tokens are 256 random bits, shown once at creation and stored only
+//! as their SHA-256; presenting one hashes it, finds the row by hash and
+//! compares the hashes in constant time.
+//!
+//! The two credentials never stand in for each other: an API key starts with
+//! [`API_KEY_PREFIX`] and lives in `api_keys`, a worker token starts with
+//! [`WORKER_TOKEN_PREFIX`] and lives in `worker_tokens`, and each check refuses
+//! the other's prefix before it looks anything up.
 
 use crate::Core;
 use crate::error::{CoreError, Result};
@@ -11,11 +16,22 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use warden_store::{ApiKey, NewApiKey, Organization};
+use warden_store::{ApiKey, NewApiKey, NewWorkerToken, Organization, WorkerToken};
 
 /// Every organization API key starts with this, so leaked keys are easy to
 /// recognise (and to scan for).
 pub const API_KEY_PREFIX: &str = "wdn_";
+
+/// Every worker token starts with this. Worker tokens authenticate LiveKit
+/// agent workers to the worker plane; they are operator-level (no
+/// organization) and are refused wherever an API key is expected.
+pub const WORKER_TOKEN_PREFIX: &str = "wdw_";
+
+/// The longest credential either check will hash; anything longer is refused.
+const MAX_PRESENTED_LEN: usize = 128;
+
+/// How many characters after the prefix a listing shows.
+const SHOWN_CHARS: usize = 6;
 
 /// Who a request acts for, established by [`Core::authenticate`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,18 +51,47 @@ pub struct IssuedApiKey {
     pub key: SecretString,
 }
 
+/// A freshly created worker token: the only time its value is available.
+#[derive(Debug)]
+pub struct IssuedWorkerToken {
+    /// The token's row (no secret in it).
+    pub record: WorkerToken,
+    /// The token itself. Show it once; it cannot be recovered.
+    pub token: SecretString,
+}
+
+/// The worker established by [`Core::authenticate_worker`]. It acts for no
+/// organization: the worker plane names the organization in each request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerPrincipal {
+    /// The worker token that was presented.
+    pub worker_token_id: String,
+}
+
 fn hash(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
-fn generate() -> Result<SecretString> {
+/// `prefix` followed by 256 random bits, base64url without padding.
+fn generate(prefix: &str) -> Result<SecretString> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)
         .map_err(|e| CoreError::Invalid(format!("no randomness available: {e}")))?;
     Ok(SecretString::from(format!(
-        "{API_KEY_PREFIX}{}",
+        "{prefix}{}",
         URL_SAFE_NO_PAD.encode(bytes)
     )))
+}
+
+/// Whether `presented` has the shape of a credential starting with `prefix`;
+/// anything else is refused before it is hashed or looked up.
+fn plausible(presented: &str, prefix: &str) -> bool {
+    presented.starts_with(prefix) && presented.len() <= MAX_PRESENTED_LEN
+}
+
+/// Whether two lower-case hex hashes are equal, in constant time.
+fn same_hash(stored: &str, presented: &str) -> bool {
+    bool::from(stored.as_bytes().ct_eq(presented.as_bytes()))
 }
 
 impl Core {
@@ -65,7 +110,7 @@ impl Core {
 
     /// Issues a new API key for an organization.
     pub async fn create_api_key(&self, organization_id: &str, name: &str) -> Result<IssuedApiKey> {
-        let key = generate()?;
+        let key = generate(API_KEY_PREFIX)?;
         let exposed = key.expose_secret();
         let record = self
             .store
@@ -73,7 +118,7 @@ impl Core {
                 organization_id,
                 &NewApiKey {
                     name: name.to_owned(),
-                    prefix: exposed[..API_KEY_PREFIX.len() + 6].to_owned(),
+                    prefix: exposed[..API_KEY_PREFIX.len() + SHOWN_CHARS].to_owned(),
                     key_hash: hash(exposed),
                 },
             )
@@ -82,9 +127,9 @@ impl Core {
     }
 
     /// The organization a presented key acts for; revoked and unknown keys
-    /// are refused alike.
+    /// are refused alike, and so is a worker token.
     pub async fn authenticate(&self, presented: &str) -> Result<Principal> {
-        if !presented.starts_with(API_KEY_PREFIX) || presented.len() > 128 {
+        if !plausible(presented, API_KEY_PREFIX) {
             return Err(CoreError::Unauthenticated);
         }
         let presented_hash = hash(presented);
@@ -93,7 +138,7 @@ impl Core {
             Err(warden_store::StoreError::NotFound(_)) => return Err(CoreError::Unauthenticated),
             Err(e) => return Err(e.into()),
         };
-        if !bool::from(record.key_hash.as_bytes().ct_eq(presented_hash.as_bytes())) {
+        if !same_hash(&record.key_hash, &presented_hash) {
             return Err(CoreError::Unauthenticated);
         }
         if let Err(e) = self
@@ -112,5 +157,59 @@ impl Core {
     /// Revokes one of an organization's keys; it stops working at once.
     pub async fn revoke_api_key(&self, organization_id: &str, key_id: &str) -> Result<ApiKey> {
         Ok(self.store.revoke_api_key(organization_id, key_id).await?)
+    }
+
+    /// Issues a new worker token (operator-level: it belongs to no
+    /// organization).
+    pub async fn create_worker_token(&self, name: &str) -> Result<IssuedWorkerToken> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 200 {
+            return Err(CoreError::Invalid(
+                "a worker token name must be 1 to 200 characters".into(),
+            ));
+        }
+        let token = generate(WORKER_TOKEN_PREFIX)?;
+        let exposed = token.expose_secret();
+        let record = self
+            .store
+            .create_worker_token(&NewWorkerToken {
+                name: name.to_owned(),
+                prefix: exposed[..WORKER_TOKEN_PREFIX.len() + SHOWN_CHARS].to_owned(),
+                token_hash: hash(exposed),
+            })
+            .await?;
+        Ok(IssuedWorkerToken { record, token })
+    }
+
+    /// The worker a presented token belongs to; revoked and unknown tokens
+    /// are refused alike, and so is an organization API key.
+    pub async fn authenticate_worker(&self, presented: &str) -> Result<WorkerPrincipal> {
+        if !plausible(presented, WORKER_TOKEN_PREFIX) {
+            return Err(CoreError::Unauthenticated);
+        }
+        let presented_hash = hash(presented);
+        let record = match self
+            .store
+            .active_worker_token_by_hash(&presented_hash)
+            .await
+        {
+            Ok(record) => record,
+            Err(warden_store::StoreError::NotFound(_)) => return Err(CoreError::Unauthenticated),
+            Err(e) => return Err(e.into()),
+        };
+        if !same_hash(&record.token_hash, &presented_hash) {
+            return Err(CoreError::Unauthenticated);
+        }
+        if let Err(e) = self.store.touch_worker_token(&record.id).await {
+            tracing::warn!("failed to record worker token use: {e}");
+        }
+        Ok(WorkerPrincipal {
+            worker_token_id: record.id,
+        })
+    }
+
+    /// Revokes a worker token; it stops working at once.
+    pub async fn revoke_worker_token(&self, token_id: &str) -> Result<WorkerToken> {
+        Ok(self.store.revoke_worker_token(token_id).await?)
     }
 }

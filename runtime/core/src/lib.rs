@@ -2,7 +2,8 @@
 //! sandbox.
 //!
 //! * Organizations and API keys ([`Core::create_organization`],
-//!   [`Core::authenticate`]).
+//!   [`Core::authenticate`]); the operator's worker tokens for the worker
+//!   plane ([`Core::create_worker_token`], [`Core::authenticate_worker`]).
 //! * **The safe tier**, [`Catalog`]: the tool catalogue, voice agents, their
 //!   tool associations, write-only secrets and the audit trail, all scoped to
 //!   one organization. Its views have no field and its methods no return
@@ -19,7 +20,10 @@ mod catalog;
 mod error;
 mod worker;
 
-pub use auth::{API_KEY_PREFIX, IssuedApiKey, Principal};
+pub use auth::{
+    API_KEY_PREFIX, IssuedApiKey, IssuedWorkerToken, Principal, WORKER_TOKEN_PREFIX,
+    WorkerPrincipal,
+};
 pub use catalog::{
     AgentFields, AgentToolInput, AgentToolView, AgentView, Catalog, CredentialView, FunctionView,
     Installed, OAuthView, SecretStatus, ToolView,

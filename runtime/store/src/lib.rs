@@ -34,7 +34,7 @@
 //! `voice_agents (id, organization_id)`, so the database itself refuses a cross-tenant
 //! association or call session. The exceptions are documented on their methods: look-ups
 //! by a credential hash (which is how the organization is found) and operator-wide
-//! operations (platform tools, [`Store::rewrap_secrets`]).
+//! operations (platform tools, worker tokens, [`Store::rewrap_secrets`]).
 //!
 //! # Secrets
 //!
@@ -46,10 +46,12 @@ mod call_sessions;
 mod db;
 mod error;
 mod invocations;
+mod lookup;
 mod organizations;
 pub mod sealed;
 mod secrets;
 mod tools;
+mod worker_tokens;
 
 pub use agents::{
     AgentFilter, AgentTool, AgentToolSettings, NewVoiceAgent, VoiceAgent, VoiceAgentUpdate,
@@ -67,3 +69,4 @@ pub use tools::{
     InstalledVersion, NewToolFunction, NewToolVersion, Tool, ToolFunction, ToolVersion,
     ToolVersionRef, sha256_hex,
 };
+pub use worker_tokens::{NewWorkerToken, WorkerToken};

@@ -12,6 +12,7 @@ mod support;
 
 mod domain;
 mod isolation;
+mod worker_tokens;
 
 use std::sync::OnceLock;
 use support::TestDb;

@@ -11,3 +11,4 @@ mod organizations;
 mod schema;
 mod secrets;
 mod tools;
+mod worker_tokens;

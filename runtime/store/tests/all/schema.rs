@@ -31,6 +31,7 @@ async fn migrations_apply_and_are_idempotent(db: &TestDb) {
         "tool_sensitive_configs",
         "invocations",
         "call_sessions",
+        "worker_tokens",
     ] {
         let count: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
             .fetch_one(&pool)
@@ -42,7 +43,7 @@ async fn migrations_apply_and_are_idempotent(db: &TestDb) {
         .fetch_one(&pool)
         .await
         .unwrap();
-    assert_eq!(applied, 1);
+    assert_eq!(applied, 2);
     pool.close().await;
 }
 
