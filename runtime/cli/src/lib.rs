@@ -2,6 +2,7 @@
 //! lives here so tests can drive it.
 
 mod keys;
+mod serve;
 mod tool;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +24,35 @@ enum Command {
     /// Manage the key ring that seals stored secrets.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Run Warden: the management API and the worker API over HTTP.
+    Serve(Box<serve::ServeArgs>),
+    /// Manage organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage organization API keys.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
+    /// Manage worker tokens (credentials of voice-agent workers).
+    #[command(subcommand, name = "worker-token")]
+    WorkerToken(WorkerTokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum OrgCommand {
+    /// Create an organization; prints `{"organization_id","api_key",…}` once.
+    Create(serve::OrgCreateArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum ApiKeyCommand {
+    /// Revoke an API key by its id; it stops working at once.
+    Revoke(serve::ApiKeyRevokeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum WorkerTokenCommand {
+    /// Create a worker token; prints `{"worker_token",…}` once.
+    Create(serve::WorkerTokenCreateArgs),
 }
 
 /// Runs a parsed command line and returns the process exit code.
@@ -48,6 +78,12 @@ pub fn run(cli: Cli) -> ExitCode {
         match cli.command {
             Command::Tool(cmd) => tool::run(*cmd).await,
             Command::Keys(cmd) => keys::run(cmd).await,
+            Command::Serve(args) => serve::serve(*args).await,
+            Command::Org(OrgCommand::Create(args)) => serve::org_create(args).await,
+            Command::ApiKey(ApiKeyCommand::Revoke(args)) => serve::api_key_revoke(args).await,
+            Command::WorkerToken(WorkerTokenCommand::Create(args)) => {
+                serve::worker_token_create(args).await
+            }
         }
     })
 }

@@ -4,6 +4,7 @@ mod business_hours;
 mod google_calendar;
 mod http_policy;
 mod keys;
+mod serve;
 
 use serde_json::{Value, json};
 use std::process::{Command, Output};

@@ -1,0 +1,505 @@
+//! The API's request and response bodies, with their OpenAPI schemas.
+//!
+//! Core views are mirrored here (rather than deriving `ToSchema` in the
+//! core, which knows nothing of HTTP) and converted with `From`.
+
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use serde_json::value::RawValue;
+use std::collections::BTreeMap;
+use utoipa::{IntoParams, ToSchema};
+use warden_core::{
+    AgentFields, AgentToolView, AgentView, CredentialView, FunctionView, OAuthView, SecretStatus,
+    ToolView,
+};
+use warden_store::{Invocation, InvocationStats};
+
+// ----- tools -----
+
+/// A tool as the management API shows it: no secret values, ever.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Tool {
+    pub id: String,
+    /// E.g. `google_calendar`.
+    pub name: String,
+    /// `true` for a platform tool (available to every organization).
+    pub platform: bool,
+    pub description: String,
+    /// The version calls run.
+    pub version: String,
+    /// SHA-256 of the component.
+    pub sha256: String,
+    /// JSON Schema of the per-agent configuration.
+    pub config_schema: Value,
+    pub functions: Vec<Function>,
+    /// Where the tool may send requests.
+    pub allowed_hosts: Vec<String>,
+    /// Credentials the host injects (names only).
+    pub credentials: Vec<Credential>,
+    pub oauth: Option<OAuth>,
+    /// The declared secrets and whether this organization has set them.
+    pub secrets: Vec<Secret>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A function of a tool.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Function {
+    pub name: String,
+    pub description: String,
+    /// JSON Schema of the arguments.
+    pub parameters: Value,
+    pub read_only: bool,
+}
+
+/// A credential the host injects, without any value.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Credential {
+    pub secret: String,
+    pub header: String,
+    pub hosts: Vec<String>,
+}
+
+/// A tool's OAuth2 settings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OAuth {
+    pub authorize_url: String,
+    pub token_url: String,
+    pub scopes: Vec<String>,
+}
+
+/// A secret's status: never its value.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Secret {
+    pub name: String,
+    pub description: String,
+    pub required: bool,
+    pub is_set: bool,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// What installing a component did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Installed {
+    pub tool: Tool,
+    /// `false` when these exact bytes were already installed.
+    pub created: bool,
+}
+
+/// A WebAssembly component implementing `warden:tool`.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct WasmComponent(#[expect(dead_code, reason = "documentation only")] Vec<u8>);
+
+/// `PUT /v1/tools/{tool_id}/secrets/{name}`. Deliberately not `Debug`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetSecret {
+    /// The secret's value. Write-only: it is never returned.
+    #[schema(value_type = String, write_only)]
+    pub value: SecretString,
+}
+
+impl From<ToolView> for Tool {
+    fn from(t: ToolView) -> Self {
+        Tool {
+            id: t.id,
+            name: t.name,
+            platform: t.platform,
+            description: t.description,
+            version: t.version,
+            sha256: t.sha256,
+            config_schema: t.config_schema,
+            functions: t.functions.into_iter().map(Into::into).collect(),
+            allowed_hosts: t.allowed_hosts,
+            credentials: t.credentials.into_iter().map(Into::into).collect(),
+            oauth: t.oauth.map(Into::into),
+            secrets: t.secrets.into_iter().map(Into::into).collect(),
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+        }
+    }
+}
+
+impl From<FunctionView> for Function {
+    fn from(f: FunctionView) -> Self {
+        Function {
+            name: f.name,
+            description: f.description,
+            parameters: f.parameters,
+            read_only: f.read_only,
+        }
+    }
+}
+
+impl From<CredentialView> for Credential {
+    fn from(c: CredentialView) -> Self {
+        Credential {
+            secret: c.secret,
+            header: c.header,
+            hosts: c.hosts,
+        }
+    }
+}
+
+impl From<OAuthView> for OAuth {
+    fn from(o: OAuthView) -> Self {
+        OAuth {
+            authorize_url: o.authorize_url,
+            token_url: o.token_url,
+            scopes: o.scopes,
+        }
+    }
+}
+
+impl From<SecretStatus> for Secret {
+    fn from(s: SecretStatus) -> Self {
+        Secret {
+            name: s.name,
+            description: s.description,
+            required: s.required,
+            is_set: s.is_set,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+// ----- agents -----
+
+/// A voice agent, optionally with its tools.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Agent {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub system_prompt: String,
+    pub is_active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Present with `include_tools=true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<AgentTool>>,
+}
+
+impl From<AgentFields> for Agent {
+    fn from(a: AgentFields) -> Self {
+        Agent {
+            id: a.id,
+            name: a.name,
+            description: a.description,
+            system_prompt: a.system_prompt,
+            is_active: a.is_active,
+            created_at: a.created_at,
+            updated_at: a.updated_at,
+            tools: None,
+        }
+    }
+}
+
+impl From<AgentView> for Agent {
+    fn from(v: AgentView) -> Self {
+        let mut agent = Agent::from(v.agent);
+        agent.tools = v.tools.map(|t| t.into_iter().map(Into::into).collect());
+        agent
+    }
+}
+
+/// `POST /v1/agents`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAgent {
+    /// 1 or more characters.
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub system_prompt: String,
+    /// Defaults to `true`.
+    #[serde(default = "yes")]
+    pub is_active: bool,
+}
+
+/// `PATCH /v1/agents/{agent_id}`: only the fields given change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentPatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub system_prompt: Option<String>,
+    pub is_active: Option<bool>,
+}
+
+/// A page of agents.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentPage {
+    pub items: Vec<Agent>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /v1/agents` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AgentQuery {
+    pub is_active: Option<bool>,
+    /// Case-insensitive substring of the name.
+    pub name: Option<String>,
+    /// Page size: default 50, at most 100.
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// `GET /v1/agents/{agent_id}` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AgentGetQuery {
+    /// Include the agent's tool associations.
+    #[serde(default)]
+    pub include_tools: bool,
+}
+
+/// An agent's use of a tool.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentTool {
+    pub tool_id: String,
+    pub tool_name: String,
+    /// The tool's configuration for this agent (never secrets).
+    pub config: Value,
+    pub is_enabled: bool,
+    /// Per-function switches; a function not listed is enabled.
+    pub function_enables: BTreeMap<String, bool>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<AgentToolView> for AgentTool {
+    fn from(v: AgentToolView) -> Self {
+        AgentTool {
+            tool_id: v.tool_id,
+            tool_name: v.tool_name,
+            config: v.config,
+            is_enabled: v.is_enabled,
+            function_enables: v.function_enables,
+            created_at: v.created_at,
+            updated_at: v.updated_at,
+        }
+    }
+}
+
+/// `PUT /v1/agents/{agent_id}/tools/{tool_id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentToolSettings {
+    /// Checked against the tool's `config_schema`; `null`/absent means `{}`.
+    #[serde(default)]
+    pub config: Value,
+    /// Defaults to `true`.
+    #[serde(default = "yes")]
+    pub is_enabled: bool,
+    /// Per-function switches; names must be functions of the tool.
+    #[serde(default)]
+    pub function_enables: BTreeMap<String, bool>,
+}
+
+/// The safe result of a tool's `test` export.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestResult {
+    pub ok: bool,
+    #[schema(value_type = Value)]
+    pub result: Box<RawValue>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+// ----- audit -----
+
+/// One invocation record (never argument values).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvocationRecord {
+    pub id: String,
+    pub agent_id: Option<String>,
+    pub tool_id: String,
+    pub tool_version_id: String,
+    pub function: String,
+    pub call_id: String,
+    pub call_session_id: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub duration_us: i64,
+    pub fuel_consumed: i64,
+    pub peak_memory_bytes: i64,
+    /// `ok` or `error`.
+    pub outcome: String,
+    pub error_kind: Option<String>,
+    /// Argument names, for organizations that opted in.
+    pub argument_keys: Option<Value>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Invocation> for InvocationRecord {
+    fn from(i: Invocation) -> Self {
+        InvocationRecord {
+            id: i.id,
+            agent_id: i.agent_id,
+            tool_id: i.tool_id,
+            tool_version_id: i.tool_version_id,
+            function: i.function,
+            call_id: i.call_id,
+            call_session_id: i.call_session_id,
+            started_at: i.started_at,
+            duration_us: i.duration_us,
+            fuel_consumed: i.fuel_consumed,
+            peak_memory_bytes: i.peak_memory_bytes,
+            outcome: i.outcome.as_str().to_owned(),
+            error_kind: i.error_kind,
+            argument_keys: i.argument_keys,
+            created_at: i.created_at,
+        }
+    }
+}
+
+/// A page of invocation records.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvocationPage {
+    pub items: Vec<InvocationRecord>,
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /v1/invocations` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InvocationQuery {
+    pub agent_id: Option<String>,
+    pub tool_id: Option<String>,
+    /// Page size: default 50, at most 100.
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// `GET /v1/tools/{tool_id}/health` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HealthQuery {
+    /// The window, in minutes: default 60, 1 to 43200 (30 days).
+    pub window_minutes: Option<u32>,
+}
+
+/// A tool's call statistics over a window.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ToolHealth {
+    pub tool_id: String,
+    pub window_minutes: u32,
+    pub since: DateTime<Utc>,
+    pub calls: i64,
+    pub errors: i64,
+    /// `errors / calls`, 0 without calls.
+    pub error_rate: f64,
+    pub errors_by_kind: Vec<ErrorCount>,
+    pub mean_duration_us: f64,
+    pub p50_duration_us: Option<i64>,
+    pub p95_duration_us: Option<i64>,
+    pub p99_duration_us: Option<i64>,
+    pub max_duration_us: Option<i64>,
+}
+
+/// Errors of one kind.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorCount {
+    pub kind: Option<String>,
+    pub count: i64,
+}
+
+impl ToolHealth {
+    pub(crate) fn new(
+        tool_id: String,
+        window_minutes: u32,
+        since: DateTime<Utc>,
+        stats: InvocationStats,
+    ) -> Self {
+        let error_rate = if stats.count > 0 {
+            stats.error_count as f64 / stats.count as f64
+        } else {
+            0.0
+        };
+        ToolHealth {
+            tool_id,
+            window_minutes,
+            since,
+            calls: stats.count,
+            errors: stats.error_count,
+            error_rate,
+            errors_by_kind: stats
+                .errors_by_kind
+                .into_iter()
+                .map(|(kind, count)| ErrorCount { kind, count })
+                .collect(),
+            mean_duration_us: stats.mean_duration_us,
+            p50_duration_us: stats.p50_duration_us,
+            p95_duration_us: stats.p95_duration_us,
+            p99_duration_us: stats.p99_duration_us,
+            max_duration_us: stats.max_duration_us,
+        }
+    }
+}
+
+// ----- worker -----
+
+/// An agent's prompt and enabled functions, in the LLM function-calling format.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Toolset {
+    pub agent_id: String,
+    pub name: String,
+    pub system_prompt: String,
+    pub tools: Vec<LlmTool>,
+}
+
+/// `{"type": "function", "function": {…}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LlmTool {
+    /// Always `function`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub function: LlmFunction,
+}
+
+/// A function as the LLM sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LlmFunction {
+    /// `{tool}__{function}`, at most 64 characters.
+    pub name: String,
+    pub description: String,
+    /// JSON Schema of the arguments.
+    pub parameters: Value,
+}
+
+/// `POST /worker/v1/agents/{agent_id}/invoke`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Invoke {
+    /// `{tool}__{function}`, as in the toolset.
+    pub name: String,
+    /// The arguments the LLM produced; absent means `{}`.
+    #[serde(default = "empty_object")]
+    pub arguments: Value,
+    /// The LLM's tool-call id (kept across retries).
+    #[serde(default)]
+    pub call_id: String,
+}
+
+fn empty_object() -> Value {
+    Value::Object(Default::default())
+}
+
+/// A successful invocation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvokeResult {
+    /// The tool's result.
+    #[schema(value_type = Value)]
+    pub result: Box<RawValue>,
+    /// The audit row.
+    pub invocation_id: String,
+}

@@ -1,0 +1,175 @@
+//! `warden-api`: Warden's HTTP surfaces on axum.
+//!
+//! * `/v1` — the safe management API, authenticated by organization API keys
+//!   (`Authorization: Bearer wdn_…`), everything scoped to the key's
+//!   organization ([`warden_core::Catalog`]).
+//! * `/worker/v1` — the worker plane, authenticated by worker tokens
+//!   (`wdw_…`): an agent's toolset as LLM function schemas, and invocations.
+//! * `/healthz`, `/readyz`, `/openapi.json` (generated with utoipa) and
+//!   `/docs` (a self-contained reference page), unauthenticated.
+//!
+//! Every error is `application/problem+json` with a `kind`; the status
+//! mapping is documented in [`problem`]. Nothing here ever returns or logs a
+//! secret: secret bodies are parsed straight into `SecretString`, their
+//! rejections never quote the body, and request spans record only the
+//! method, the matched route and the status.
+
+mod dto;
+mod extract;
+mod openapi;
+pub mod problem;
+mod rate_limit;
+mod system;
+mod v1;
+mod worker;
+
+pub use problem::{ApiError, PROBLEM_JSON, Problem};
+pub use v1::{DEFAULT_PAGE_SIZE, MAX_COMPONENT_BYTES, MAX_PAGE_SIZE};
+pub use worker::DEADLINE_HEADER;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::serve::ListenerExt;
+use rate_limit::Limiter;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+use warden_core::Core;
+
+/// JSON request bodies: at most 1 MiB.
+pub const MAX_JSON_BYTES: usize = 1024 * 1024;
+
+/// Which surfaces a replica serves. Every role also serves `/healthz`,
+/// `/readyz`, `/openapi.json` and `/docs`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Role {
+    /// `/v1` and `/worker/v1`.
+    #[default]
+    All,
+    /// `/v1` only.
+    Api,
+    /// `/worker/v1` only.
+    Worker,
+}
+
+/// A token bucket per (organization, tool) on invocations.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    /// Sustained calls per second.
+    pub per_second: f64,
+    /// Calls allowed at once on a full bucket.
+    pub burst: u32,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit {
+            per_second: 50.0,
+            burst: 100,
+        }
+    }
+}
+
+/// How the router is built.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiSettings {
+    /// Which surfaces to mount.
+    pub role: Role,
+    /// Invocation rate limit per (organization, tool); `None` turns it off.
+    pub rate_limit: Option<RateLimit>,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings {
+            role: Role::All,
+            rate_limit: Some(RateLimit::default()),
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) core: Core,
+    pub(crate) limiter: Option<Arc<Limiter>>,
+    pub(crate) openapi: axum::body::Bytes,
+}
+
+/// The application: the routes of `settings.role`, body limits, problem+json
+/// for unknown routes and methods, and request spans.
+pub fn router(core: Core, settings: ApiSettings) -> Router {
+    let state = AppState {
+        core,
+        limiter: settings.rate_limit.and_then(Limiter::new).map(Arc::new),
+        openapi: axum::body::Bytes::from(system::openapi_document()),
+    };
+    let mut app = system::routes();
+    if matches!(settings.role, Role::All | Role::Api) {
+        app = app.merge(v1::routes());
+    }
+    if matches!(settings.role, Role::All | Role::Worker) {
+        app = app.merge(worker::routes());
+    }
+    app.fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    // Method and route template only: never headers, never
+                    // the query string.
+                    let route = request
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or("<unmatched>", MatchedPath::as_str);
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        route,
+                        status = tracing::field::Empty,
+                    )
+                })
+                .on_request(())
+                .on_response(|response: &Response, latency: Duration, span: &Span| {
+                    span.record("status", response.status().as_u16());
+                    tracing::debug!(latency_us = latency.as_micros() as u64, "response");
+                })
+                .on_failure(()),
+        )
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not accept that method",
+    )
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then stops
+/// accepting and waits for in-flight requests (bound that wait by racing this
+/// future against a timer if needed). Accepted sockets get `TCP_NODELAY`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::trace!("failed to set TCP_NODELAY: {error}");
+        }
+    });
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

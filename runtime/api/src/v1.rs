@@ -1,0 +1,445 @@
+//! The safe management API, `/v1`: organization API keys, everything scoped
+//! to the key's organization. Another organization's ids answer 404.
+
+use crate::AppState;
+use crate::dto::{
+    Agent, AgentGetQuery, AgentPage, AgentPatch, AgentQuery, AgentTool, AgentToolSettings,
+    HealthQuery, Installed, InvocationPage, InvocationQuery, NewAgent, Secret, SetSecret,
+    TestResult, Tool, ToolHealth, WasmComponent,
+};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, OrgAuth, SecretJson};
+use crate::problem::{ApiError, Problems};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, post, put};
+use warden_core::AgentToolInput;
+use warden_store::{AgentFilter, InvocationFilter, NewVoiceAgent, PageRequest, VoiceAgentUpdate};
+
+/// Component uploads: at most 32 MiB.
+pub const MAX_COMPONENT_BYTES: usize = 32 * 1024 * 1024;
+/// Default page size.
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+/// Largest page size.
+pub const MAX_PAGE_SIZE: u32 = 100;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/tools",
+            get(list_tools)
+                .post(install_tool)
+                .layer(DefaultBodyLimit::max(MAX_COMPONENT_BYTES)),
+        )
+        .route("/v1/tools/{tool_id}", get(get_tool).delete(delete_tool))
+        .route("/v1/tools/{tool_id}/secrets", get(list_secrets))
+        .route(
+            "/v1/tools/{tool_id}/secrets/{name}",
+            put(set_secret).delete(delete_secret),
+        )
+        .route("/v1/tools/{tool_id}/health", get(tool_health))
+        .route("/v1/agents", post(create_agent).get(list_agents))
+        .route(
+            "/v1/agents/{agent_id}",
+            get(get_agent).patch(update_agent).delete(delete_agent),
+        )
+        .route("/v1/agents/{agent_id}/tools", get(list_agent_tools))
+        .route(
+            "/v1/agents/{agent_id}/tools/{tool_id}",
+            put(set_agent_tool).delete(delete_agent_tool),
+        )
+        .route(
+            "/v1/agents/{agent_id}/tools/{tool_id}/test",
+            post(test_agent_tool),
+        )
+        .route("/v1/invocations", get(list_invocations))
+}
+
+fn page(limit: Option<u32>, cursor: Option<String>) -> PageRequest {
+    PageRequest {
+        limit: limit.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE),
+        cursor: cursor.filter(|c| !c.is_empty()),
+    }
+}
+
+// ----- tools -----
+
+/// Lists the tools this organization can use (platform tools and its own).
+#[utoipa::path(get, path = "/v1/tools", tag = "tools", security(("api_key" = [])),
+    responses((status = 200, body = Vec<Tool>), Problems))]
+pub(crate) async fn list_tools(
+    State(state): State<AppState>,
+    OrgAuth(p): OrgAuth,
+) -> Result<Json<Vec<Tool>>, ApiError> {
+    let tools = state.core.catalog(&p).list_tools().await?;
+    Ok(Json(tools.into_iter().map(Into::into).collect()))
+}
+
+/// One tool: metadata, config schema, functions, hosts, secret status.
+#[utoipa::path(get, path = "/v1/tools/{tool_id}", tag = "tools", security(("api_key" = [])),
+    params(("tool_id" = String, Path)),
+    responses((status = 200, body = Tool), Problems))]
+pub(crate) async fn get_tool(
+    State(state): State<AppState>,
+    OrgAuth(p): OrgAuth,
+    ApiPath(tool_id): ApiPath<String>,
+) -> Result<Json<Tool>, ApiError> {
+    Ok(Json(state.core.catalog(&p).tool(&tool_id).await?.into()))
+}
+
+/// Installs a component (`application/wasm`, ≤ 32 MiB) as a tool private to
+/// this organization. 201 when new, 200 when these bytes were installed already.
+#[utoipa::path(post, path = "/v1/tools", tag = "tools", security(("api_key" = [])),
+    request_body(content = WasmComponent, content_type = "application/wasm"),
+    responses((status = 201, body = Installed), (status = 200, body = Installed), Problems))]
+pub(crate) async fn install_tool(
+    State(state): State<AppState>,
+    OrgAuth(p): OrgAuth,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+    if content_type.as_deref() != Some("application/wasm") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "a component upload must be sent as `Content-Type: application/wasm`",
+        ));
+    }
+    let body = body.map_err(|rejection| {
+        let status = rejection.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                status,
+                "payload_too_large",
+                format!("a component may be at most {MAX_COMPONENT_BYTES} bytes"),
+            )
+        } else {
+            ApiError::bad_request(rejection.body_text())
+        }
+    })?;
+    if body.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_component",
+            "the body is empty: send the component's bytes",
+        ));
+    }
+    let installed = state.core.catalog(&p).install_tool(body.to_vec()).await?;
+    let status = if installed.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(Installed {
+            created: installed.created,
+            tool: installed.tool.into(),
+        }),
+    )
+        .into_response())
+}
+
+/// Deletes one of this organization's own tools.
+#[utoipa::path(delete, path = "/v1/tools/{tool_id}", tag = "tools", security(("api_key" = [])),
+    params(("tool_id" = String, Path)),
+    responses((status = 204, description = "Deleted"), Problems))]
+pub(crate) async fn delete_tool(
+    State(state): State<AppState>,
+    OrgAuth(p): OrgAuth,
+    ApiPath(tool_id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    state.core.catalog(&p).delete_tool(&tool_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ----- secrets -----
+
+/// Sets a secret the tool declares. Write-only: the response is its status.
+#[utoipa::path(put, path = "/v1/tools/{tool_id}/secrets/{name}", tag = "secrets", security(("api_key" = [])),
+    params(("tool_id" = String, Path), ("name" = String, Path)),
+    request_body = SetSecret,
+    responses((status = 200, body = Secret), Problems))]
+pub(crate) async fn set_secret(
+    State(state): State<AppState>,
+    OrgAuth(p): OrgAuth,
+    ApiPath((tool_id, name)): ApiPath<(String, String)>,
+    SecretJson(body): SecretJson<SetSecret>,
+) -> Result<Json<Secret>, ApiError> {
+    let status = state
+        .core
+        .catalog(&p)
+        .set_secret(&tool_id, &name, body.value)
+        .await?;
+    Ok(Json(status.into()))
+}
+
+/// The tool's declared secrets and whether each is set — never values.
+#[utoipa::path(get, path = "/v1/tools/{tool_id}/secrets", tag = "secrets", security(("api_key" = [])),
+    params(("tool_id" = String, Path)),
+    responses((status = 200, body = Vec<Secret>), Problems))]
+pub(crate) async fn list_secrets(
+    State(state): State<AppState>,
+    OrgAuth(p): OrgAuth,
+    ApiPath(tool_id): ApiPath<String>,
+) -> Result<Json<Vec<Secret>>, ApiError> {
+    let secrets = state.core.catalog(&p).list_secrets(&tool_id).await?;
+    Ok(Json(secrets.into_iter().map(Into::into).collect()))
+}
+
+/// Deletes a secret's value.
+#[utoipa::path(delete, path = "/v1/tools/{tool_id}/secrets/{name}", tag = "secrets", security(("api_key" = [])),
+    params(("tool_id" = String, Path), ("name" = String, Path)),
+    responses((status = 204, description = "Deleted"), Problems))]
+pub(crate) async fn delete_secret(
+    State(state): State<AppState>,
+    OrgAuth(p): OrgAuth,
+    ApiPath((tool_id, name)): ApiPath<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .core
+        .catalog(&p)
+        .delete_secret(&tool_id, &name)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Call statistics of a tool over a window.
+#[utoipa::path(get, path = "/v1/tools/{tool_id}/health", tag = "audit", security(("api_key" = [])),
+    params(("tool_id" = String, Path), HealthQuery),
+    responses((status = 200, body = ToolHealth), Problems))]
+pub(crate) async fn tool_health(
+    State(state): State<AppState>,
+    OrgAuth(p): OrgAuth,
+    ApiPath(tool_id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<HealthQuery>,
+) -> Result<Json<ToolHealth>, ApiError> {
+    let window = query.window_minutes.unwrap_or(60).clamp(1, 43_200);
+    let since = chrono::Utc::now() - chrono::Duration::minutes(i64::from(window));
+    let stats = state.core.catalog(&p).tool_health(&tool_id, since).await?;
+    Ok(Json(ToolHealth::new(tool_id, window, since, stats)))
+}
+
+// ----- agents -----
+
+/// Creates a voice agent.
+#[utoipa::path(post, path = "/v1/agents", tag = "agents", security(("api_key" = [])),
+    request_body = NewAgent,
+    responses((status = 201, body = Agent), Problems))]
+pub(crate) async fn create_agent(
+    State(state): State<AppState>,
+    OrgAuth(p): OrgAuth,
+    ApiJson(body): ApiJson<NewAgent>,
+) -> Result<(StatusCode, Json<Agent>), ApiError> {
+    let agent = state
+        .core
+        .catalog(&p)
+        .create_agent(NewVoiceAgent {
+            name: body.name,
+            description: body.description,
+            system_prompt: body.system_prompt,
+            is_active: body.is_active,
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(agent.into())))
+}
+
+/// Lists agents, newest first.
+#[utoipa::path(get, path = "/v1/agents", tag = "agents", security(("api_key" = [])),
+    params(AgentQuery),
+    responses((status = 200, body = AgentPage), Problems))]
+pub(crate) async fn list_agents(
+    State(state): State<AppState>,
+    OrgAuth(p): OrgAuth,
+    ApiQuery(query): ApiQuery<AgentQuery>,
+) -> Result<Json<AgentPage>, ApiError> {
+    let filter = AgentFilter {
+        is_active: query.is_active,
+        name_contains: query.name.filter(|n| !n.is_empty()),
+    };
+    let page = state
+        .core
+        .catalog(&p)
+        .list_agents(&filter, &page(query.limit, query.cursor))
+        .await?;
+    Ok(Json(AgentPage {
+        items: page.items.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// One agent, optionally with its tools.
+#[utoipa::path(get, path = "/v1/agents/{agent_id}", tag = "agents", security(("api_key" = [])),
+    params(("agent_id" = String, Path), AgentGetQuery),
+    responses((status = 200, body = Agent), Problems))]
+pub(crate) async fn get_agent(
+    State(state): State<AppState>,
+    OrgAuth(p): OrgAuth,
+    ApiPath(agent_id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<AgentGetQuery>,
+) -> Result<Json<Agent>, ApiError> {
+    let view = state
+        .core
+        .catalog(&p)
+        .agent(&agent_id, query.include_tools)
+        .await?;
+    Ok(Json(view.into()))
+}
+
+/// Changes an agent's fields.
+#[utoipa::path(patch, path = "/v1/agents/{agent_id}", tag = "agents", security(("api_key" = [])),
+    params(("agent_id" = String, Path)),
+    request_body = AgentPatch,
+    responses((status = 200, body = Agent), Problems))]
+pub(crate) async fn update_agent(
+    State(state): State<AppState>,
+    OrgAuth(p): OrgAuth,
+    ApiPath(agent_id): ApiPath<String>,
+    ApiJson(body): ApiJson<AgentPatch>,
+) -> Result<Json<Agent>, ApiError> {
+    let agent = state
+        .core
+        .catalog(&p)
+        .update_agent(
+            &agent_id,
+            VoiceAgentUpdate {
+                name: body.name,
+                description: body.description,
+                system_prompt: body.system_prompt,
+                is_active: body.is_active,
+            },
+        )
+        .await?;
+    Ok(Json(agent.into()))
+}
+
+/// Deletes an agent and its tool associations.
+#[utoipa::path(delete, path = "/v1/agents/{agent_id}", tag = "agents", security(("api_key" = [])),
+    params(("agent_id" = String, Path)),
+    responses((status = 204, description = "Deleted"), Problems))]
+pub(crate) async fn delete_agent(
+    State(state): State<AppState>,
+    OrgAuth(p): OrgAuth,
+    ApiPath(agent_id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    state.core.catalog(&p).delete_agent(&agent_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ----- agent tools -----
+
+/// Lets an agent use a tool (configuration checked against the tool's schema).
+#[utoipa::path(put, path = "/v1/agents/{agent_id}/tools/{tool_id}", tag = "agents", security(("api_key" = [])),
+    params(("agent_id" = String, Path), ("tool_id" = String, Path)),
+    request_body = AgentToolSettings,
+    responses((status = 200, body = AgentTool), Problems))]
+pub(crate) async fn set_agent_tool(
+    State(state): State<AppState>,
+    OrgAuth(p): OrgAuth,
+    ApiPath((agent_id, tool_id)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<AgentToolSettings>,
+) -> Result<Json<AgentTool>, ApiError> {
+    let view = state
+        .core
+        .catalog(&p)
+        .set_agent_tool(
+            &agent_id,
+            &tool_id,
+            AgentToolInput {
+                config: body.config,
+                is_enabled: body.is_enabled,
+                function_enables: body.function_enables,
+            },
+        )
+        .await?;
+    Ok(Json(view.into()))
+}
+
+/// The tools an agent uses.
+#[utoipa::path(get, path = "/v1/agents/{agent_id}/tools", tag = "agents", security(("api_key" = [])),
+    params(("agent_id" = String, Path)),
+    responses((status = 200, body = Vec<AgentTool>), Problems))]
+pub(crate) async fn list_agent_tools(
+    State(state): State<AppState>,
+    OrgAuth(p): OrgAuth,
+    ApiPath(agent_id): ApiPath<String>,
+) -> Result<Json<Vec<AgentTool>>, ApiError> {
+    let views = state.core.catalog(&p).agent_tools(&agent_id).await?;
+    Ok(Json(views.into_iter().map(Into::into).collect()))
+}
+
+/// Stops an agent from using a tool.
+#[utoipa::path(delete, path = "/v1/agents/{agent_id}/tools/{tool_id}", tag = "agents", security(("api_key" = [])),
+    params(("agent_id" = String, Path), ("tool_id" = String, Path)),
+    responses((status = 204, description = "Deleted"), Problems))]
+pub(crate) async fn delete_agent_tool(
+    State(state): State<AppState>,
+    OrgAuth(p): OrgAuth,
+    ApiPath((agent_id, tool_id)): ApiPath<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .core
+        .catalog(&p)
+        .delete_agent_tool(&agent_id, &tool_id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Runs the tool's `test` export with the organization's secrets; returns
+/// only its safe result, or the tool's error as a problem.
+#[utoipa::path(post, path = "/v1/agents/{agent_id}/tools/{tool_id}/test", tag = "agents", security(("api_key" = [])),
+    params(("agent_id" = String, Path), ("tool_id" = String, Path)),
+    responses((status = 200, body = TestResult), Problems))]
+pub(crate) async fn test_agent_tool(
+    State(state): State<AppState>,
+    OrgAuth(p): OrgAuth,
+    ApiPath((agent_id, tool_id)): ApiPath<(String, String)>,
+) -> Result<Json<TestResult>, ApiError> {
+    match state
+        .core
+        .test_agent_tool(&p.organization_id, &agent_id, &tool_id)
+        .await?
+    {
+        Ok(result) => Ok(Json(TestResult { ok: true, result })),
+        Err(error) => Err(ApiError::tool(&error, None)),
+    }
+}
+
+// ----- audit -----
+
+/// Invocation records, newest first.
+#[utoipa::path(get, path = "/v1/invocations", tag = "audit", security(("api_key" = [])),
+    params(InvocationQuery),
+    responses((status = 200, body = InvocationPage), Problems))]
+pub(crate) async fn list_invocations(
+    State(state): State<AppState>,
+    OrgAuth(p): OrgAuth,
+    ApiQuery(query): ApiQuery<InvocationQuery>,
+) -> Result<Json<InvocationPage>, ApiError> {
+    let filter = InvocationFilter {
+        agent_id: query.agent_id.filter(|s| !s.is_empty()),
+        tool_id: query.tool_id.filter(|s| !s.is_empty()),
+        ..InvocationFilter::default()
+    };
+    let page = state
+        .core
+        .catalog(&p)
+        .list_invocations(&filter, &page(query.limit, query.cursor))
+        .await?;
+    Ok(Json(InvocationPage {
+        items: page.items.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}

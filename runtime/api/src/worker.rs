@@ -1,0 +1,132 @@
+//! The worker API, `/worker/v1`: worker tokens only. A worker acts across
+//! organizations; each request finds the agent's organization from the agent
+//! itself, then goes through the organization-scoped core.
+//!
+//! Invocations run inside the handler's future, never in a detached task, so
+//! a client that disconnects (the caller barged in) drops the call and with
+//! it the sandbox instance.
+
+use crate::AppState;
+use crate::dto::{Invoke, InvokeResult, LlmFunction, LlmTool, Toolset};
+use crate::extract::{ApiJson, ApiPath, WorkerAuth};
+use crate::problem::{ApiError, Problems};
+use axum::Router;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Json;
+use axum::routing::{get, post};
+use std::time::{Duration, Instant};
+use warden_core::{InvocationRequest, NAME_SEPARATOR};
+use warden_store::VoiceAgent;
+
+/// The optional header that tightens a call's wall clock, in milliseconds.
+pub const DEADLINE_HEADER: &str = "x-warden-deadline-ms";
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/worker/v1/agents/{agent_id}/toolset", get(toolset))
+        .route("/worker/v1/agents/{agent_id}/invoke", post(invoke))
+}
+
+async fn agent(state: &AppState, agent_id: &str) -> Result<VoiceAgent, ApiError> {
+    Ok(state
+        .core
+        .store()
+        .agent_by_id(agent_id)
+        .await
+        .map_err(warden_core::CoreError::from)?)
+}
+
+/// The agent's prompt and its enabled functions as LLM function schemas.
+#[utoipa::path(get, path = "/worker/v1/agents/{agent_id}/toolset", tag = "worker", security(("worker_token" = [])),
+    params(("agent_id" = String, Path)),
+    responses((status = 200, body = Toolset), Problems))]
+pub(crate) async fn toolset(
+    State(state): State<AppState>,
+    _worker: WorkerAuth,
+    ApiPath(agent_id): ApiPath<String>,
+) -> Result<Json<Toolset>, ApiError> {
+    let agent = agent(&state, &agent_id).await?;
+    let toolset = state
+        .core
+        .toolset(&agent.organization_id, &agent.id)
+        .await?;
+    Ok(Json(Toolset {
+        agent_id: agent.id,
+        name: agent.name,
+        system_prompt: agent.system_prompt,
+        tools: toolset
+            .functions
+            .into_iter()
+            .map(|f| LlmTool {
+                type_: "function".to_owned(),
+                function: LlmFunction {
+                    name: f.name,
+                    description: f.description,
+                    parameters: f.parameters,
+                },
+            })
+            .collect(),
+    }))
+}
+
+/// Invokes one of the agent's functions. Tool errors come back as a problem
+/// whose `kind` is the tool error's and whose `detail` is meant for the LLM.
+#[utoipa::path(post, path = "/worker/v1/agents/{agent_id}/invoke", tag = "worker", security(("worker_token" = [])),
+    params(("agent_id" = String, Path),
+        ("X-Warden-Deadline-Ms" = Option<u64>, Header, description = "Tighter wall clock for this call, in milliseconds")),
+    request_body = Invoke,
+    responses((status = 200, body = InvokeResult), Problems))]
+pub(crate) async fn invoke(
+    State(state): State<AppState>,
+    _worker: WorkerAuth,
+    ApiPath(agent_id): ApiPath<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Invoke>,
+) -> Result<Json<InvokeResult>, ApiError> {
+    let deadline = match headers.get(DEADLINE_HEADER) {
+        None => None,
+        Some(value) => {
+            let millis = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .filter(|ms| *ms > 0)
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "X-Warden-Deadline-Ms must be a positive whole number of milliseconds",
+                    )
+                })?;
+            Instant::now().checked_add(Duration::from_millis(millis))
+        }
+    };
+    let agent = agent(&state, &agent_id).await?;
+    let tool_name = body
+        .name
+        .split_once(NAME_SEPARATOR)
+        .map_or(body.name.as_str(), |(tool, _)| tool);
+    if let Some(limiter) = &state.limiter
+        && let Err(retry_after) = limiter.check(&agent.organization_id, tool_name)
+    {
+        return Err(ApiError::rate_limited(retry_after));
+    }
+    let invoked = state
+        .core
+        .invoke(InvocationRequest {
+            organization_id: agent.organization_id,
+            agent_id: agent.id,
+            function: body.name,
+            arguments: body.arguments,
+            call_id: body.call_id,
+            call_session_id: None,
+            deadline,
+        })
+        .await?;
+    match invoked.result {
+        Ok(result) => Ok(Json(InvokeResult {
+            result,
+            invocation_id: invoked.invocation_id,
+        })),
+        Err(error) => Err(ApiError::tool(&error, Some(invoked.invocation_id))),
+    }
+}

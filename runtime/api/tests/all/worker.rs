@@ -1,0 +1,460 @@
+//! The worker API end to end.
+
+use crate::support::{TestDb, on_both_backends};
+use crate::*;
+use serde_json::json;
+use std::time::Duration;
+use warden_api::RateLimit;
+use warden_sandbox::HttpGrants;
+use warden_tool_artifacts as artifacts;
+
+on_both_backends!(
+    google_calendar_end_to_end_without_leaking_secrets,
+    tool_errors_and_refusals_are_problems,
+    invocations_are_rate_limited_per_organization_and_tool,
+    a_client_disconnect_cancels_the_call,
+);
+
+async fn google_calendar_end_to_end_without_leaking_secrets(db: &TestDb) {
+    let google = warden_testing::GoogleCalendar::start().await;
+    let origin: warden_sandbox::HostPattern = google.origin().parse().unwrap();
+    let server = Server::start(
+        db,
+        CoreSettings {
+            http: HttpGrants {
+                allow_hosts: vec![origin.clone()],
+                credential_hosts: vec![("access_token".into(), origin)],
+                allow_private_network: true,
+                oauth_token_url: Some(google.token_url()),
+                ..HttpGrants::default()
+            },
+            limits: None,
+        },
+        ApiSettings::default(),
+    )
+    .await;
+    server
+        .core
+        .install_platform_tool(component(artifacts::GOOGLE_CALENDAR))
+        .await
+        .unwrap();
+    let key = server.org("acme").await;
+    let worker = server.worker_token().await;
+    let start = chrono::Utc::now() + chrono::Duration::hours(2);
+    let end = start + chrono::Duration::hours(1);
+    google.insert_event(
+        "primary",
+        json!({
+            "summary": "Dentist",
+            "start": { "dateTime": start.to_rfc3339() },
+            "end": { "dateTime": end.to_rfc3339() },
+        }),
+    );
+
+    let tools = server.get("/v1/tools", &key).await.json();
+    let tool = tools
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "google_calendar")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let agent = server
+        .json(
+            "POST",
+            "/v1/agents",
+            &key,
+            &json!({ "name": "scheduler", "system_prompt": "Book appointments." }),
+        )
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let attached = server
+        .json(
+            "PUT",
+            &format!("/v1/agents/{agent}/tools/{tool}"),
+            &key,
+            &json!({ "config": { "api_base": google.base_url() }, "is_enabled": true }),
+        )
+        .await;
+    assert_eq!(
+        attached.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&attached.body)
+    );
+
+    let access_token = google.issue_access_token(Duration::from_secs(3600));
+    let canary = format!("canary-{}", uuid::Uuid::now_v7().simple());
+    for (name, value) in [
+        ("access_token", access_token.clone()),
+        ("refresh_token", canary.clone()),
+        (
+            "client_id",
+            warden_testing::GoogleCalendar::CLIENT_ID.to_owned(),
+        ),
+        (
+            "client_secret",
+            warden_testing::GoogleCalendar::CLIENT_SECRET.to_owned(),
+        ),
+    ] {
+        let set = server
+            .json(
+                "PUT",
+                &format!("/v1/tools/{tool}/secrets/{name}"),
+                &key,
+                &json!({ "value": value }),
+            )
+            .await;
+        assert_eq!(
+            set.status,
+            200,
+            "{name}: {}",
+            String::from_utf8_lossy(&set.body)
+        );
+        assert_eq!(set.json()["is_set"], true);
+    }
+
+    let toolset = server
+        .get(&format!("/worker/v1/agents/{agent}/toolset"), &worker)
+        .await;
+    assert_eq!(toolset.status, 200);
+    let toolset = toolset.json();
+    assert_eq!(toolset["agent_id"], agent.as_str());
+    assert_eq!(toolset["name"], "scheduler");
+    assert_eq!(toolset["system_prompt"], "Book appointments.");
+    let functions = toolset["tools"].as_array().unwrap();
+    assert!(functions.iter().all(|f| f["type"] == "function"
+        && f["function"]["parameters"].is_object()
+        && f["function"]["name"].as_str().unwrap().len() <= 64));
+    assert!(
+        functions
+            .iter()
+            .any(|f| f["function"]["name"] == "google_calendar__list_events")
+    );
+
+    let invoked = server
+        .send(
+            "POST",
+            &format!("/worker/v1/agents/{agent}/invoke"),
+            Some(&worker),
+            &[
+                ("content-type", "application/json"),
+                ("x-warden-deadline-ms", "5000"),
+            ],
+            serde_json::to_vec(&json!({
+                "name": "google_calendar__list_events",
+                "arguments": {},
+                "call_id": "call-42",
+            }))
+            .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        invoked.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&invoked.body)
+    );
+    let invoked = invoked.json();
+    assert!(
+        invoked["result"].to_string().contains("Dentist"),
+        "{invoked}"
+    );
+    // The stand-in saw the host-injected token.
+    assert!(
+        google.requests().iter().any(|r| {
+            r.header("authorization") == Some(format!("Bearer {access_token}").as_str())
+        })
+    );
+
+    let audit = server
+        .get(&format!("/v1/invocations?agent_id={agent}"), &key)
+        .await
+        .json();
+    let row = &audit["items"][0];
+    assert_eq!(row["id"], invoked["invocation_id"]);
+    assert_eq!(row["function"], "list_events");
+    assert_eq!(row["call_id"], "call-42");
+    assert_eq!(row["outcome"], "ok");
+    let health = server
+        .get(&format!("/v1/tools/{tool}/health"), &key)
+        .await
+        .json();
+    assert_eq!(health["calls"], 1);
+    let tested = server
+        .send(
+            "POST",
+            &format!("/v1/agents/{agent}/tools/{tool}/test"),
+            Some(&key),
+            &[],
+            vec![],
+        )
+        .await;
+    assert!(tested.status == 200 || tested.status >= 400);
+
+    server.assert_never_sent(&canary);
+    server.assert_never_sent(&access_token);
+    server.assert_never_sent(warden_testing::GoogleCalendar::CLIENT_SECRET);
+    server.stop().await;
+    assert_never_logged(&canary);
+    assert_never_logged(&access_token);
+    assert_never_logged(warden_testing::GoogleCalendar::CLIENT_SECRET);
+}
+
+async fn tool_errors_and_refusals_are_problems(db: &TestDb) {
+    let server = Server::default(db).await;
+    let key = server.org("acme").await;
+    let worker = server.worker_token().await;
+    let tool = server.upload(&key, component(artifacts::ECHO)).await.json()["tool"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let agent = server
+        .json("POST", "/v1/agents", &key, &json!({ "name": "alpha" }))
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    server
+        .json(
+            "PUT",
+            &format!("/v1/agents/{agent}/tools/{tool}"),
+            &key,
+            &json!({}),
+        )
+        .await;
+    let path = format!("/worker/v1/agents/{agent}/invoke");
+    let call = |body: serde_json::Value| {
+        let (server, worker, path) = (&server, worker.clone(), path.clone());
+        async move { server.json("POST", &path, &worker, &body).await }
+    };
+
+    let ok =
+        call(json!({ "name": "echo__echo", "arguments": { "message": "hi" }, "call_id": "c" }))
+            .await;
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.json()["result"]["message"], "hi");
+    let bad = call(json!({ "name": "echo__echo", "arguments": { "message": 5 } })).await;
+    let bad = bad.problem(422, "invalid_arguments");
+    assert!(bad["invocation_id"].is_string());
+    for (kind, status) in [
+        ("upstream", 502),
+        ("not_configured", 424),
+        ("unauthorized", 424),
+        ("not_found", 422),
+        ("rate_limited", 502),
+        ("internal", 502),
+    ] {
+        let failed = call(json!({ "name": "echo__fail", "arguments": { "kind": kind, "message": "for the LLM" } })).await;
+        let body = failed.problem(status, kind);
+        assert_eq!(body["detail"], "for the LLM");
+    }
+    call(json!({ "name": "nope__echo", "arguments": {} }))
+        .await
+        .problem(404, "not_found");
+    call(json!({ "name": "nonsense", "arguments": {} }))
+        .await
+        .problem(400, "invalid_request");
+    call(json!({ "name": "echo__echo", "argument": {} }))
+        .await
+        .problem(422, "invalid_body");
+    server
+        .send(
+            "POST",
+            &path,
+            Some(&worker),
+            &[
+                ("content-type", "application/json"),
+                ("x-warden-deadline-ms", "soon"),
+            ],
+            b"{\"name\":\"echo__echo\"}".to_vec(),
+        )
+        .await
+        .problem(400, "invalid_request");
+    server
+        .json(
+            "POST",
+            "/worker/v1/agents/no-such-agent/invoke",
+            &worker,
+            &json!({ "name": "echo__echo" }),
+        )
+        .await
+        .problem(404, "not_found");
+    server
+        .get("/worker/v1/agents/no-such-agent/toolset", &worker)
+        .await
+        .problem(404, "not_found");
+
+    // Switched off: 409 `disabled`, and gone from the toolset.
+    server
+        .json(
+            "PUT",
+            &format!("/v1/agents/{agent}/tools/{tool}"),
+            &key,
+            &json!({ "function_enables": { "echo": false } }),
+        )
+        .await;
+    call(json!({ "name": "echo__echo", "arguments": { "message": "hi" } }))
+        .await
+        .problem(409, "disabled");
+    let toolset = server
+        .get(&format!("/worker/v1/agents/{agent}/toolset"), &worker)
+        .await
+        .json();
+    assert!(
+        toolset["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["function"]["name"] != "echo__echo")
+    );
+    server
+        .json(
+            "PATCH",
+            &format!("/v1/agents/{agent}"),
+            &key,
+            &json!({ "is_active": false }),
+        )
+        .await;
+    server
+        .get(&format!("/worker/v1/agents/{agent}/toolset"), &worker)
+        .await
+        .problem(409, "disabled");
+    server.stop().await;
+}
+
+async fn invocations_are_rate_limited_per_organization_and_tool(db: &TestDb) {
+    let server = Server::start(
+        db,
+        CoreSettings::default(),
+        ApiSettings {
+            rate_limit: Some(RateLimit {
+                per_second: 0.01,
+                burst: 2,
+            }),
+            ..ApiSettings::default()
+        },
+    )
+    .await;
+    let worker = server.worker_token().await;
+    let mut agents = Vec::new();
+    for org in ["acme", "globex"] {
+        let key = server.org(org).await;
+        let tool = server.upload(&key, component(artifacts::ECHO)).await.json()["tool"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let agent = server
+            .json("POST", "/v1/agents", &key, &json!({ "name": "alpha" }))
+            .await
+            .json()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        server
+            .json(
+                "PUT",
+                &format!("/v1/agents/{agent}/tools/{tool}"),
+                &key,
+                &json!({}),
+            )
+            .await;
+        agents.push(agent);
+    }
+    let call = |agent: String| {
+        let (server, worker) = (&server, worker.clone());
+        async move {
+            server
+                .json(
+                    "POST",
+                    &format!("/worker/v1/agents/{agent}/invoke"),
+                    &worker,
+                    &json!({ "name": "echo__echo", "arguments": { "message": "hi" } }),
+                )
+                .await
+        }
+    };
+    assert_eq!(call(agents[0].clone()).await.status, 200);
+    assert_eq!(call(agents[0].clone()).await.status, 200);
+    let limited = call(agents[0].clone()).await;
+    limited.problem(429, "rate_limited");
+    let retry_after: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+    assert!(retry_after >= 1);
+    // Another organization's bucket is untouched.
+    assert_eq!(call(agents[1].clone()).await.status, 200);
+    server.stop().await;
+}
+
+async fn a_client_disconnect_cancels_the_call(db: &TestDb) {
+    use tokio::io::AsyncWriteExt;
+
+    let server = Server::default(db).await;
+    let key = server.org("acme").await;
+    let worker = server.worker_token().await;
+    let tool = server
+        .upload(&key, component(artifacts::SLEEPER))
+        .await
+        .json()["tool"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let agent = server
+        .json("POST", "/v1/agents", &key, &json!({ "name": "alpha" }))
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    server
+        .json(
+            "PUT",
+            &format!("/v1/agents/{agent}/tools/{tool}"),
+            &key,
+            &json!({}),
+        )
+        .await;
+    let body = r#"{"name":"sleeper__sleep","arguments":{},"call_id":"c"}"#;
+    let request = format!(
+        "POST /worker/v1/agents/{agent}/invoke HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {worker}\r\n\
+         content-type: application/json\r\nx-warden-deadline-ms: 1500\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+
+    // Control: a caller that waits gets the timeout, and it is audited.
+    let waited = server
+        .send(
+            "POST",
+            &format!("/worker/v1/agents/{agent}/invoke"),
+            Some(&worker),
+            &[
+                ("content-type", "application/json"),
+                ("x-warden-deadline-ms", "1500"),
+            ],
+            body.as_bytes().to_vec(),
+        )
+        .await;
+    waited.problem(504, "timeout");
+    let audited = || async {
+        server.get("/v1/invocations", &key).await.json()["items"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(audited().await, 1);
+
+    // A caller that hangs up drops the call: it never reaches its deadline,
+    // so no second audit row is ever written.
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(stream);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(audited().await, 1);
+    server.stop().await;
+}

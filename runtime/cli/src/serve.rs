@@ -1,0 +1,356 @@
+//! `warden serve` and the operator commands that work on the same database:
+//! `warden org create`, `warden api-key revoke`, `warden worker-token create`.
+
+use clap::{Args, ValueEnum};
+use secrecy::ExposeSecret;
+use serde_json::json;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+use warden_core::{Core, CoreSettings};
+use warden_sandbox::{Sandbox, SandboxConfig};
+use warden_store::{KeyRing, Store};
+
+/// Where Warden keeps its state, shared by `serve` and the operator commands.
+#[derive(Debug, Args)]
+pub(crate) struct StateArgs {
+    /// Directory for the embedded database, the generated key ring, the
+    /// compiled-component cache and `bootstrap.json`.
+    #[arg(
+        long,
+        env = "WARDEN_DATA_DIR",
+        default_value = ".warden",
+        value_name = "DIR"
+    )]
+    data_dir: PathBuf,
+    /// The database; defaults to a SQLite file in the data directory.
+    /// `postgres://…` to share one database between replicas.
+    #[arg(long, env = "WARDEN_DATABASE_URL", value_name = "URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum RoleArg {
+    /// The management API and the worker API.
+    All,
+    /// The management API only (`/v1`).
+    Api,
+    /// The worker API only (`/worker/v1`).
+    Worker,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    state: StateArgs,
+    /// Address to listen on.
+    #[arg(long, env = "WARDEN_BIND", default_value = "127.0.0.1:8080")]
+    bind: SocketAddr,
+    /// Which APIs this process serves.
+    #[arg(long, value_enum, default_value = "all")]
+    role: RoleArg,
+    /// How long in-flight calls may take to finish after SIGTERM/SIGINT.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    shutdown_grace: u64,
+    /// Let tools reach loopback and private networks (local services).
+    #[arg(long)]
+    allow_private_network: bool,
+}
+
+const KEY_FILE: &str = "secret-keys";
+const BOOTSTRAP_FILE: &str = "bootstrap.json";
+
+/// Writes `contents` to a new file only its owner can read.
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
+}
+
+impl StateArgs {
+    fn prepare_dir(&self) -> Result<(), String> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.data_dir)
+            .map_err(|e| format!("cannot create {}: {e}", self.data_dir.display()))
+    }
+
+    fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("warden.db").display()))
+    }
+
+    /// The key ring: from the environment, else the data directory's key
+    /// file, which is generated (0600) on first start.
+    fn key_ring(&self) -> Result<KeyRing, String> {
+        if std::env::var_os(warden_store::sealed::KEYS_ENV).is_some()
+            || std::env::var_os(warden_store::sealed::KEY_FILE_ENV).is_some()
+        {
+            return KeyRing::from_env().map_err(|e| format!("cannot load the key ring: {e}"));
+        }
+        let path = self.data_dir.join(KEY_FILE);
+        if !path.exists() {
+            let key = KeyRing::generate_key().map_err(|e| e.to_string())?;
+            write_private(&path, &format!("{}\n", key.entry.expose_secret()))
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            eprintln!(
+                "warden: generated a new key ring at {} (mode 0600). Back it up: \
+                 without it, stored secrets cannot be opened.",
+                path.display()
+            );
+        }
+        KeyRing::from_file(&path).map_err(|e| format!("cannot load the key ring: {e}"))
+    }
+
+    async fn open(&self, settings: CoreSettings) -> Result<Core, String> {
+        self.prepare_dir()?;
+        let keys = self.key_ring()?;
+        let store = Store::connect(&self.database_url())
+            .await
+            .map_err(|e| format!("cannot open the database: {e}"))?;
+        let sandbox = Sandbox::new(SandboxConfig {
+            cache_dir: Some(self.data_dir.join("cache")),
+            ..SandboxConfig::default()
+        })
+        .map_err(|e| format!("cannot start the sandbox: {e:#}"))?;
+        Ok(Core::new(store, sandbox, keys, settings))
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::FAILURE
+}
+
+/// Installs the bundled tools as platform tools (a no-op when unchanged).
+async fn install_bundled(core: &Core) -> Result<(), String> {
+    for component in warden_tool_artifacts::BUNDLED {
+        let installed = core
+            .install_platform_tool(component.to_vec())
+            .await
+            .map_err(|e| format!("installing a bundled tool failed: {e}"))?;
+        if installed.created {
+            tracing::info!(tool = %installed.tool.name, version = %installed.tool.version, "installed bundled tool");
+        }
+    }
+    Ok(())
+}
+
+/// On an empty database: the `default` organization, an admin API key and a
+/// worker token, printed once and written to `bootstrap.json` (0600).
+async fn bootstrap(core: &Core, data_dir: &Path) -> Result<(), String> {
+    let organizations = core
+        .store()
+        .list_organizations()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !organizations.is_empty() {
+        return Ok(());
+    }
+    let (organization, key) = core
+        .create_organization("default")
+        .await
+        .map_err(|e| e.to_string())?;
+    let worker = core
+        .create_worker_token("bootstrap")
+        .await
+        .map_err(|e| e.to_string())?;
+    let document = serde_json::to_string_pretty(&json!({
+        "organization_id": organization.id,
+        "api_key": key.key.expose_secret(),
+        "api_key_id": key.record.id,
+        "worker_token": worker.token.expose_secret(),
+    }))
+    .expect("JSON serializes");
+    let path = data_dir.join(BOOTSTRAP_FILE);
+    write_private(&path, &format!("{document}\n"))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    println!("{document}");
+    eprintln!(
+        "warden: created organization `default`; its API key and a worker token are shown \
+         above once and saved to {} (mode 0600)",
+        path.display()
+    );
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    eprintln!("warden: shutting down, letting in-flight calls finish");
+}
+
+pub(crate) async fn serve(args: ServeArgs) -> ExitCode {
+    let settings = CoreSettings {
+        http: warden_sandbox::HttpGrants {
+            allow_private_network: args.allow_private_network,
+            ..Default::default()
+        },
+        limits: None,
+    };
+    let core = match args.state.open(settings).await {
+        Ok(core) => core,
+        Err(e) => return fail(&e),
+    };
+    if let Err(e) = install_bundled(&core).await {
+        return fail(&e);
+    }
+    if let Err(e) = bootstrap(&core, &args.state.data_dir).await {
+        return fail(&e);
+    }
+    let role = match args.role {
+        RoleArg::All => warden_api::Role::All,
+        RoleArg::Api => warden_api::Role::Api,
+        RoleArg::Worker => warden_api::Role::Worker,
+    };
+    let router = warden_api::router(
+        core,
+        warden_api::ApiSettings {
+            role,
+            ..warden_api::ApiSettings::default()
+        },
+    );
+    let listener = match tokio::net::TcpListener::bind(args.bind).await {
+        Ok(listener) => listener,
+        Err(e) => return fail(&format!("cannot listen on {}: {e}", args.bind)),
+    };
+    let address = listener.local_addr().map_or(args.bind, |a| a);
+    eprintln!("warden: listening on http://{address} (API reference at http://{address}/docs)");
+    let grace = Duration::from_secs(args.shutdown_grace);
+    let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        shutdown_signal().await;
+        let _ = stopped_tx.send(());
+    };
+    let server = warden_api::serve(listener, router, shutdown);
+    tokio::pin!(server);
+    // After the signal, in-flight calls get `grace` to finish.
+    let result = tokio::select! {
+        result = &mut server => result,
+        () = async {
+            let _ = stopped_rx.await;
+            tokio::time::sleep(grace).await;
+        } => {
+            eprintln!("warden: in-flight calls did not finish within {} s; stopping", grace.as_secs());
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&format!("server error: {e}")),
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct OrgCreateArgs {
+    #[command(flatten)]
+    state: StateArgs,
+    /// The organization's name.
+    name: String,
+}
+
+pub(crate) async fn org_create(args: OrgCreateArgs) -> ExitCode {
+    let core = match args.state.open(CoreSettings::default()).await {
+        Ok(core) => core,
+        Err(e) => return fail(&e),
+    };
+    match core.create_organization(&args.name).await {
+        Ok((organization, key)) => {
+            println!(
+                "{}",
+                json!({
+                    "organization_id": organization.id,
+                    "api_key": key.key.expose_secret(),
+                    "api_key_id": key.record.id,
+                })
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e.to_string()),
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ApiKeyRevokeArgs {
+    #[command(flatten)]
+    state: StateArgs,
+    /// The key's id (`api_key_id`), not the key itself.
+    key_id: String,
+}
+
+pub(crate) async fn api_key_revoke(args: ApiKeyRevokeArgs) -> ExitCode {
+    let core = match args.state.open(CoreSettings::default()).await {
+        Ok(core) => core,
+        Err(e) => return fail(&e),
+    };
+    let organizations = match core.store().list_organizations().await {
+        Ok(list) => list,
+        Err(e) => return fail(&e.to_string()),
+    };
+    for organization in organizations {
+        match core.revoke_api_key(&organization.id, &args.key_id).await {
+            Ok(key) => {
+                println!(
+                    "{}",
+                    json!({ "api_key_id": key.id, "organization_id": key.organization_id, "revoked": true })
+                );
+                return ExitCode::SUCCESS;
+            }
+            Err(warden_core::CoreError::NotFound(_)) => continue,
+            Err(e) => return fail(&e.to_string()),
+        }
+    }
+    fail(&format!("no API key with id {}", args.key_id))
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WorkerTokenCreateArgs {
+    #[command(flatten)]
+    state: StateArgs,
+    /// A label for the token.
+    #[arg(long, default_value = "worker")]
+    name: String,
+}
+
+pub(crate) async fn worker_token_create(args: WorkerTokenCreateArgs) -> ExitCode {
+    let core = match args.state.open(CoreSettings::default()).await {
+        Ok(core) => core,
+        Err(e) => return fail(&e),
+    };
+    match core.create_worker_token(&args.name).await {
+        Ok(token) => {
+            println!(
+                "{}",
+                json!({
+                    "worker_token": token.token.expose_secret(),
+                    "worker_token_id": token.record.id,
+                })
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e.to_string()),
+    }
+}
