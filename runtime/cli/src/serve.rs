@@ -57,6 +57,13 @@ pub(crate) struct ServeArgs {
     /// Let tools reach loopback and private networks (local services).
     #[arg(long)]
     allow_private_network: bool,
+    /// Invocations per second allowed per (organization, tool); 0 turns the
+    /// limit off.
+    #[arg(long, default_value_t = 50.0, value_name = "N")]
+    rate_limit: f64,
+    /// Invocations a (organization, tool) may burst above the rate.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    rate_limit_burst: u32,
 }
 
 const KEY_FILE: &str = "secret-keys";
@@ -230,7 +237,10 @@ pub(crate) async fn serve(args: ServeArgs) -> ExitCode {
         core,
         warden_api::ApiSettings {
             role,
-            ..warden_api::ApiSettings::default()
+            rate_limit: (args.rate_limit > 0.0).then_some(warden_api::RateLimit {
+                per_second: args.rate_limit,
+                burst: args.rate_limit_burst.max(1),
+            }),
         },
     );
     let listener = match tokio::net::TcpListener::bind(args.bind).await {
