@@ -98,8 +98,8 @@ pub struct WasmComponent(#[expect(dead_code, reason = "documentation only")] Vec
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetSecret {
-    /// The secret's value. Write-only: it is never returned.
-    #[schema(value_type = String, write_only)]
+    /// The secret's value, not empty. Write-only: it is never returned.
+    #[schema(value_type = String, write_only, min_length = 1)]
     pub value: SecretString,
 }
 
@@ -211,7 +211,11 @@ impl From<AgentView> for Agent {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAgent {
-    /// 1 or more characters.
+    /// At least one character that is not white space.
+    #[schema(
+        min_length = 1,
+        pattern = r"[^\u0009-\u000d\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub name: String,
     #[serde(default)]
     pub description: String,
@@ -226,6 +230,12 @@ pub struct NewAgent {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgentPatch {
+    /// At least one character that is not white space; `null` or absent
+    /// leaves the name as it is.
+    #[schema(
+        min_length = 1,
+        pattern = r"[^\u0009-\u000d\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub name: Option<String>,
     pub description: Option<String>,
     pub system_prompt: Option<String>,
@@ -247,8 +257,13 @@ pub struct AgentQuery {
     pub is_active: Option<bool>,
     /// Case-insensitive substring of the name.
     pub name: Option<String>,
-    /// Page size: default 50, at most 100.
+    /// Page size: default 50, 1 to 100.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
+    /// A previous page's `next_cursor`, passed back unchanged (empty: the
+    /// first page). Opaque: anything the server did not issue may be refused
+    /// as malformed (400).
+    #[param(format = "page-cursor", pattern = r"^[A-Za-z0-9_-]*$")]
     pub cursor: Option<String>,
 }
 
@@ -375,8 +390,13 @@ pub struct InvocationPage {
 pub struct InvocationQuery {
     pub agent_id: Option<String>,
     pub tool_id: Option<String>,
-    /// Page size: default 50, at most 100.
+    /// Page size: default 50, 1 to 100.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
+    /// A previous page's `next_cursor`, passed back unchanged (empty: the
+    /// first page). Opaque: anything the server did not issue may be refused
+    /// as malformed (400).
+    #[param(format = "page-cursor", pattern = r"^[A-Za-z0-9_-]*$")]
     pub cursor: Option<String>,
 }
 
@@ -385,6 +405,7 @@ pub struct InvocationQuery {
 #[into_params(parameter_in = Query)]
 pub struct HealthQuery {
     /// The window, in minutes: default 60, 1 to 43200 (30 days).
+    #[param(minimum = 1, maximum = 43200)]
     pub window_minutes: Option<u32>,
 }
 
@@ -481,6 +502,7 @@ pub struct LlmFunction {
 #[serde(deny_unknown_fields)]
 pub struct Invoke {
     /// `{tool}__{function}`, as in the toolset.
+    #[schema(pattern = "__")]
     pub name: String,
     /// The arguments the LLM produced; absent means `{}`.
     #[serde(default = "empty_object")]

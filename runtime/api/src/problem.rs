@@ -7,9 +7,9 @@
 //!
 //! | error | status | kind |
 //! | --- | --- | --- |
-//! | `NotFound` (also: another organization's ids) | 404 | `not_found` |
+//! | `NotFound` (also: another organization's ids, a secret the tool does not declare) | 404 | `not_found` |
 //! | `Conflict` | 409 | `conflict` |
-//! | `Invalid` (bad cursor, unknown secret or function name, …) | 400 | `invalid_request` |
+//! | `Invalid` (bad cursor, unknown function name, …) | 400 | `invalid_request` |
 //! | `InvalidConfig` | 422 | `invalid_config` |
 //! | `InvalidComponent` | 422 | `invalid_component` |
 //! | `Disabled` (inactive agent, disabled tool or function) | 409 | `disabled` |

@@ -15,6 +15,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post, put};
+use secrecy::ExposeSecret;
 use warden_core::AgentToolInput;
 use warden_store::{AgentFilter, InvocationFilter, NewVoiceAgent, PageRequest, VoiceAgentUpdate};
 
@@ -24,6 +25,10 @@ pub const MAX_COMPONENT_BYTES: usize = 32 * 1024 * 1024;
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 /// Largest page size.
 pub const MAX_PAGE_SIZE: u32 = 100;
+/// Default window of `GET /v1/tools/{tool_id}/health`, in minutes.
+const DEFAULT_WINDOW_MINUTES: u32 = 60;
+/// Largest window of `GET /v1/tools/{tool_id}/health`, in minutes (30 days).
+pub(crate) const MAX_WINDOW_MINUTES: u32 = 43_200;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -57,11 +62,27 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/invocations", get(list_invocations))
 }
 
-fn page(limit: Option<u32>, cursor: Option<String>) -> PageRequest {
-    PageRequest {
-        limit: limit.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE),
-        cursor: cursor.filter(|c| !c.is_empty()),
+/// A query parameter outside its documented range: 400, like any other
+/// query the OpenAPI document does not allow.
+fn out_of_range(name: &str, max: u32) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_query",
+        format!("`{name}` must be between 1 and {max}"),
+    )
+}
+
+/// The page a listing asked for; `limit` outside 1..=[`MAX_PAGE_SIZE`] is
+/// refused rather than silently changed.
+fn page(limit: Option<u32>, cursor: Option<String>) -> Result<PageRequest, ApiError> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE_SIZE);
+    if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+        return Err(out_of_range("limit", MAX_PAGE_SIZE));
     }
+    Ok(PageRequest {
+        limit,
+        cursor: cursor.filter(|c| !c.is_empty()),
+    })
 }
 
 // ----- tools -----
@@ -167,7 +188,8 @@ pub(crate) async fn delete_tool(
 
 // ----- secrets -----
 
-/// Sets a secret the tool declares. Write-only: the response is its status.
+/// Sets a secret the tool declares (a name it does not declare is 404).
+/// Write-only: the response is its status.
 #[utoipa::path(put, path = "/v1/tools/{tool_id}/secrets/{name}", tag = "secrets", security(("api_key" = [])),
     params(("tool_id" = String, Path), ("name" = String, Path)),
     request_body = SetSecret,
@@ -178,11 +200,29 @@ pub(crate) async fn set_secret(
     ApiPath((tool_id, name)): ApiPath<(String, String)>,
     SecretJson(body): SecretJson<SetSecret>,
 ) -> Result<Json<Secret>, ApiError> {
-    let status = state
-        .core
-        .catalog(&p)
-        .set_secret(&tool_id, &name, body.value)
-        .await?;
+    if body.value.expose_secret().is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            "the secret's value must not be empty",
+        ));
+    }
+    let catalog = state.core.catalog(&p);
+    // A name the tool does not declare names no secret: 404, as DELETE
+    // answers (the core would refuse it too, as an invalid request).
+    let tool = catalog.tool(&tool_id).await?;
+    if !tool.secrets.iter().any(|s| s.name == name) {
+        return Err(ApiError::not_found(format!(
+            "the tool `{}` declares no secret `{name}` (it declares: {})",
+            tool.name,
+            tool.secrets
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let status = catalog.set_secret(&tool_id, &name, body.value).await?;
     Ok(Json(status.into()))
 }
 
@@ -226,7 +266,10 @@ pub(crate) async fn tool_health(
     ApiPath(tool_id): ApiPath<String>,
     ApiQuery(query): ApiQuery<HealthQuery>,
 ) -> Result<Json<ToolHealth>, ApiError> {
-    let window = query.window_minutes.unwrap_or(60).clamp(1, 43_200);
+    let window = query.window_minutes.unwrap_or(DEFAULT_WINDOW_MINUTES);
+    if !(1..=MAX_WINDOW_MINUTES).contains(&window) {
+        return Err(out_of_range("window_minutes", MAX_WINDOW_MINUTES));
+    }
     let since = chrono::Utc::now() - chrono::Duration::minutes(i64::from(window));
     let stats = state.core.catalog(&p).tool_health(&tool_id, since).await?;
     Ok(Json(ToolHealth::new(tool_id, window, since, stats)))
@@ -272,7 +315,7 @@ pub(crate) async fn list_agents(
     let page = state
         .core
         .catalog(&p)
-        .list_agents(&filter, &page(query.limit, query.cursor))
+        .list_agents(&filter, &page(query.limit, query.cursor)?)
         .await?;
     Ok(Json(AgentPage {
         items: page.items.into_iter().map(Into::into).collect(),
@@ -436,7 +479,7 @@ pub(crate) async fn list_invocations(
     let page = state
         .core
         .catalog(&p)
-        .list_invocations(&filter, &page(query.limit, query.cursor))
+        .list_invocations(&filter, &page(query.limit, query.cursor)?)
         .await?;
     Ok(Json(InvocationPage {
         items: page.items.into_iter().map(Into::into).collect(),

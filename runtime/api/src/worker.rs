@@ -74,7 +74,8 @@ pub(crate) async fn toolset(
 /// whose `kind` is the tool error's and whose `detail` is meant for the LLM.
 #[utoipa::path(post, path = "/worker/v1/agents/{agent_id}/invoke", tag = "worker", security(("worker_token" = [])),
     params(("agent_id" = String, Path),
-        ("X-Warden-Deadline-Ms" = Option<u64>, Header, description = "Tighter wall clock for this call, in milliseconds")),
+        ("X-Warden-Deadline-Ms" = Option<i64>, Header, minimum = 1, nullable = false,
+            description = "Tighter wall clock for this call, in milliseconds (a positive whole number)")),
     request_body = Invoke,
     responses((status = 200, body = InvokeResult), Problems))]
 pub(crate) async fn invoke(
@@ -90,7 +91,8 @@ pub(crate) async fn invoke(
             let millis = value
                 .to_str()
                 .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok())
+                .and_then(|v| v.trim().parse::<i64>().ok())
+                .and_then(|ms| u64::try_from(ms).ok())
                 .filter(|ms| *ms > 0)
                 .ok_or_else(|| {
                     ApiError::bad_request(

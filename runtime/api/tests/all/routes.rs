@@ -236,7 +236,16 @@ async fn every_safe_route_works(db: &TestDb) {
             &json!({ "value": canary }),
         )
         .await
-        .problem(400, "invalid_request");
+        .problem(404, "not_found");
+    server
+        .json(
+            "PUT",
+            &format!("/v1/tools/{calendar_id}/secrets/client_id"),
+            &key,
+            &json!({ "value": "" }),
+        )
+        .await
+        .problem(422, "invalid_body");
     let deleted = server
         .delete(&format!("/v1/tools/{calendar_id}/secrets/client_id"), &key)
         .await;
@@ -283,8 +292,15 @@ async fn every_safe_route_works(db: &TestDb) {
         .json();
     assert_eq!(active["items"].as_array().unwrap().len(), 1);
     assert_eq!(active["items"][0]["name"], "alpha");
-    let capped = server.get("/v1/agents?limit=100000", &key).await;
-    assert_eq!(capped.status, 200);
+    // Page sizes outside 1..=100 are refused, not silently changed.
+    for limit in ["0", "101", "100000"] {
+        server
+            .get(&format!("/v1/agents?limit={limit}"), &key)
+            .await
+            .problem(400, "invalid_query");
+    }
+    let full = server.get("/v1/agents?limit=100", &key).await;
+    assert_eq!(full.status, 200);
     let agent = &ids[0];
     let patched = server
         .json(
@@ -400,6 +416,15 @@ async fn every_safe_route_works(db: &TestDb) {
         (json!(1), json!(0))
     );
     assert!(health["p50_duration_us"].is_i64());
+    for window in ["0", "43201"] {
+        server
+            .get(
+                &format!("/v1/tools/{echo_id}/health?window_minutes={window}"),
+                &key,
+            )
+            .await
+            .problem(400, "invalid_query");
+    }
 
     // Deletions.
     assert_eq!(
