@@ -94,6 +94,14 @@ fn same_hash(stored: &str, presented: &str) -> bool {
     bool::from(stored.as_bytes().ct_eq(presented.as_bytes()))
 }
 
+/// `last_used_at` is kept to the minute: recording every request would add a
+/// database write (serialized on SQLite) to every call for no one's benefit.
+const LAST_USED_RESOLUTION: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
+fn needs_touch(last_used_at: Option<chrono::DateTime<chrono::Utc>>) -> bool {
+    last_used_at.is_none_or(|at| chrono::Utc::now() - at >= LAST_USED_RESOLUTION)
+}
+
 impl Core {
     /// Creates an organization and its first API key.
     pub async fn create_organization(&self, name: &str) -> Result<(Organization, IssuedApiKey)> {
@@ -141,10 +149,11 @@ impl Core {
         if !same_hash(&record.key_hash, &presented_hash) {
             return Err(CoreError::Unauthenticated);
         }
-        if let Err(e) = self
-            .store
-            .touch_api_key(&record.organization_id, &record.id)
-            .await
+        if needs_touch(record.last_used_at)
+            && let Err(e) = self
+                .store
+                .touch_api_key(&record.organization_id, &record.id)
+                .await
         {
             tracing::warn!("failed to record API key use: {e}");
         }
@@ -200,7 +209,9 @@ impl Core {
         if !same_hash(&record.token_hash, &presented_hash) {
             return Err(CoreError::Unauthenticated);
         }
-        if let Err(e) = self.store.touch_worker_token(&record.id).await {
+        if needs_touch(record.last_used_at)
+            && let Err(e) = self.store.touch_worker_token(&record.id).await
+        {
             tracing::warn!("failed to record worker token use: {e}");
         }
         Ok(WorkerPrincipal {
