@@ -14,7 +14,6 @@ use crate::error::{CoreError, Result};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use warden_store::{ApiKey, NewApiKey, NewWorkerToken, Organization, WorkerToken};
 
@@ -69,7 +68,7 @@ pub struct WorkerPrincipal {
 }
 
 fn hash(key: &str) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
+    warden_store::sha256_hex(key.as_bytes())
 }
 
 /// `prefix` followed by 256 random bits, base64url without padding.

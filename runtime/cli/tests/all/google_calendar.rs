@@ -16,11 +16,7 @@ struct Google {
 
 impl Google {
     fn start() -> Google {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
+        let runtime = stand_in_runtime();
         let api = runtime.block_on(GoogleCalendar::start());
         let refresh_token = api.issue_refresh_token();
         Google {

@@ -10,11 +10,7 @@ struct Target {
 }
 
 fn target() -> Target {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = stand_in_runtime();
     let server = runtime.block_on(HttpTarget::start());
     Target {
         _runtime: runtime,

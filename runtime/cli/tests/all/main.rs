@@ -45,6 +45,16 @@ impl Run {
     }
 }
 
+/// A runtime of its own for the local stand-ins, which serve while the test
+/// thread runs `warden` and waits for it.
+pub fn stand_in_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a runtime for the stand-ins")
+}
+
 pub fn warden(args: &[&str]) -> Run {
     warden_with_env(args, &[])
 }
