@@ -16,7 +16,7 @@ use axum::http::HeaderMap;
 use axum::response::Json;
 use axum::routing::{get, post};
 use std::time::{Duration, Instant};
-use warden_core::{InvocationRequest, NAME_SEPARATOR};
+use warden_core::InvocationRequest;
 use warden_store::VoiceAgent;
 
 /// The optional header that tightens a call's wall clock, in milliseconds.
@@ -102,21 +102,14 @@ pub(crate) async fn invoke(
             Instant::now().checked_add(Duration::from_millis(millis))
         }
     };
-    let agent = agent(&state, &agent_id).await?;
-    let tool_name = body
-        .name
-        .split_once(NAME_SEPARATOR)
-        .map_or(body.name.as_str(), |(tool, _)| tool);
-    if let Some(limiter) = &state.limiter
-        && let Err(retry_after) = limiter.check(&agent.organization_id, tool_name)
-    {
-        return Err(ApiError::rate_limited(retry_after));
-    }
-    let invoked = state
+    // One query loads the agent (whichever organization it belongs to), the
+    // tool, the association and the secrets; the rate limit applies before
+    // anything runs.
+    let prepared = state
         .core
-        .invoke(InvocationRequest {
-            organization_id: agent.organization_id,
-            agent_id: agent.id,
+        .prepare(InvocationRequest {
+            organization_id: None,
+            agent_id,
             function: body.name,
             arguments: body.arguments,
             call_id: body.call_id,
@@ -124,6 +117,12 @@ pub(crate) async fn invoke(
             deadline,
         })
         .await?;
+    if let Some(limiter) = &state.limiter
+        && let Err(retry_after) = limiter.check(prepared.organization_id(), prepared.tool_name())
+    {
+        return Err(ApiError::rate_limited(retry_after));
+    }
+    let invoked = state.core.run(prepared).await?;
     match invoked.result {
         Ok(result) => Ok(Json(InvokeResult {
             result,

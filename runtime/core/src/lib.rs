@@ -15,6 +15,7 @@
 //! Every method takes the organization it acts for and never reaches another
 //! organization's rows: the store filters every query by it.
 
+mod audit;
 mod auth;
 mod catalog;
 mod error;
@@ -29,7 +30,9 @@ pub use catalog::{
     Installed, OAuthView, SecretStatus, ToolView,
 };
 pub use error::{CoreError, Result};
-pub use worker::{FunctionSchema, InvocationRequest, Invoked, NAME_SEPARATOR, Toolset};
+pub use worker::{
+    FunctionSchema, InvocationRequest, Invoked, NAME_SEPARATOR, PreparedInvocation, Toolset,
+};
 
 use std::sync::Arc;
 use warden_sandbox::{HttpGrants, Limits, Sandbox, Tool};
@@ -52,6 +55,7 @@ pub struct Core {
     sandbox: Sandbox,
     keys: Arc<KeyRing>,
     settings: CoreSettings,
+    audit: audit::AuditWriter,
 }
 
 /// A tool's current version, loaded into the sandbox.
@@ -68,6 +72,7 @@ impl Core {
             sandbox,
             keys: Arc::new(keys),
             settings,
+            audit: audit::AuditWriter::default(),
         }
     }
 

@@ -8,9 +8,10 @@
 //! and writes the audit row.
 
 use crate::Core;
+use crate::LoadedTool;
 use crate::catalog::current_metadata;
 use crate::error::{CoreError, Result};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::Serialize;
 use serde_json::Value;
@@ -21,7 +22,7 @@ use warden_sandbox::{
     Call, CallContext, CallEnv, CallReport, Error as ToolCallError, RefreshedToken, SecretMap,
     TokenCallback,
 };
-use warden_store::{InvocationOutcome, NewInvocation};
+use warden_store::{InvocationOutcome, NewInvocation, Tool as ToolRow};
 
 /// Separates tool and function in the names LLMs see: `google_calendar__list_events`.
 pub const NAME_SEPARATOR: &str = "__";
@@ -49,8 +50,11 @@ pub struct Toolset {
 /// What the worker knows about one invocation.
 #[derive(Debug, Clone, Default)]
 pub struct InvocationRequest {
-    /// The organization (from the worker's session or credentials).
-    pub organization_id: String,
+    /// The organization the call is made for (from a session or an
+    /// organization's credentials): an agent of another organization is not
+    /// found. `None` for callers trusted across organizations (the worker
+    /// plane's tokens): the agent's own organization applies.
+    pub organization_id: Option<String>,
     /// The agent making the call.
     pub agent_id: String,
     /// `{tool}__{function}`.
@@ -63,6 +67,58 @@ pub struct InvocationRequest {
     pub call_session_id: Option<String>,
     /// A deadline tighter than the tool's limits (the voice turn's).
     pub deadline: Option<Instant>,
+}
+
+/// A call whose agent, tool, association and secrets are loaded and checked
+/// ([`Core::prepare`]), ready for [`Core::run`]. Holds the opened secrets:
+/// dropping it drops them.
+pub struct PreparedInvocation {
+    organization_id: String,
+    agent_id: String,
+    tool: ToolRow,
+    function: String,
+    loaded: LoadedTool,
+    config: Value,
+    secrets: SecretMap,
+    arguments: Value,
+    call_id: String,
+    call_session_id: Option<String>,
+    deadline: Option<Instant>,
+    started_at: DateTime<Utc>,
+}
+
+impl PreparedInvocation {
+    /// The organization the call runs for (the agent's).
+    pub fn organization_id(&self) -> &str {
+        &self.organization_id
+    }
+
+    /// The agent making the call.
+    pub fn agent_id(&self) -> &str {
+        &self.agent_id
+    }
+
+    /// The tool's name.
+    pub fn tool_name(&self) -> &str {
+        &self.tool.name
+    }
+
+    /// The function's name within the tool.
+    pub fn function(&self) -> &str {
+        &self.function
+    }
+}
+
+impl std::fmt::Debug for PreparedInvocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // No config, arguments or secrets.
+        f.debug_struct("PreparedInvocation")
+            .field("organization_id", &self.organization_id)
+            .field("agent_id", &self.agent_id)
+            .field("tool", &self.tool.name)
+            .field("function", &self.function)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The outcome of an invocation that reached the sandbox.
@@ -117,35 +173,46 @@ impl Core {
         })
     }
 
-    /// Runs one function for an agent: the whole pipeline. Errors before the
-    /// sandbox (unknown agent, disabled function, …) are `CoreError`s; what
-    /// the tool or the sandbox says is in [`Invoked::result`], and is audited.
+    /// Runs one function for an agent: the whole pipeline,
+    /// [`Core::prepare`] then [`Core::run`]. Errors before the sandbox
+    /// (unknown agent, disabled function, …) are `CoreError`s; what the tool
+    /// or the sandbox says is in [`Invoked::result`], and is audited.
     pub async fn invoke(&self, request: InvocationRequest) -> Result<Invoked> {
+        let prepared = self.prepare(request).await?;
+        self.run(prepared).await
+    }
+
+    /// Loads and checks everything a call needs — the agent, the tool, the
+    /// association and the opened secrets, fresh from the store in one
+    /// query — without running anything. Callers that admit calls per
+    /// organization and tool (rate limits) decide between the two steps.
+    pub async fn prepare(&self, request: InvocationRequest) -> Result<PreparedInvocation> {
         let started_at = Utc::now();
-        let org = request.organization_id.as_str();
-        let agent = self.store.agent(org, &request.agent_id).await?;
-        if !agent.is_active {
-            return Err(CoreError::Disabled(format!(
-                "the agent `{}` is not active",
-                agent.name
-            )));
-        }
         let Some((tool_name, function)) = request.function.split_once(NAME_SEPARATOR) else {
             return Err(CoreError::Invalid(format!(
                 "`{}` is not a function name of the form tool{NAME_SEPARATOR}function",
                 request.function
             )));
         };
-        let tool = self.store.tool_by_name(org, tool_name).await?;
-        let association = match self.store.agent_tool(org, &agent.id, &tool.id).await {
-            Ok(a) => a,
-            Err(warden_store::StoreError::NotFound(_)) => {
-                return Err(CoreError::Disabled(format!(
-                    "the agent does not use the tool `{tool_name}`"
-                )));
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let target = self
+            .store
+            .invocation_target(
+                request.organization_id.as_deref(),
+                &request.agent_id,
+                tool_name,
+            )
+            .await?;
+        let agent = target.agent;
+        if !agent.is_active {
+            return Err(CoreError::Disabled(format!(
+                "the agent `{}` is not active",
+                agent.name
+            )));
+        }
+        let tool = target.tool.ok_or(CoreError::NotFound("tool"))?;
+        let association = target.association.ok_or_else(|| {
+            CoreError::Disabled(format!("the agent does not use the tool `{tool_name}`"))
+        })?;
         if !association.is_enabled {
             return Err(CoreError::Disabled(format!(
                 "the tool `{tool_name}` is disabled for this agent"
@@ -156,51 +223,81 @@ impl Core {
                 "the function `{function}` of `{tool_name}` is disabled for this agent"
             )));
         }
-        let loaded = self.load_tool(org, &tool).await?;
-
+        let organization_id = agent.organization_id;
+        let loaded = self.load_tool(&organization_id, &tool).await?;
         // Secrets, opened for this call only.
-        let secrets: SecretMap = self
-            .store
-            .open_secrets(&self.keys, org, &tool.id)
-            .await?
-            .into_iter()
-            .collect();
+        let secrets = target
+            .secrets
+            .iter()
+            .map(|row| {
+                Ok((
+                    row.name.clone(),
+                    self.keys.open(&row.identity(), &row.sealed)?,
+                ))
+            })
+            .collect::<std::result::Result<SecretMap, warden_store::SealError>>()
+            .map_err(warden_store::StoreError::from)?;
+        let function = function.to_owned();
+        Ok(PreparedInvocation {
+            organization_id,
+            agent_id: agent.id,
+            tool,
+            function,
+            loaded,
+            config: association.config,
+            secrets,
+            arguments: request.arguments,
+            call_id: request.call_id,
+            call_session_id: request.call_session_id,
+            deadline: request.deadline,
+            started_at,
+        })
+    }
+
+    /// Runs a prepared call in a fresh sandbox instance, seals back any
+    /// OAuth2 token the host refreshed, and writes the audit row.
+    pub async fn run(&self, prepared: PreparedInvocation) -> Result<Invoked> {
+        let PreparedInvocation {
+            organization_id: org,
+            agent_id,
+            tool,
+            function,
+            loaded,
+            config,
+            secrets,
+            arguments,
+            call_id,
+            call_session_id,
+            deadline,
+            started_at,
+        } = prepared;
         let refreshed: Arc<Mutex<Option<RefreshedToken>>> = Arc::default();
         let on_token_refresh = TokenCallback::new({
             let refreshed = refreshed.clone();
             move |token| *refreshed.lock().unwrap_or_else(|e| e.into_inner()) = Some(token)
         });
-        let argument_keys = self
-            .store
-            .organization(org)
-            .await
-            .ok()
-            .filter(|o| o.record_arguments)
-            .and_then(|_| {
-                request
-                    .arguments
-                    .as_object()
-                    .map(|o| o.keys().cloned().collect::<Vec<_>>())
-            })
-            .map(Value::from);
+        // Names only; the store keeps them only for organizations that opted in.
+        let argument_keys = arguments
+            .as_object()
+            .map(|o| Value::from(o.keys().cloned().collect::<Vec<_>>()));
 
         let outcome = self
             .sandbox
             .invoke(
                 &loaded.tool,
                 Call {
-                    function: function.to_owned(),
-                    arguments: request.arguments,
+                    function: function.clone(),
+                    arguments,
                     env: CallEnv {
                         context: CallContext {
-                            call_id: request.call_id.clone(),
-                            organization_id: org.to_owned(),
-                            agent_id: Some(agent.id.clone()),
-                            config: association.config.clone(),
+                            call_id: call_id.clone(),
+                            organization_id: org.clone(),
+                            agent_id: Some(agent_id.clone()),
+                            config,
                         },
                         secrets,
                         limits: self.settings.limits.clone(),
-                        deadline: request.deadline,
+                        deadline,
                         http: self.settings.http.clone(),
                         on_token_refresh: Some(on_token_refresh),
                     },
@@ -210,21 +307,22 @@ impl Core {
 
         let token = refreshed.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(token) = token {
-            self.store_refreshed_token(org, &tool.id, token).await;
+            self.store_refreshed_token(&org, &tool.id, token).await;
         }
 
         let report = outcome.report;
         let invocation = self
-            .store
-            .record_invocation(
+            .audit
+            .record(
+                &self.store,
                 org,
-                &NewInvocation {
-                    agent_id: Some(agent.id.clone()),
-                    tool_id: tool.id.clone(),
-                    tool_version_id: loaded.version_id.clone(),
-                    function: function.to_owned(),
-                    call_id: request.call_id,
-                    call_session_id: request.call_session_id,
+                NewInvocation {
+                    agent_id: Some(agent_id),
+                    tool_id: tool.id,
+                    tool_version_id: loaded.version_id,
+                    function,
+                    call_id,
+                    call_session_id,
                     started_at,
                     duration_us: i64::try_from(report.duration.as_micros()).unwrap_or(i64::MAX),
                     fuel_consumed: i64::try_from(report.fuel_consumed).unwrap_or(i64::MAX),

@@ -205,32 +205,61 @@ macro_rules! bind_filter {
     };
 }
 
-impl Store {
-    /// Writes an audit record for the organization. The agent and call session, when
-    /// given, must be the organization's ([`StoreError::NotFound`] otherwise).
-    /// `argument_keys` is kept only if the organization opted in.
-    pub async fn record_invocation(
-        &self,
-        organization_id: &str,
-        new: &NewInvocation,
-    ) -> Result<Invocation> {
-        let argument_keys = new.argument_keys.as_ref().map(json_text).transpose()?;
-        let _writer = self.write_guard().await;
-        let row = sqlx::query(&format!(
-            "INSERT INTO invocations (id, organization_id, agent_id, tool_id, tool_version_id, \
-             function, call_id, call_session_id, started_at, duration_us, fuel_consumed, \
-             peak_memory_bytes, outcome, error_kind, argument_keys, created_at) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-             CASE WHEN o.record_arguments THEN $15 ELSE NULL END, $16 \
-             FROM organizations o WHERE o.id = $2 \
-             AND ($3 IS NULL OR EXISTS (SELECT 1 FROM voice_agents a \
-                  WHERE a.id = $3 AND a.organization_id = $2)) \
-             AND ($8 IS NULL OR EXISTS (SELECT 1 FROM call_sessions s \
-                  WHERE s.id = $8 AND s.organization_id = $2)) \
-             RETURNING {INVOCATION_COLUMNS}"
-        ))
-        .bind(new_id())
-        .bind(organization_id)
+/// Writes one audit row, unless the agent or call session (when given) is not the
+/// organization's: then nothing is written and no row comes back.
+const INSERT_INVOCATION: &str = "INSERT INTO invocations (id, organization_id, agent_id, \
+     tool_id, tool_version_id, function, call_id, call_session_id, started_at, duration_us, \
+     fuel_consumed, peak_memory_bytes, outcome, error_kind, argument_keys, created_at) \
+     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+     CASE WHEN o.record_arguments THEN $15 ELSE NULL END, $16 \
+     FROM organizations o WHERE o.id = $2 \
+     AND ($3 IS NULL OR EXISTS (SELECT 1 FROM voice_agents a \
+          WHERE a.id = $3 AND a.organization_id = $2)) \
+     AND ($8 IS NULL OR EXISTS (SELECT 1 FROM call_sessions s \
+          WHERE s.id = $8 AND s.organization_id = $2)) \
+     RETURNING id, organization_id, agent_id, tool_id, tool_version_id, function, call_id, \
+     call_session_id, started_at, duration_us, fuel_consumed, peak_memory_bytes, outcome, \
+     error_kind, argument_keys, created_at";
+
+/// How many parameters one invocation row binds.
+const INVOCATION_PARAMS: usize = 16;
+
+/// Most rows [`Store::record_invocations`] puts in one statement (SQLite allows 32,766
+/// parameters per statement; PostgreSQL 65,535).
+pub const MAX_BATCH_ROWS: usize = 1024;
+
+/// The multi-row form of [`INSERT_INVOCATION`]: `VALUES` rows (columns `column1` to
+/// `column16` on both backends) between the head and the tail, each inserted only when
+/// its own checks pass.
+const INSERT_BATCH_HEAD: &str = "INSERT INTO invocations (id, organization_id, agent_id, \
+     tool_id, tool_version_id, function, call_id, call_session_id, started_at, duration_us, \
+     fuel_consumed, peak_memory_bytes, outcome, error_kind, argument_keys, created_at) \
+     SELECT r.column1, r.column2, r.column3, r.column4, r.column5, r.column6, r.column7, \
+     r.column8, r.column9, r.column10, r.column11, r.column12, r.column13, r.column14, \
+     CASE WHEN o.record_arguments THEN r.column15 ELSE NULL END, r.column16 \
+     FROM (VALUES";
+const INSERT_BATCH_TAIL: &str = ") AS r JOIN organizations o ON o.id = r.column2 \
+     WHERE (r.column3 IS NULL OR EXISTS (SELECT 1 FROM voice_agents a \
+          WHERE a.id = r.column3 AND a.organization_id = r.column2)) \
+     AND (r.column8 IS NULL OR EXISTS (SELECT 1 FROM call_sessions s \
+          WHERE s.id = r.column8 AND s.organization_id = r.column2)) \
+     RETURNING id, organization_id, agent_id, tool_id, tool_version_id, function, call_id, \
+     call_session_id, started_at, duration_us, fuel_consumed, peak_memory_bytes, outcome, \
+     error_kind, argument_keys, created_at";
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds one invocation row's [`INVOCATION_PARAMS`] parameters, in column order.
+fn bind_invocation<'q>(
+    query: AnyQuery<'q>,
+    id: &str,
+    organization_id: &str,
+    new: &'q NewInvocation,
+) -> Result<AnyQuery<'q>> {
+    let argument_keys = new.argument_keys.as_ref().map(json_text).transpose()?;
+    Ok(query
+        .bind(id.to_owned())
+        .bind(organization_id.to_owned())
         .bind(new.agent_id.as_deref())
         .bind(&new.tool_id)
         .bind(&new.tool_version_id)
@@ -244,11 +273,97 @@ impl Store {
         .bind(new.outcome.as_str())
         .bind(new.error_kind.as_deref())
         .bind(argument_keys)
-        .bind(micros(now()))
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound("organization, agent or call session"))?;
-        invocation(&row)
+        .bind(micros(now())))
+}
+
+fn recorded(row: Option<AnyRow>) -> Result<Invocation> {
+    invocation(&row.ok_or(StoreError::NotFound("organization, agent or call session"))?)
+}
+
+impl Store {
+    /// Records an invocation for the organization. The agent and call session, when given,
+    /// must be the organization's ([`StoreError::NotFound`] otherwise). `argument_keys` is
+    /// kept only when the organization records arguments.
+    pub async fn record_invocation(
+        &self,
+        organization_id: &str,
+        new: &NewInvocation,
+    ) -> Result<Invocation> {
+        let insert = bind_invocation(
+            sqlx::query(INSERT_INVOCATION),
+            &new_id(),
+            organization_id,
+            new,
+        )?;
+        let _writer = self.write_guard().await;
+        let row = insert.fetch_optional(&self.pool).await?;
+        recorded(row)
+    }
+
+    /// Records several invocations at once (group commit), each as
+    /// [`Store::record_invocation`] would, and answers for each in order: a row that
+    /// names another organization's agent or session is `NotFound` without affecting
+    /// the others. Each statement writes up to [`MAX_BATCH_ROWS`] rows in one round
+    /// trip. The outer error is a database failure of a whole statement (its rows, and
+    /// those after it, are not written); callers may then write rows one by one.
+    pub async fn record_invocations(
+        &self,
+        rows: &[(&str, &NewInvocation)],
+    ) -> Result<Vec<Result<Invocation>>> {
+        let mut results = Vec::with_capacity(rows.len());
+        for chunk in rows.chunks(MAX_BATCH_ROWS) {
+            results.extend(self.record_batch(chunk).await?);
+        }
+        Ok(results)
+    }
+
+    /// The whole batch as one multi-row statement: atomic on its own, and a single
+    /// round trip to the database whatever the batch's size.
+    async fn record_batch(
+        &self,
+        rows: &[(&str, &NewInvocation)],
+    ) -> Result<Vec<Result<Invocation>>> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut values = String::new();
+        for i in 0..rows.len() {
+            let p = i * INVOCATION_PARAMS;
+            values.push_str(if i == 0 { "(" } else { ", (" });
+            for k in 1..=INVOCATION_PARAMS {
+                if k > 1 {
+                    values.push_str(", ");
+                }
+                values.push('$');
+                values.push_str(&(p + k).to_string());
+            }
+            values.push(')');
+        }
+        let sql = format!("{INSERT_BATCH_HEAD} {values} {INSERT_BATCH_TAIL}");
+        let mut query = sqlx::query(&sql);
+        let mut ids = Vec::with_capacity(rows.len());
+        for (organization_id, new) in rows {
+            let id = new_id();
+            query = bind_invocation(query, &id, organization_id, new)?;
+            ids.push(id);
+        }
+        let inserted = {
+            let _writer = self.write_guard().await;
+            query.fetch_all(&self.pool).await?
+        };
+        let mut by_id = std::collections::HashMap::with_capacity(inserted.len());
+        for row in &inserted {
+            let invocation = invocation(row)?;
+            by_id.insert(invocation.id.clone(), invocation);
+        }
+        Ok(ids
+            .iter()
+            .map(|id| {
+                by_id
+                    .remove(id)
+                    .ok_or(StoreError::NotFound("organization, agent or call session"))
+            })
+            .collect())
     }
 
     /// The organization's audit record `id`.

@@ -60,8 +60,9 @@ pub use call_sessions::{CallDirection, CallSession, NewCallSession};
 pub use db::{Backend, MAX_PAGE_SIZE, Page, PageRequest, SQLITE_BUSY_TIMEOUT, Store, StoreOptions};
 pub use error::{Result, StoreError};
 pub use invocations::{
-    Invocation, InvocationFilter, InvocationOutcome, InvocationStats, NewInvocation,
+    Invocation, InvocationFilter, InvocationOutcome, InvocationStats, MAX_BATCH_ROWS, NewInvocation,
 };
+pub use lookup::InvocationTarget;
 pub use organizations::{ApiKey, NewApiKey, Organization, OrganizationUpdate};
 pub use sealed::{GeneratedKey, KeyRing, KeyRingError, SealError, SealedSecret, SecretIdentity};
 pub use secrets::{SealedSecretRow, SecretInfo};

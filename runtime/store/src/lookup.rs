@@ -6,9 +6,10 @@
 //! goes back to the organization-scoped methods with the organization found
 //! here.
 
-use crate::VoiceAgent;
 use crate::db::{RowExt, Store};
 use crate::error::{Result, StoreError};
+use crate::sealed::SealedSecret;
+use crate::{AgentTool, SealedSecretRow, Tool, ToolVersionRef, VoiceAgent};
 
 impl Store {
     /// The agent `agent_id`, whichever organization it belongs to (its
@@ -22,5 +23,137 @@ impl Store {
             .ok_or(StoreError::NotFound("voice agent"))?;
         let organization_id = row.text("organization_id")?;
         self.agent(&organization_id, agent_id).await
+    }
+}
+
+/// Everything one invocation needs from the store, read in one query by
+/// [`Store::invocation_target`].
+#[derive(Debug, Clone)]
+pub struct InvocationTarget {
+    /// The agent making the call.
+    pub agent: VoiceAgent,
+    /// The tool, when the agent's organization can use one of that name.
+    pub tool: Option<Tool>,
+    /// The agent's association with the tool, when there is one.
+    pub association: Option<AgentTool>,
+    /// The organization's sealed secrets for the tool, by name.
+    pub secrets: Vec<SealedSecretRow>,
+}
+
+/// One row per secret (or one row without a secret); the agent, tool and
+/// association columns repeat. Column aliases keep the tables apart.
+const TARGET_SELECT: &str = "SELECT \
+     a.id AS a_id, a.organization_id AS a_organization_id, a.name AS a_name, \
+     a.description AS a_description, a.system_prompt AS a_system_prompt, \
+     a.is_active AS a_is_active, a.created_at AS a_created_at, a.updated_at AS a_updated_at, \
+     t.id AS t_id, t.organization_id AS t_organization_id, t.name AS t_name, \
+     t.description AS t_description, t.created_at AS t_created_at, \
+     t.updated_at AS t_updated_at, v.id AS v_id, v.version AS v_version, v.sha256 AS v_sha256, \
+     j.id AS j_id, j.config AS j_config, j.is_enabled AS j_is_enabled, \
+     j.function_enables AS j_function_enables, j.created_at AS j_created_at, \
+     j.updated_at AS j_updated_at, \
+     s.id AS s_id, s.name AS s_name, s.sealed AS s_sealed, s.created_at AS s_created_at, \
+     s.updated_at AS s_updated_at \
+     FROM voice_agents a \
+     LEFT JOIN platform_tools t ON t.id = (SELECT c.id FROM platform_tools c \
+          WHERE c.name = $3 AND (c.organization_id IS NULL OR c.organization_id = a.organization_id) \
+          ORDER BY c.organization_id IS NULL LIMIT 1) \
+     LEFT JOIN tool_versions v ON v.id = t.current_version_id \
+     LEFT JOIN agent_tools j ON j.organization_id = a.organization_id \
+          AND j.agent_id = a.id AND j.tool_id = t.id \
+     LEFT JOIN tool_sensitive_configs s ON s.organization_id = a.organization_id \
+          AND s.tool_id = t.id \
+     WHERE a.id = $1 AND ($2 IS NULL OR a.organization_id = $2) \
+     ORDER BY s.name";
+
+impl Store {
+    /// What an invocation of `tool_name` by `agent_id` needs — the agent, the
+    /// tool the agent's organization sees under that name (its own before a
+    /// platform tool), the association and the sealed secrets — read in one
+    /// round trip, so the worker plane loads everything fresh on every call
+    /// at the cost of one query.
+    ///
+    /// With `organization_id`, an agent of another organization is
+    /// [`StoreError::NotFound`]; without it (cross-organization callers such
+    /// as the worker API), the agent's own organization applies throughout.
+    pub async fn invocation_target(
+        &self,
+        organization_id: Option<&str>,
+        agent_id: &str,
+        tool_name: &str,
+    ) -> Result<InvocationTarget> {
+        let rows = sqlx::query(TARGET_SELECT)
+            .bind(agent_id)
+            .bind(organization_id)
+            .bind(tool_name)
+            .fetch_all(&self.pool)
+            .await?;
+        let first = rows.first().ok_or(StoreError::NotFound("voice agent"))?;
+        let agent = VoiceAgent {
+            id: first.text("a_id")?,
+            organization_id: first.text("a_organization_id")?,
+            name: first.text("a_name")?,
+            description: first.text("a_description")?,
+            system_prompt: first.text("a_system_prompt")?,
+            is_active: first.boolean("a_is_active")?,
+            created_at: first.time("a_created_at")?,
+            updated_at: first.time("a_updated_at")?,
+        };
+        let tool = match first.opt_text("t_id")? {
+            None => None,
+            Some(id) => Some(Tool {
+                id,
+                organization_id: first.opt_text("t_organization_id")?,
+                name: first.text("t_name")?,
+                description: first.text("t_description")?,
+                current_version: match first.opt_text("v_id")? {
+                    None => None,
+                    Some(id) => Some(ToolVersionRef {
+                        id,
+                        version: first.text("v_version")?,
+                        sha256: first.text("v_sha256")?,
+                    }),
+                },
+                created_at: first.time("t_created_at")?,
+                updated_at: first.time("t_updated_at")?,
+            }),
+        };
+        let association = match (first.opt_text("j_id")?, &tool) {
+            (Some(id), Some(tool)) => Some(AgentTool {
+                id,
+                organization_id: agent.organization_id.clone(),
+                agent_id: agent.id.clone(),
+                tool_id: tool.id.clone(),
+                config: first.json("j_config")?,
+                is_enabled: first.boolean("j_is_enabled")?,
+                function_enables: first.json("j_function_enables")?,
+                created_at: first.time("j_created_at")?,
+                updated_at: first.time("j_updated_at")?,
+            }),
+            _ => None,
+        };
+        let mut secrets = Vec::new();
+        if let Some(tool) = &tool {
+            for row in &rows {
+                let Some(id) = row.opt_text("s_id")? else {
+                    continue;
+                };
+                secrets.push(SealedSecretRow {
+                    id,
+                    organization_id: agent.organization_id.clone(),
+                    tool_id: tool.id.clone(),
+                    name: row.text("s_name")?,
+                    sealed: SealedSecret::from_bytes(row.bytes("s_sealed")?)?,
+                    created_at: row.time("s_created_at")?,
+                    updated_at: row.time("s_updated_at")?,
+                });
+            }
+        }
+        Ok(InvocationTarget {
+            agent,
+            tool,
+            association,
+            secrets,
+        })
     }
 }

@@ -39,7 +39,7 @@ fn enabled(config: Value) -> AgentToolInput {
 
 fn request(org: &str, agent: &str, function: &str, arguments: Value) -> InvocationRequest {
     InvocationRequest {
-        organization_id: org.into(),
+        organization_id: Some(org.into()),
         agent_id: agent.into(),
         function: function.into(),
         arguments,

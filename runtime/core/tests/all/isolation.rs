@@ -55,7 +55,7 @@ async fn organizations_are_isolated(db: &TestDb) {
         .await
         .unwrap();
     let invocation = |org: &str| InvocationRequest {
-        organization_id: org.into(),
+        organization_id: Some(org.into()),
         agent_id: agent.id.clone(),
         function: "secret_fisher__fish".into(),
         arguments: json!({ "names": ["api_key"] }),

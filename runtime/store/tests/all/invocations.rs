@@ -15,6 +15,7 @@ on_both_backends!(
     statistics,
     invocations_are_scoped_to_their_organization,
     two_hundred_concurrent_inserts,
+    a_batch_answers_row_by_row,
 );
 
 fn call(
@@ -361,3 +362,76 @@ async fn two_hundred_concurrent_inserts(db: &TestDb) {
 }
 
 const MAX: u32 = 64;
+
+async fn a_batch_answers_row_by_row(db: &TestDb) {
+    let store = &db.store;
+    let a = store.create_organization("a", true).await.unwrap();
+    let b = store.create_organization("b", false).await.unwrap();
+    let agent_a = store
+        .create_agent(&a.id, &new_agent("A", true))
+        .await
+        .unwrap();
+    let agent_b = store
+        .create_agent(&b.id, &new_agent("B", true))
+        .await
+        .unwrap();
+    let rows = [
+        (
+            a.id.as_str(),
+            call(Some(&agent_a.id), "t", "ok_a", 10, None),
+        ),
+        // Another organization's agent: refused, the rest still written.
+        (
+            a.id.as_str(),
+            call(Some(&agent_b.id), "t", "foreign", 20, None),
+        ),
+        (
+            b.id.as_str(),
+            call(Some(&agent_b.id), "t", "ok_b", 30, Some("timeout")),
+        ),
+        ("no-such-organization", call(None, "t", "orphan", 40, None)),
+    ];
+    let batch: Vec<_> = rows.iter().map(|(org, row)| (*org, row)).collect();
+    let results = store.record_invocations(&batch).await.unwrap();
+    assert_eq!(results.len(), 4);
+    let ok_a = results[0].as_ref().unwrap();
+    assert_eq!(
+        (ok_a.organization_id.as_str(), ok_a.function.as_str()),
+        (a.id.as_str(), "ok_a")
+    );
+    assert_eq!(ok_a.agent_id.as_deref(), Some(agent_a.id.as_str()));
+    // Organization `a` records argument names, `b` does not.
+    assert_eq!(ok_a.argument_keys, Some(json!(["date"])));
+    assert!(matches!(results[1], Err(StoreError::NotFound(_))));
+    let ok_b = results[2].as_ref().unwrap();
+    assert_eq!(
+        (ok_b.organization_id.as_str(), ok_b.function.as_str()),
+        (b.id.as_str(), "ok_b")
+    );
+    assert_eq!(ok_b.error_kind.as_deref(), Some("timeout"));
+    assert_eq!(ok_b.argument_keys, None);
+    assert!(matches!(results[3], Err(StoreError::NotFound(_))));
+    assert_ne!(ok_a.id, ok_b.id);
+    assert_eq!(store.invocation(&a.id, &ok_a.id).await.unwrap(), *ok_a);
+    assert_eq!(store.invocation(&b.id, &ok_b.id).await.unwrap(), *ok_b);
+    let count = |org: String| async move {
+        store
+            .invocation_stats(&org, &InvocationFilter::default())
+            .await
+            .unwrap()
+            .count
+    };
+    assert_eq!(count(a.id.clone()).await, 1);
+    assert_eq!(count(b.id.clone()).await, 1);
+
+    // Larger than one statement takes: every row written, answers in order.
+    let many: Vec<_> = (0..2500)
+        .map(|i| call(None, "bulk", &format!("f{i}"), i, None))
+        .collect();
+    let batch: Vec<_> = many.iter().map(|row| (a.id.as_str(), row)).collect();
+    let results = store.record_invocations(&batch).await.unwrap();
+    for (i, result) in results.iter().enumerate() {
+        assert_eq!(result.as_ref().unwrap().function, format!("f{i}"));
+    }
+    assert_eq!(count(a.id.clone()).await, 2501);
+}

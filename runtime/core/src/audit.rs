@@ -1,0 +1,104 @@
+//! The audit trail's writer: group commit for `invocations` rows.
+//!
+//! Every invocation waits until its row is committed — no call is answered
+//! with an audit row that could still be lost — but rows that arrive while a
+//! commit is in flight share the next transaction. Under load that turns one
+//! commit per call into one per batch (SQLite has a single writer; PostgreSQL
+//! pays a round trip and a WAL flush per commit); a lone call is written at
+//! once, with no timer between it and the database.
+//!
+//! The writer is a task on the runtime of the first call. If it is gone (its
+//! runtime shut down, as between tests), a row is written directly.
+
+use crate::error::Result;
+use std::sync::OnceLock;
+use tokio::sync::{mpsc, oneshot};
+use warden_store::{Invocation, NewInvocation, Store};
+
+/// Most rows in one transaction.
+const MAX_BATCH: usize = 256;
+
+/// Rows waiting for the writer; a full queue makes callers wait (back-pressure).
+const QUEUE: usize = 4096;
+
+type Reply = oneshot::Sender<warden_store::Result<Invocation>>;
+
+struct Pending {
+    organization_id: String,
+    row: NewInvocation,
+    reply: Reply,
+}
+
+/// Batches audit rows into shared transactions. Cheap to clone.
+#[derive(Clone, Default)]
+pub(crate) struct AuditWriter {
+    queue: std::sync::Arc<OnceLock<mpsc::Sender<Pending>>>,
+}
+
+impl AuditWriter {
+    /// Writes `row` for `organization_id`, returning once it is committed.
+    pub(crate) async fn record(
+        &self,
+        store: &Store,
+        organization_id: String,
+        row: NewInvocation,
+    ) -> Result<Invocation> {
+        let queue = self.queue.get_or_init(|| spawn_writer(store.clone()));
+        let (reply, committed) = oneshot::channel();
+        let pending = Pending {
+            organization_id,
+            row,
+            reply,
+        };
+        let pending = match queue.send(pending).await {
+            Ok(()) => match committed.await {
+                Ok(result) => return Ok(result?),
+                // The writer went away with the row (its runtime shut down):
+                // the row may not have been written, and it cannot be
+                // handed back; report the loss rather than guess.
+                Err(_) => {
+                    return Err(warden_store::StoreError::Invalid(
+                        "the audit writer stopped before the invocation was recorded".to_owned(),
+                    )
+                    .into());
+                }
+            },
+            Err(mpsc::error::SendError(pending)) => pending,
+        };
+        Ok(store
+            .record_invocation(&pending.organization_id, &pending.row)
+            .await?)
+    }
+}
+
+fn spawn_writer(store: Store) -> mpsc::Sender<Pending> {
+    let (sender, mut receiver) = mpsc::channel::<Pending>(QUEUE);
+    tokio::spawn(async move {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            let rows: Vec<(&str, &NewInvocation)> = batch
+                .iter()
+                .map(|p| (p.organization_id.as_str(), &p.row))
+                .collect();
+            let results = match store.record_invocations(&rows).await {
+                Ok(results) => results,
+                Err(e) => {
+                    // A statement failed as a whole (e.g. an agent deleted while its
+                    // row waited): write the rows one by one, so one costs only itself.
+                    tracing::warn!("writing {} audit rows one by one: {e}", rows.len());
+                    let mut results = Vec::with_capacity(rows.len());
+                    for (organization_id, row) in &rows {
+                        results.push(store.record_invocation(organization_id, row).await);
+                    }
+                    results
+                }
+            };
+            for (pending, result) in batch.drain(..).zip(results) {
+                // The caller may have gone (client disconnected): the row is
+                // written all the same.
+                let _ = pending.reply.send(result);
+            }
+        }
+    });
+    sender
+}
