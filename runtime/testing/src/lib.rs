@@ -12,6 +12,9 @@
 //! - [`GoogleCalendar`]: Google Calendar API v3 (events, freeBusy) plus the
 //!   Google OAuth 2.0 token endpoint (refresh-token grant), with injectable
 //!   faults ([`Fault`]).
+//! - [`LiveKitServer`]: LiveKit server's Twirp API for starting calls
+//!   (CreateRoom, CreateDispatch, CreateSIPParticipant) with LiveKit's
+//!   API-key and grant checks, and injectable SIP failures (busy, …).
 //! - [`HttpTarget`]: a plain HTTP server for outbound-policy tests (redirects,
 //!   arbitrary statuses, header echo, slow and large responses).
 //!
@@ -23,9 +26,11 @@
 
 mod google_calendar;
 mod http_target;
+mod livekit;
 mod recorded;
 mod server;
 
 pub use google_calendar::{Fault, GoogleCalendar};
 pub use http_target::HttpTarget;
+pub use livekit::{Encoding, LiveKitCall, LiveKitRequest, LiveKitServer};
 pub use recorded::RecordedRequest;

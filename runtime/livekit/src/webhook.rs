@@ -1,0 +1,155 @@
+//! `WebhookVerifier`: LiveKit's signed webhook requests.
+//!
+//! LiveKit server posts each event as JSON with an `Authorization` header that
+//! is an access token (bare, without `Bearer `) signed with the API secret,
+//! issued by the API key, valid for a few minutes, whose `sha256` claim is the
+//! base64 SHA-256 of the body. The SDK's `WebhookReceiver` checks all of it.
+
+use std::fmt;
+
+use jsonwebtoken::errors::ErrorKind;
+use livekit_api::access_token::{AccessTokenError, TokenVerifier};
+use livekit_api::webhooks::{WebhookError as SdkError, WebhookReceiver};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::config::LiveKitConfig;
+
+/// Verifies LiveKit webhook requests signed with one API key and secret.
+///
+/// `Debug` shows the API key only.
+#[derive(Clone)]
+pub struct WebhookVerifier {
+    api_key: String,
+    receiver: WebhookReceiver,
+}
+
+impl fmt::Debug for WebhookVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookVerifier")
+            .field("api_key", &self.api_key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The parts of a verified webhook event Warden uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookEvent {
+    /// The event, e.g. `room_started`, `participant_joined`, `room_finished`.
+    pub event: String,
+    /// The event's unique id (for de-duplicating retries).
+    pub id: String,
+    /// When LiveKit created the event, in seconds since the Unix epoch.
+    pub created_at: i64,
+    /// The room's name, for room and participant events.
+    pub room_name: Option<String>,
+    /// The room's id (`RM_…`).
+    pub room_sid: Option<String>,
+    /// The participant's identity, for participant events.
+    pub participant_identity: Option<String>,
+    /// The participant's id (`PA_…`).
+    pub participant_sid: Option<String>,
+}
+
+/// Why a webhook request is not accepted.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WebhookError {
+    /// No `Authorization` header value.
+    #[error("the webhook has no Authorization token; LiveKit signs every webhook")]
+    MissingAuthorization,
+    /// The token is not a well-formed HS256 LiveKit token.
+    #[error("the webhook's Authorization token is malformed")]
+    MalformedToken,
+    /// Signed with another secret.
+    #[error("the webhook's token is not signed with Warden's LiveKit API secret")]
+    BadSignature,
+    /// Issued by another API key.
+    #[error("the webhook's token was issued by another API key")]
+    WrongApiKey,
+    /// The token has expired.
+    #[error("the webhook's token has expired")]
+    Expired,
+    /// The token is not valid yet.
+    #[error("the webhook's token is not valid yet")]
+    NotYetValid,
+    /// The token's `sha256` claim is missing or is not the body's hash: the
+    /// body was changed, or the token signs something else.
+    #[error("the webhook body does not match the sha256 its token signs")]
+    BodyMismatch,
+    /// Signed correctly, but not a LiveKit webhook event.
+    #[error("the webhook body is not a LiveKit webhook event: {reason}")]
+    InvalidBody {
+        /// The JSON error.
+        reason: String,
+    },
+}
+
+impl WebhookVerifier {
+    /// A verifier for webhooks signed with `api_key` and `api_secret`.
+    pub fn new(api_key: &str, api_secret: &SecretString) -> WebhookVerifier {
+        WebhookVerifier {
+            api_key: api_key.to_owned(),
+            receiver: WebhookReceiver::new(TokenVerifier::with_api_key(
+                api_key,
+                api_secret.expose_secret(),
+            )),
+        }
+    }
+
+    /// A verifier for the API key and secret of `config`.
+    pub fn from_config(config: &LiveKitConfig) -> WebhookVerifier {
+        WebhookVerifier::new(&config.api_key, &config.api_secret)
+    }
+
+    /// Verifies one webhook request: `body` exactly as received, and the
+    /// `Authorization` header's value (LiveKit sends the bare token; a
+    /// `Bearer ` prefix is accepted too).
+    pub fn verify(
+        &self,
+        body: &str,
+        authorization_header: &str,
+    ) -> Result<WebhookEvent, WebhookError> {
+        let header = authorization_header.trim();
+        let token = header.strip_prefix("Bearer ").unwrap_or(header).trim();
+        if token.is_empty() {
+            return Err(WebhookError::MissingAuthorization);
+        }
+        let event = self
+            .receiver
+            .receive(body, token)
+            .map_err(|error| match error {
+                SdkError::InvalidAuth(AccessTokenError::Encoding(error)) => match error.kind() {
+                    ErrorKind::ExpiredSignature => WebhookError::Expired,
+                    ErrorKind::ImmatureSignature => WebhookError::NotYetValid,
+                    ErrorKind::InvalidIssuer => WebhookError::WrongApiKey,
+                    ErrorKind::InvalidSignature => WebhookError::BadSignature,
+                    _ => WebhookError::MalformedToken,
+                },
+                SdkError::InvalidAuth(_) => WebhookError::MalformedToken,
+                SdkError::InvalidSignature | SdkError::InvalidBase64(_) => {
+                    WebhookError::BodyMismatch
+                }
+                SdkError::InvalidData(error) => WebhookError::InvalidBody {
+                    reason: error.to_string(),
+                },
+            })?;
+        let non_empty = |s: String| Some(s).filter(|s| !s.is_empty());
+        let (room_name, room_sid) = match event.room {
+            Some(room) => (non_empty(room.name), non_empty(room.sid)),
+            None => (None, None),
+        };
+        let (participant_identity, participant_sid) = match event.participant {
+            Some(participant) => (non_empty(participant.identity), non_empty(participant.sid)),
+            None => (None, None),
+        };
+        Ok(WebhookEvent {
+            event: event.event,
+            id: event.id,
+            created_at: event.created_at,
+            room_name,
+            room_sid,
+            participant_identity,
+            participant_sid,
+        })
+    }
+}

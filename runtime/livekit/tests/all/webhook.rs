@@ -1,0 +1,115 @@
+//! Webhook verification with tokens signed the way LiveKit server signs them.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use livekit_api::access_token::{AccessToken, Claims};
+use secrecy::SecretString;
+use sha2::{Digest, Sha256};
+use warden_livekit::{WebhookError, WebhookVerifier};
+
+use crate::support::{now, sign_claims};
+
+pub const KEY: &str = "APIwebhookKey";
+pub const SECRET: &str = "webhook-secret-webhook-secret-0123";
+
+pub const ROOM_FINISHED: &str = r#"{"event":"room_finished","room":{"sid":"RM_hycBMAjmt6Ub","name":"agent-0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b-+14155550123","emptyTimeout":300,"creationTime":"1692627281","numParticipants":0},"id":"EV_eRxZMn2shxcE","createdAt":"1692985556"}"#;
+
+pub fn body_sha256(body: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(Sha256::digest(body.as_bytes()))
+}
+
+/// The Authorization header LiveKit server sends: a bare token valid for 5
+/// minutes whose `sha256` claim is the body's hash.
+fn signed(body: &str, key: &str, secret: &str) -> String {
+    AccessToken::with_api_key(key, secret)
+        .with_ttl(Duration::from_secs(300))
+        .with_sha256(&body_sha256(body))
+        .to_jwt()
+        .unwrap()
+}
+
+pub fn verifier() -> WebhookVerifier {
+    WebhookVerifier::new(KEY, &SecretString::from(SECRET))
+}
+
+#[test]
+fn a_signed_room_finished_event_is_accepted() {
+    let event = verifier()
+        .verify(ROOM_FINISHED, &signed(ROOM_FINISHED, KEY, SECRET))
+        .expect("valid webhook");
+    assert_eq!(event.event, "room_finished");
+    assert_eq!(event.id, "EV_eRxZMn2shxcE");
+    assert_eq!(event.created_at, 1692985556);
+    assert_eq!(
+        event.room_name.as_deref(),
+        Some("agent-0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b-+14155550123")
+    );
+    assert_eq!(event.room_sid.as_deref(), Some("RM_hycBMAjmt6Ub"));
+    assert_eq!(event.participant_identity, None);
+    // A Bearer prefix is tolerated.
+    let bearer = format!("Bearer {}", signed(ROOM_FINISHED, KEY, SECRET));
+    assert!(verifier().verify(ROOM_FINISHED, &bearer).is_ok());
+}
+
+#[test]
+fn participant_events_carry_the_participant() {
+    let body = r#"{"event":"participant_joined","room":{"sid":"RM_1","name":"r"},"participant":{"sid":"PA_1","identity":"callee","state":"ACTIVE"},"id":"EV_2","createdAt":"1700000000"}"#;
+    let event = verifier().verify(body, &signed(body, KEY, SECRET)).unwrap();
+    assert_eq!(event.participant_identity.as_deref(), Some("callee"));
+    assert_eq!(event.participant_sid.as_deref(), Some("PA_1"));
+}
+
+#[test]
+fn a_changed_body_is_rejected() {
+    let token = signed(ROOM_FINISHED, KEY, SECRET);
+    let tampered = ROOM_FINISHED.replace("room_finished", "room_finishee");
+    assert!(matches!(
+        verifier().verify(&tampered, &token),
+        Err(WebhookError::BodyMismatch)
+    ));
+}
+
+#[test]
+fn unsigned_foreign_and_expired_tokens_are_rejected() {
+    let verifier = verifier();
+    assert!(matches!(
+        verifier.verify(ROOM_FINISHED, ""),
+        Err(WebhookError::MissingAuthorization)
+    ));
+    assert!(matches!(
+        verifier.verify(ROOM_FINISHED, "not a token"),
+        Err(WebhookError::MalformedToken)
+    ));
+    assert!(matches!(
+        verifier.verify(
+            ROOM_FINISHED,
+            &signed(ROOM_FINISHED, KEY, "another-secret-another-secret-00")
+        ),
+        Err(WebhookError::BadSignature)
+    ));
+    assert!(matches!(
+        verifier.verify(ROOM_FINISHED, &signed(ROOM_FINISHED, "APIother", SECRET)),
+        Err(WebhookError::WrongApiKey)
+    ));
+    // A valid token that signs no body.
+    let unsigned = AccessToken::with_api_key(KEY, SECRET).to_jwt().unwrap();
+    assert!(matches!(
+        verifier.verify(ROOM_FINISHED, &unsigned),
+        Err(WebhookError::BodyMismatch)
+    ));
+    let expired = sign_claims(
+        &Claims {
+            iss: KEY.to_owned(),
+            exp: now() - 600,
+            nbf: now() - 900,
+            sha256: body_sha256(ROOM_FINISHED),
+            ..Default::default()
+        },
+        SECRET,
+    );
+    assert!(matches!(
+        verifier.verify(ROOM_FINISHED, &expired),
+        Err(WebhookError::Expired)
+    ));
+}
