@@ -525,3 +525,28 @@ pub struct InvokeResult {
     /// The audit row.
     pub invocation_id: String,
 }
+
+/// `POST /worker/v1/sessions`: an inbound call is starting.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenSession {
+    /// The agent taking the call.
+    pub agent_id: String,
+    /// The caller's number, E.164.
+    #[serde(default)]
+    #[schema(pattern = "^\\+[1-9][0-9]{1,14}$", example = "+15551234567")]
+    pub phone_number: Option<String>,
+}
+
+/// A call session: where the call's MCP client connects, and its token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionOpened {
+    pub call_session_id: String,
+    /// The MCP endpoint (streamable HTTP).
+    pub mcp_url: String,
+    /// `Authorization: Bearer {session_token}` on every MCP request. Shown
+    /// only here; it works for this agent only, until the call ends or
+    /// `expires_at`.
+    pub session_token: String,
+    pub expires_at: DateTime<Utc>,
+}

@@ -4,7 +4,10 @@
 //!   (`Authorization: Bearer wdn_…`), everything scoped to the key's
 //!   organization ([`warden_core::Catalog`]).
 //! * `/worker/v1` — the worker plane, authenticated by worker tokens
-//!   (`wdw_…`): an agent's toolset as LLM function schemas, and invocations.
+//!   (`wdw_…`): an agent's toolset as LLM function schemas, invocations, and
+//!   call sessions for inbound calls.
+//! * `/mcp` — MCP (streamable HTTP) for one call, authenticated by the call
+//!   session's token (`wds_…`): the session agent's tools ([`mcp`]).
 //! * `/healthz`, `/readyz`, `/openapi.json` (generated with utoipa) and
 //!   `/docs` (a self-contained reference page), unauthenticated.
 //!
@@ -16,6 +19,7 @@
 
 mod dto;
 mod extract;
+pub mod mcp;
 mod openapi;
 pub mod problem;
 mod rate_limit;
@@ -47,12 +51,12 @@ pub const MAX_JSON_BYTES: usize = 1024 * 1024;
 /// `/readyz`, `/openapi.json` and `/docs`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Role {
-    /// `/v1` and `/worker/v1`.
+    /// `/v1`, `/worker/v1` and `/mcp`.
     #[default]
     All,
     /// `/v1` only.
     Api,
-    /// `/worker/v1` only.
+    /// `/worker/v1` and `/mcp` only.
     Worker,
 }
 
@@ -81,13 +85,22 @@ pub struct ApiSettings {
     pub role: Role,
     /// Invocation rate limit per (organization, tool); `None` turns it off.
     pub rate_limit: Option<RateLimit>,
+    /// Where clients reach this server (`https://warden.example.com`), for
+    /// the URLs it hands out, such as a call session's MCP URL. `warden
+    /// serve` defaults it to `http://{bind address}`.
+    pub public_url: String,
 }
+
+/// [`ApiSettings::public_url`] when none is given: `warden serve`'s default
+/// address.
+pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
 
 impl Default for ApiSettings {
     fn default() -> Self {
         ApiSettings {
             role: Role::All,
             rate_limit: Some(RateLimit::default()),
+            public_url: DEFAULT_PUBLIC_URL.to_owned(),
         }
     }
 }
@@ -98,6 +111,8 @@ pub(crate) struct AppState {
     pub(crate) core: Core,
     pub(crate) limiter: Option<Arc<Limiter>>,
     pub(crate) openapi: axum::body::Bytes,
+    /// The MCP endpoint's public URL, handed out with call sessions.
+    pub(crate) mcp_url: Arc<str>,
 }
 
 /// The application: the routes of `settings.role`, body limits, problem+json
@@ -107,13 +122,19 @@ pub fn router(core: Core, settings: ApiSettings) -> Router {
         core,
         limiter: settings.rate_limit.and_then(Limiter::new).map(Arc::new),
         openapi: axum::body::Bytes::from(system::openapi_document()),
+        mcp_url: format!(
+            "{}{}",
+            settings.public_url.trim_end_matches('/'),
+            mcp::MCP_PATH
+        )
+        .into(),
     };
     let mut app = system::routes();
     if matches!(settings.role, Role::All | Role::Api) {
         app = app.merge(v1::routes());
     }
     if matches!(settings.role, Role::All | Role::Worker) {
-        app = app.merge(worker::routes());
+        app = app.merge(worker::routes()).merge(mcp::routes(&state));
     }
     app.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

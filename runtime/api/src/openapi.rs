@@ -9,7 +9,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 #[openapi(
     info(
         title = "Warden",
-        description = "Sandboxed WebAssembly tools for voice agents: the safe management API (`/v1`, organization API keys `wdn_…`) and the worker API (`/worker/v1`, worker tokens `wdw_…`). Errors are `application/problem+json` with a `kind`."
+        description = "Sandboxed WebAssembly tools for voice agents: the safe management API (`/v1`, organization API keys `wdn_…`) and the worker API (`/worker/v1`, worker tokens `wdw_…`). Each call session also gets an MCP endpoint (`/mcp`, streamable HTTP, the session's token `wds_…`), which speaks JSON-RPC rather than this document's resources. Errors are `application/problem+json` with a `kind`."
     ),
     paths(
         v1::list_tools, v1::get_tool, v1::install_tool, v1::delete_tool,
@@ -17,7 +17,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         v1::create_agent, v1::list_agents, v1::get_agent, v1::update_agent, v1::delete_agent,
         v1::set_agent_tool, v1::list_agent_tools, v1::delete_agent_tool, v1::test_agent_tool,
         v1::list_invocations,
-        worker::toolset, worker::invoke,
+        worker::toolset, worker::invoke, worker::open_session,
         system::healthz, system::readyz, system::openapi_json, system::docs,
     ),
     components(schemas(crate::problem::Problem)),

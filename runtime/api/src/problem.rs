@@ -13,7 +13,7 @@
 //! | `InvalidConfig` | 422 | `invalid_config` |
 //! | `InvalidComponent` | 422 | `invalid_component` |
 //! | `Disabled` (inactive agent, disabled tool or function) | 409 | `disabled` |
-//! | `Unauthenticated` | 401 + `WWW-Authenticate: Bearer` | `unauthenticated` |
+//! | `Unauthenticated`, `InvalidSession` | 401 + `WWW-Authenticate: Bearer` | `unauthenticated` |
 //! | `Sealed`, `Store`, anything else | 500, generic detail (logged) | `internal` |
 //!
 //! Errors of a tool call (the tool's own `tool-error` or the sandbox's
@@ -171,6 +171,7 @@ impl From<CoreError> for ApiError {
             ),
             CoreError::Disabled(message) => Self::new(StatusCode::CONFLICT, "disabled", message),
             CoreError::Unauthenticated => Self::unauthenticated("invalid or revoked credentials"),
+            CoreError::InvalidSession => Self::unauthenticated("invalid or expired session token"),
             other => Self::internal("request failed", &other),
         }
     }

@@ -7,17 +7,18 @@
 //! it the sandbox instance.
 
 use crate::AppState;
-use crate::dto::{Invoke, InvokeResult, LlmFunction, LlmTool, Toolset};
+use crate::dto::{Invoke, InvokeResult, LlmFunction, LlmTool, OpenSession, SessionOpened, Toolset};
 use crate::extract::{ApiJson, ApiPath, WorkerAuth};
 use crate::problem::{ApiError, Problems};
 use axum::Router;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Json;
 use axum::routing::{get, post};
+use secrecy::ExposeSecret;
 use std::time::{Duration, Instant};
 use warden_core::InvocationRequest;
-use warden_store::VoiceAgent;
+use warden_store::{CallDirection, VoiceAgent};
 
 /// The optional header that tightens a call's wall clock, in milliseconds.
 pub const DEADLINE_HEADER: &str = "x-warden-deadline-ms";
@@ -26,6 +27,7 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/worker/v1/agents/{agent_id}/toolset", get(toolset))
         .route("/worker/v1/agents/{agent_id}/invoke", post(invoke))
+        .route("/worker/v1/sessions", post(open_session))
 }
 
 async fn agent(state: &AppState, agent_id: &str) -> Result<VoiceAgent, ApiError> {
@@ -130,4 +132,45 @@ pub(crate) async fn invoke(
         })),
         Err(error) => Err(ApiError::tool(&error, Some(invoked.invocation_id))),
     }
+}
+
+/// Opens a call session for an inbound call to an agent: the MCP URL and the
+/// session token (shown only in this response) the call's MCP client uses.
+/// The token works only for this agent's tools, only at the MCP endpoint,
+/// until the session ends or expires (two hours).
+#[utoipa::path(post, path = "/worker/v1/sessions", tag = "worker", security(("worker_token" = [])),
+    request_body = OpenSession,
+    responses((status = 201, body = SessionOpened), Problems))]
+pub(crate) async fn open_session(
+    State(state): State<AppState>,
+    _worker: WorkerAuth,
+    ApiJson(body): ApiJson<OpenSession>,
+) -> Result<(StatusCode, Json<SessionOpened>), ApiError> {
+    let agent = agent(&state, &body.agent_id).await?;
+    // The room LiveKit puts the call in is named after the agent and the
+    // caller (`agent-{agent_id}-{phone}`), as Warden names the rooms it creates.
+    let room_name = match &body.phone_number {
+        Some(phone) => format!("agent-{}-{phone}", agent.id),
+        None => format!("agent-{}", agent.id),
+    };
+    let issued = state
+        .core
+        .open_call_session(
+            &agent.organization_id,
+            &agent.id,
+            &room_name,
+            body.phone_number.as_deref(),
+            CallDirection::Inbound,
+            None,
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(SessionOpened {
+            call_session_id: issued.record.id,
+            mcp_url: state.mcp_url.to_string(),
+            session_token: issued.token.expose_secret().to_owned(),
+            expires_at: issued.record.expires_at,
+        }),
+    ))
 }

@@ -33,11 +33,11 @@ pub(crate) struct StateArgs {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub(crate) enum RoleArg {
-    /// The management API and the worker API.
+    /// The management API, the worker API and MCP.
     All,
     /// The management API only (`/v1`).
     Api,
-    /// The worker API only (`/worker/v1`).
+    /// The worker API and MCP only (`/worker/v1`, `/mcp`).
     Worker,
 }
 
@@ -64,6 +64,27 @@ pub(crate) struct ServeArgs {
     /// Invocations a (organization, tool) may burst above the rate.
     #[arg(long, default_value_t = 100, value_name = "N")]
     rate_limit_burst: u32,
+    /// The URL clients reach this server at (`https://warden.example.com`),
+    /// for the URLs it hands out, such as a call session's MCP URL; defaults
+    /// to `http://{bind address}`.
+    #[arg(long, env = "WARDEN_PUBLIC_URL", value_name = "URL", value_parser = parse_public_url)]
+    public_url: Option<String>,
+}
+
+/// An `http://` or `https://` URL with a host and nothing after the path.
+fn parse_public_url(text: &str) -> Result<String, String> {
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .ok_or("the public URL must start with http:// or https://")?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() || host.contains('@') {
+        return Err("the public URL must name a host (and no user)".into());
+    }
+    if rest.contains(['?', '#']) || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("the public URL must have no query, fragment or white space".into());
+    }
+    Ok(text.trim_end_matches('/').to_owned())
 }
 
 const KEY_FILE: &str = "secret-keys";
@@ -233,6 +254,11 @@ pub(crate) async fn serve(args: ServeArgs) -> ExitCode {
         RoleArg::Api => warden_api::Role::Api,
         RoleArg::Worker => warden_api::Role::Worker,
     };
+    let listener = match tokio::net::TcpListener::bind(args.bind).await {
+        Ok(listener) => listener,
+        Err(e) => return fail(&format!("cannot listen on {}: {e}", args.bind)),
+    };
+    let address = listener.local_addr().map_or(args.bind, |a| a);
     let router = warden_api::router(
         core,
         warden_api::ApiSettings {
@@ -241,13 +267,11 @@ pub(crate) async fn serve(args: ServeArgs) -> ExitCode {
                 per_second: args.rate_limit,
                 burst: args.rate_limit_burst.max(1),
             }),
+            public_url: args
+                .public_url
+                .unwrap_or_else(|| format!("http://{address}")),
         },
     );
-    let listener = match tokio::net::TcpListener::bind(args.bind).await {
-        Ok(listener) => listener,
-        Err(e) => return fail(&format!("cannot listen on {}: {e}", args.bind)),
-    };
-    let address = listener.local_addr().map_or(args.bind, |a| a);
     eprintln!("warden: listening on http://{address} (API reference at http://{address}/docs)");
     let grace = Duration::from_secs(args.shutdown_grace);
     let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();

@@ -26,7 +26,7 @@ pub const API_KEY_PREFIX: &str = "wdn_";
 /// organization) and are refused wherever an API key is expected.
 pub const WORKER_TOKEN_PREFIX: &str = "wdw_";
 
-/// The longest credential either check will hash; anything longer is refused.
+/// The longest credential any check will hash; anything longer is refused.
 const MAX_PRESENTED_LEN: usize = 128;
 
 /// How many characters after the prefix a listing shows.
@@ -67,12 +67,12 @@ pub struct WorkerPrincipal {
     pub worker_token_id: String,
 }
 
-fn hash(key: &str) -> String {
+pub(crate) fn hash(key: &str) -> String {
     warden_store::sha256_hex(key.as_bytes())
 }
 
 /// `prefix` followed by 256 random bits, base64url without padding.
-fn generate(prefix: &str) -> Result<SecretString> {
+pub(crate) fn generate(prefix: &str) -> Result<SecretString> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)
         .map_err(|e| CoreError::Invalid(format!("no randomness available: {e}")))?;
@@ -84,12 +84,12 @@ fn generate(prefix: &str) -> Result<SecretString> {
 
 /// Whether `presented` has the shape of a credential starting with `prefix`;
 /// anything else is refused before it is hashed or looked up.
-fn plausible(presented: &str, prefix: &str) -> bool {
+pub(crate) fn plausible(presented: &str, prefix: &str) -> bool {
     presented.starts_with(prefix) && presented.len() <= MAX_PRESENTED_LEN
 }
 
 /// Whether two lower-case hex hashes are equal, in constant time.
-fn same_hash(stored: &str, presented: &str) -> bool {
+pub(crate) fn same_hash(stored: &str, presented: &str) -> bool {
     bool::from(stored.as_bytes().ct_eq(presented.as_bytes()))
 }
 

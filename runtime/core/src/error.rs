@@ -30,6 +30,10 @@ pub enum CoreError {
     /// The credential presented is unknown or revoked.
     #[error("invalid or revoked credentials")]
     Unauthenticated,
+    /// The call-session token presented is unknown, ended, revoked or
+    /// expired (deliberately indistinguishable), or is not a session token.
+    #[error("invalid or expired session token")]
+    InvalidSession,
     /// The key ring cannot open a stored secret (a missing or wrong key).
     #[error("a stored secret cannot be opened: {0}")]
     Sealed(String),

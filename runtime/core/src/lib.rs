@@ -3,7 +3,10 @@
 //!
 //! * Organizations and API keys ([`Core::create_organization`],
 //!   [`Core::authenticate`]); the operator's worker tokens for the worker
-//!   plane ([`Core::create_worker_token`], [`Core::authenticate_worker`]).
+//!   plane ([`Core::create_worker_token`], [`Core::authenticate_worker`]);
+//!   call sessions and their short-lived MCP tokens, scoped to one agent
+//!   ([`Core::open_call_session`], [`Core::authenticate_session`],
+//!   [`Core::end_call_session`]).
 //! * **The safe tier**, [`Catalog`]: the tool catalogue, voice agents, their
 //!   tool associations, write-only secrets and the audit trail, all scoped to
 //!   one organization. Its views have no field and its methods no return
@@ -19,6 +22,7 @@ mod audit;
 mod auth;
 mod catalog;
 mod error;
+mod sessions;
 mod worker;
 
 pub use auth::{
@@ -30,6 +34,10 @@ pub use catalog::{
     Installed, OAuthView, SecretStatus, ToolView,
 };
 pub use error::{CoreError, Result};
+pub use sessions::{
+    DEFAULT_SESSION_TTL, IssuedCallSession, MAX_SESSION_TTL, SESSION_ACTIVE, SESSION_ENDED,
+    SESSION_TOKEN_PREFIX, SessionPrincipal, is_e164,
+};
 pub use worker::{
     FunctionSchema, InvocationRequest, Invoked, NAME_SEPARATOR, PreparedInvocation, Toolset,
 };

@@ -36,6 +36,9 @@ pub struct FunctionSchema {
     pub description: String,
     /// JSON Schema of the arguments.
     pub parameters: Value,
+    /// Whether the tool declares that the function changes nothing (a hint
+    /// for clients, e.g. MCP's `readOnlyHint`).
+    pub read_only: bool,
 }
 
 /// An agent's enabled functions, as the worker hands them to the LLM.
@@ -162,6 +165,7 @@ impl Core {
                         name: format!("{}{NAME_SEPARATOR}{}", metadata.name, f.name),
                         description: f.description,
                         parameters: f.parameters,
+                        read_only: f.read_only,
                     });
                 }
             }

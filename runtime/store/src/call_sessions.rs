@@ -205,6 +205,32 @@ impl Store {
         call_session(&row)
     }
 
+    /// Ends the organization's call session `id` and revokes its MCP token: the status
+    /// becomes `status`, `ended_at` is set (an already ended session keeps its first end
+    /// time) and the token's hash is dropped, so the token can never match again.
+    pub async fn end_call_session(
+        &self,
+        organization_id: &str,
+        id: &str,
+        status: &str,
+        ended_at: DateTime<Utc>,
+    ) -> Result<CallSession> {
+        let _writer = self.write_guard().await;
+        let row = sqlx::query(&format!(
+            "UPDATE call_sessions SET status = $1, ended_at = COALESCE(ended_at, $2), \
+             token_hash = NULL WHERE id = $3 AND organization_id = $4 \
+             RETURNING {CALL_SESSION_COLUMNS}"
+        ))
+        .bind(status)
+        .bind(micros(ended_at))
+        .bind(id)
+        .bind(organization_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("call session"))?;
+        call_session(&row)
+    }
+
     /// The organization's call sessions (optionally one agent's), newest first.
     pub async fn list_call_sessions(
         &self,

@@ -10,6 +10,7 @@
 )]
 mod support;
 
+mod mcp;
 mod routes;
 mod worker;
 
@@ -148,6 +149,10 @@ impl Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
+        let api = ApiSettings {
+            public_url: format!("http://{addr}"),
+            ..api
+        };
         let router = warden_api::router(core.clone(), api);
         let task = tokio::spawn(warden_api::serve(listener, router, async {
             let _ = stopped.await;

@@ -1,0 +1,219 @@
+//! Call sessions and their MCP tokens.
+//!
+//! When a call starts, a session is opened for the agent taking it and a
+//! short-lived token is minted: [`SESSION_TOKEN_PREFIX`] followed by 256
+//! random bits, shown once and stored only as its SHA-256 (as API keys and
+//! worker tokens are, see [`crate::auth`]). The token authenticates the call's
+//! MCP client and scopes it to that one agent of that one organization.
+//!
+//! A token stops working when its session ends ([`Core::end_call_session`],
+//! which also drops the stored hash) or when its TTL runs out, whichever
+//! comes first. The TTL defaults to [`DEFAULT_SESSION_TTL`], long enough for
+//! nearly every phone call and short enough that a leaked token is soon
+//! worthless; it can be at most [`MAX_SESSION_TTL`].
+
+use crate::Core;
+use crate::auth::{generate, hash, plausible, same_hash};
+use crate::error::{CoreError, Result};
+use chrono::{TimeDelta, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use std::time::Duration;
+use warden_store::{CallDirection, CallSession, NewCallSession, StoreError};
+
+/// Every call-session token starts with this. Session tokens authenticate
+/// only the MCP endpoint; API keys (`wdn_`) and worker tokens (`wdw_`) are
+/// refused there, and session tokens everywhere else.
+pub const SESSION_TOKEN_PREFIX: &str = "wds_";
+
+/// How long a session token works when the caller does not say: two hours.
+pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(2 * 60 * 60);
+
+/// The longest TTL a session token may be given: one day.
+pub const MAX_SESSION_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The status of a session whose call is in progress.
+pub const SESSION_ACTIVE: &str = "active";
+
+/// The status of a session whose call has ended.
+pub const SESSION_ENDED: &str = "ended";
+
+/// The longest room name and phone number a session records.
+const MAX_ROOM_NAME_LEN: usize = 256;
+
+/// A freshly opened call session: the only time its token is available.
+#[derive(Debug)]
+pub struct IssuedCallSession {
+    /// The session's row (the token's hash only, never the token).
+    pub record: CallSession,
+    /// The session's MCP token. Hand it to the call's MCP client once; it
+    /// cannot be recovered.
+    pub token: SecretString,
+}
+
+/// The call session a presented token belongs to, established by
+/// [`Core::authenticate_session`]: everything it may do is scoped to this
+/// organization and this agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionPrincipal {
+    /// The organization.
+    pub organization_id: String,
+    /// The one agent whose tools the session may list and call.
+    pub agent_id: String,
+    /// The session, for tagging the audit rows of its calls.
+    pub call_session_id: String,
+}
+
+/// Whether `number` is an E.164 number: `+`, then 2 to 15 digits, the first
+/// not 0.
+pub fn is_e164(number: &str) -> bool {
+    let Some(digits) = number.strip_prefix('+') else {
+        return false;
+    };
+    (2..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0')
+}
+
+impl Core {
+    /// Opens a call session for an active agent of the organization and
+    /// mints its MCP token. `phone_number` is the other party's, in E.164
+    /// form; `ttl` is how long the token works (`None`:
+    /// [`DEFAULT_SESSION_TTL`]).
+    pub async fn open_call_session(
+        &self,
+        organization_id: &str,
+        agent_id: &str,
+        room_name: &str,
+        phone_number: Option<&str>,
+        direction: CallDirection,
+        ttl: Option<Duration>,
+    ) -> Result<IssuedCallSession> {
+        let ttl = ttl.unwrap_or(DEFAULT_SESSION_TTL);
+        if ttl.is_zero() || ttl > MAX_SESSION_TTL {
+            return Err(CoreError::Invalid(format!(
+                "a session's TTL must be more than 0 and at most {} seconds",
+                MAX_SESSION_TTL.as_secs()
+            )));
+        }
+        if room_name.trim().is_empty() || room_name.len() > MAX_ROOM_NAME_LEN {
+            return Err(CoreError::Invalid(format!(
+                "a room name must be 1 to {MAX_ROOM_NAME_LEN} characters"
+            )));
+        }
+        if let Some(number) = phone_number
+            && !is_e164(number)
+        {
+            return Err(CoreError::Invalid(
+                "a phone number must be in E.164 form: `+` and 2 to 15 digits, e.g. +15551234567"
+                    .into(),
+            ));
+        }
+        let agent = self.store.agent(organization_id, agent_id).await?;
+        if !agent.is_active {
+            return Err(CoreError::Disabled(format!(
+                "the agent `{}` is not active",
+                agent.name
+            )));
+        }
+        let ttl = TimeDelta::from_std(ttl).map_err(|e| CoreError::Invalid(e.to_string()))?;
+        let token = generate(SESSION_TOKEN_PREFIX)?;
+        let record = self
+            .store
+            .create_call_session(
+                organization_id,
+                &NewCallSession {
+                    agent_id: agent.id,
+                    room_name: room_name.to_owned(),
+                    phone_number: phone_number.map(str::to_owned),
+                    direction,
+                    status: SESSION_ACTIVE.to_owned(),
+                    token_hash: Some(hash(token.expose_secret())),
+                    expires_at: Utc::now() + ttl,
+                    metadata: serde_json::Value::Object(Default::default()),
+                },
+            )
+            .await?;
+        Ok(IssuedCallSession { record, token })
+    }
+
+    /// The session a presented token belongs to. Unknown, ended, revoked
+    /// and expired sessions are refused alike ([`CoreError::InvalidSession`]),
+    /// and so are API keys and worker tokens.
+    pub async fn authenticate_session(&self, presented: &str) -> Result<SessionPrincipal> {
+        if !plausible(presented, SESSION_TOKEN_PREFIX) {
+            return Err(CoreError::InvalidSession);
+        }
+        let presented_hash = hash(presented);
+        let session = match self
+            .store
+            .active_call_session_by_token_hash(&presented_hash)
+            .await
+        {
+            Ok(session) => session,
+            Err(StoreError::NotFound(_)) => return Err(CoreError::InvalidSession),
+            Err(e) => return Err(e.into()),
+        };
+        // The query already filters on these; checked again so a change to
+        // it cannot quietly let an ended or expired session through.
+        let live = session.ended_at.is_none() && session.expires_at > Utc::now();
+        let matches = session
+            .token_hash
+            .as_deref()
+            .is_some_and(|stored| same_hash(stored, &presented_hash));
+        if !(live && matches) {
+            return Err(CoreError::InvalidSession);
+        }
+        Ok(SessionPrincipal {
+            organization_id: session.organization_id,
+            agent_id: session.agent_id,
+            call_session_id: session.id,
+        })
+    }
+
+    /// Ends the organization's call session and revokes its token at once
+    /// (the LiveKit `room_finished` webhook calls this). Ending an ended
+    /// session keeps its first end time.
+    pub async fn end_call_session(
+        &self,
+        organization_id: &str,
+        call_session_id: &str,
+    ) -> Result<CallSession> {
+        Ok(self
+            .store
+            .end_call_session(organization_id, call_session_id, SESSION_ENDED, Utc::now())
+            .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn e164_numbers() {
+        for ok in ["+15551234567", "+442071838750", "+12", "+123456789012345"] {
+            assert!(is_e164(ok), "{ok}");
+        }
+        for bad in [
+            "15551234567",
+            "+",
+            "+1",
+            "+0123",
+            "+1234567890123456",
+            "+1 555 123",
+            "+1-555",
+            "++15551234567",
+            "+١٢٣",
+        ] {
+            assert!(!is_e164(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_invalid_session_message_is_the_same_for_every_refusal() {
+        assert_eq!(
+            CoreError::InvalidSession.to_string(),
+            "invalid or expired session token"
+        );
+    }
+}
