@@ -526,17 +526,76 @@ pub struct InvokeResult {
     pub invocation_id: String,
 }
 
-/// `POST /worker/v1/sessions`: an inbound call is starting.
-#[derive(Debug, Deserialize, ToSchema)]
+/// `POST /worker/v1/sessions`: an inbound call is starting. Give
+/// `agent_id`, `room_name`, or both (the schema says so as a `oneOf`).
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OpenSession {
-    /// The agent taking the call.
-    pub agent_id: String,
+    /// The agent taking the call. Without it, `room_name` must be
+    /// `agent-{agent_id}-{phone}`.
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    /// The LiveKit room of the call: LiveKit's `room_finished` webhook for it
+    /// ends the session. Without `agent_id`, it must be named
+    /// `agent-{agent_id}-{phone}` and the agent and the caller's number are
+    /// read from it.
+    #[serde(default)]
+    pub room_name: Option<String>,
     /// The caller's number, E.164.
     #[serde(default)]
-    #[schema(pattern = "^\\+[1-9][0-9]{1,14}$", example = "+15551234567")]
     pub phone_number: Option<String>,
 }
+
+/// A room Warden names for an agent's call: `agent-{uuid}-{E.164}`.
+const ROOM_NAME_PATTERN: &str =
+    "^agent-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-\\+[1-9][0-9]{1,14}$";
+
+impl utoipa::PartialSchema for OpenSession {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        let text = |description: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(description))
+        };
+        let phone = || {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^\\+[1-9][0-9]{1,14}$"))
+                .description(Some("The caller's number, E.164"))
+                .examples(["+15551234567"])
+        };
+        let by_agent = ObjectBuilder::new()
+            .property("agent_id", text("The agent taking the call"))
+            .required("agent_id")
+            .property(
+                "room_name",
+                text("The LiveKit room of the call (any name): its room_finished webhook ends the session"),
+            )
+            .property("phone_number", phone())
+            .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)));
+        let by_room = ObjectBuilder::new()
+            .property(
+                "room_name",
+                text("agent-{agent_id}-{phone_number}: the agent and the number are read from it")
+                    .pattern(Some(ROOM_NAME_PATTERN))
+                    .examples(["agent-0193e0c4-7c1a-7b5e-9d0f-2a9f1c3b4d5e-+15551234567"]),
+            )
+            .required("room_name")
+            .additional_properties(Some(
+                utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
+            ));
+        OneOfBuilder::new()
+            .item(by_agent)
+            .item(by_room)
+            .description(Some(
+                "An inbound call is starting: the agent, its room, or both",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for OpenSession {}
 
 /// A call session: where the call's MCP client connects, and its token.
 #[derive(Debug, Serialize, ToSchema)]
@@ -548,5 +607,29 @@ pub struct SessionOpened {
     /// only here; it works for this agent only, until the call ends or
     /// `expires_at`.
     pub session_token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// `POST /v1/agents/{agent_id}/calls` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartCall {
+    /// The number to call, E.164.
+    #[schema(pattern = "^\\+[1-9][0-9]{1,14}$", example = "+15551234567")]
+    pub phone_number: String,
+}
+
+/// A call Warden placed through LiveKit.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallStarted {
+    pub call_session_id: String,
+    /// `agent-{agent_id}-{phone_number}`.
+    pub room_name: String,
+    /// `active` once the room exists, the worker is dispatched and (with a
+    /// SIP trunk) the callee answered.
+    pub status: String,
+    pub dispatch_id: String,
+    /// The dialled SIP participant, when a trunk is configured.
+    pub sip_participant_id: Option<String>,
     pub expires_at: DateTime<Utc>,
 }

@@ -19,6 +19,7 @@
 
 mod dto;
 mod extract;
+mod livekit;
 pub mod mcp;
 mod openapi;
 pub mod problem;
@@ -134,7 +135,10 @@ pub fn router(core: Core, settings: ApiSettings) -> Router {
         app = app.merge(v1::routes());
     }
     if matches!(settings.role, Role::All | Role::Worker) {
-        app = app.merge(worker::routes()).merge(mcp::routes(&state));
+        app = app
+            .merge(worker::routes())
+            .merge(livekit::routes())
+            .merge(mcp::routes(&state));
     }
     app.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -16,7 +16,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         v1::set_secret, v1::list_secrets, v1::delete_secret, v1::tool_health,
         v1::create_agent, v1::list_agents, v1::get_agent, v1::update_agent, v1::delete_agent,
         v1::set_agent_tool, v1::list_agent_tools, v1::delete_agent_tool, v1::test_agent_tool,
-        v1::list_invocations,
+        v1::start_call, v1::list_invocations,
+        crate::livekit::webhook,
         worker::toolset, worker::invoke, worker::open_session,
         system::healthz, system::readyz, system::openapi_json, system::docs,
     ),
@@ -27,6 +28,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         (name = "secrets", description = "Write-only tool secrets"),
         (name = "agents", description = "Voice agents and their tools"),
         (name = "audit", description = "Invocation records and tool health"),
+        (name = "calls", description = "Phone calls through LiveKit"),
         (name = "worker", description = "The worker plane"),
         (name = "system", description = "Health, readiness, this document"),
     )

@@ -89,6 +89,11 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", detail)
     }
 
+    /// A well-formed body that says something impossible.
+    pub(crate) fn unprocessable(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", detail)
+    }
+
     pub(crate) fn unauthenticated(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", detail)
     }
@@ -153,6 +158,25 @@ pub fn tool_status(kind: ErrorKind) -> StatusCode {
     }
 }
 
+impl ApiError {
+    /// A LiveKit failure: the callee's side (busy, no answer, declined) is a
+    /// conflict with the request; LiveKit refusing or failing Warden is a bad
+    /// gateway. The messages name no credential.
+    fn livekit(error: &warden_livekit::LiveKitError) -> Self {
+        use warden_livekit::LiveKitError as E;
+        let (status, kind) = match error {
+            E::Busy { .. } => (StatusCode::CONFLICT, "line_busy"),
+            E::NotAnswered { .. } => (StatusCode::CONFLICT, "not_answered"),
+            E::CallFailed { .. } => (StatusCode::CONFLICT, "call_failed"),
+            E::InvalidPhoneNumber(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_phone_number"),
+            E::Unauthorized { .. } => (StatusCode::BAD_GATEWAY, "livekit_unauthorized"),
+            E::Unreachable { .. } => (StatusCode::BAD_GATEWAY, "livekit_unreachable"),
+            _ => (StatusCode::BAD_GATEWAY, "livekit_error"),
+        };
+        Self::new(status, kind, error.to_string())
+    }
+}
+
 impl From<CoreError> for ApiError {
     fn from(error: CoreError) -> Self {
         match error {
@@ -172,6 +196,15 @@ impl From<CoreError> for ApiError {
             CoreError::Disabled(message) => Self::new(StatusCode::CONFLICT, "disabled", message),
             CoreError::Unauthenticated => Self::unauthenticated("invalid or revoked credentials"),
             CoreError::InvalidSession => Self::unauthenticated("invalid or expired session token"),
+            CoreError::NotConfigured(message) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "not_configured", message)
+            }
+            CoreError::LiveKit(error) => Self::livekit(&error),
+            CoreError::Webhook(error) => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "webhook_refused",
+                format!("webhook refused: {error}"),
+            ),
             other => Self::internal("request failed", &other),
         }
     }

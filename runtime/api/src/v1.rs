@@ -4,8 +4,8 @@
 use crate::AppState;
 use crate::dto::{
     Agent, AgentGetQuery, AgentPage, AgentPatch, AgentQuery, AgentTool, AgentToolSettings,
-    HealthQuery, Installed, InvocationPage, InvocationQuery, NewAgent, Secret, SetSecret,
-    TestResult, Tool, ToolHealth, WasmComponent,
+    CallStarted, HealthQuery, Installed, InvocationPage, InvocationQuery, NewAgent, Secret,
+    SetSecret, StartCall, TestResult, Tool, ToolHealth, WasmComponent,
 };
 use crate::extract::{ApiJson, ApiPath, ApiQuery, OrgAuth, SecretJson};
 use crate::problem::{ApiError, Problems};
@@ -59,6 +59,7 @@ pub(crate) fn routes() -> Router<AppState> {
             "/v1/agents/{agent_id}/tools/{tool_id}/test",
             post(test_agent_tool),
         )
+        .route("/v1/agents/{agent_id}/calls", post(start_call))
         .route("/v1/invocations", get(list_invocations))
 }
 
@@ -458,6 +459,47 @@ pub(crate) async fn test_agent_tool(
         Ok(result) => Ok(Json(TestResult { ok: true, result })),
         Err(error) => Err(ApiError::tool(&error, None)),
     }
+}
+
+// ----- calls -----
+
+/// Calls a phone number for the agent through LiveKit: opens a call session,
+/// creates the room `agent-{agent_id}-{phone_number}`, dispatches the agent
+/// worker with the session's MCP URL and token, and dials through the SIP
+/// trunk when one is configured. 503 when LiveKit is not configured; LiveKit
+/// failures (busy line, refused credentials, …) mark the session failed.
+#[utoipa::path(post, path = "/v1/agents/{agent_id}/calls", tag = "calls", security(("api_key" = [])),
+    params(("agent_id" = String, Path)),
+    request_body = StartCall,
+    responses((status = 201, body = CallStarted), Problems))]
+pub(crate) async fn start_call(
+    State(state): State<AppState>,
+    OrgAuth(p): OrgAuth,
+    ApiPath(agent_id): ApiPath<String>,
+    ApiJson(body): ApiJson<StartCall>,
+) -> Result<(StatusCode, Json<CallStarted>), ApiError> {
+    warden_livekit::validate_e164(&body.phone_number)
+        .map_err(|e| ApiError::unprocessable(format!("phone_number: {e}")))?;
+    let call = state
+        .core
+        .start_call(
+            &p.organization_id,
+            &agent_id,
+            &body.phone_number,
+            &state.mcp_url,
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CallStarted {
+            call_session_id: call.session.id,
+            room_name: call.session.room_name,
+            status: call.session.status,
+            dispatch_id: call.dispatch_id,
+            sip_participant_id: call.sip_participant_id,
+            expires_at: call.session.expires_at,
+        }),
+    ))
 }
 
 // ----- audit -----

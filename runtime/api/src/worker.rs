@@ -146,20 +146,46 @@ pub(crate) async fn open_session(
     _worker: WorkerAuth,
     ApiJson(body): ApiJson<OpenSession>,
 ) -> Result<(StatusCode, Json<SessionOpened>), ApiError> {
-    let agent = agent(&state, &body.agent_id).await?;
-    // The room LiveKit puts the call in is named after the agent and the
-    // caller (`agent-{agent_id}-{phone}`), as Warden names the rooms it creates.
-    let room_name = match &body.phone_number {
-        Some(phone) => format!("agent-{}-{phone}", agent.id),
-        None => format!("agent-{}", agent.id),
+    let (agent_id, phone_number, room_name) = match (body.agent_id, body.room_name) {
+        (Some(agent_id), room) => {
+            // The room LiveKit put the call in (a dispatch rule's name), so its
+            // `room_finished` webhook ends this session; without one, the name
+            // Warden gives the rooms it creates.
+            let room = match (room, &body.phone_number) {
+                (Some(room), _) => room,
+                (None, Some(phone)) => warden_livekit::room_name(&agent_id, phone),
+                (None, None) => format!("agent-{agent_id}"),
+            };
+            (agent_id, body.phone_number, room)
+        }
+        (None, Some(room)) => {
+            let parsed = warden_livekit::parse_room_name(&room).ok_or_else(|| {
+                ApiError::unprocessable(
+                    "room_name must be of the form agent-{agent_id}-{phone_number}, \
+                     e.g. agent-0193e0c4-7c1a-7b5e-9d0f-2a9f1c3b4d5e-+15551234567",
+                )
+            })?;
+            if body.phone_number.is_some() {
+                return Err(ApiError::unprocessable(
+                    "without agent_id, the number comes from room_name: leave phone_number out",
+                ));
+            }
+            (parsed.agent_id, Some(parsed.phone), room)
+        }
+        (None, None) => {
+            return Err(ApiError::unprocessable(
+                "give agent_id, room_name (agent-{agent_id}-{phone_number}), or both",
+            ));
+        }
     };
+    let agent = agent(&state, &agent_id).await?;
     let issued = state
         .core
         .open_call_session(
             &agent.organization_id,
             &agent.id,
             &room_name,
-            body.phone_number.as_deref(),
+            phone_number.as_deref(),
             CallDirection::Inbound,
             None,
         )

@@ -232,12 +232,29 @@ async fn shutdown_signal() {
 }
 
 pub(crate) async fn serve(args: ServeArgs) -> ExitCode {
+    // LiveKit from WARDEN_LIVEKIT_*: absent is fine (calls answer 503), half
+    // set is a mistake worth stopping for.
+    let livekit = match warden_livekit::LiveKitConfig::from_env() {
+        Ok(None) => None,
+        Ok(Some(config)) => {
+            let url = config.url.clone();
+            match warden_core::LiveKitLink::new(config) {
+                Ok(link) => {
+                    eprintln!("warden: LiveKit at {url}");
+                    Some(link)
+                }
+                Err(e) => return fail(&format!("LiveKit configuration: {e}")),
+            }
+        }
+        Err(e) => return fail(&format!("LiveKit configuration: {e}")),
+    };
     let settings = CoreSettings {
         http: warden_sandbox::HttpGrants {
             allow_private_network: args.allow_private_network,
             ..Default::default()
         },
         limits: None,
+        livekit,
     };
     let core = match args.state.open(settings).await {
         Ok(core) => core,

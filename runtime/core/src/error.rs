@@ -38,6 +38,15 @@ pub enum CoreError {
     #[error("a stored secret cannot be opened: {0}")]
     Sealed(String),
     /// The store failed.
+    /// A feature needs configuration the operator has not given.
+    #[error("{0}")]
+    NotConfigured(&'static str),
+    /// LiveKit refused or failed a call; the message is safe to show.
+    #[error(transparent)]
+    LiveKit(#[from] warden_livekit::LiveKitError),
+    /// A LiveKit webhook whose signature or body does not check out.
+    #[error("webhook refused: {0}")]
+    Webhook(#[from] warden_livekit::WebhookError),
     #[error("storage failure: {0}")]
     Store(StoreError),
 }

@@ -20,6 +20,7 @@
 
 mod audit;
 mod auth;
+mod calls;
 mod catalog;
 mod error;
 mod sessions;
@@ -29,6 +30,7 @@ pub use auth::{
     API_KEY_PREFIX, IssuedApiKey, IssuedWorkerToken, Principal, WORKER_TOKEN_PREFIX,
     WorkerPrincipal,
 };
+pub use calls::{LiveKitLink, SESSION_FAILED, StartedCall, WebhookOutcome};
 pub use catalog::{
     AgentFields, AgentToolInput, AgentToolView, AgentView, Catalog, CredentialView, FunctionView,
     Installed, OAuthView, SecretStatus, ToolView,
@@ -36,7 +38,7 @@ pub use catalog::{
 pub use error::{CoreError, Result};
 pub use sessions::{
     DEFAULT_SESSION_TTL, IssuedCallSession, MAX_SESSION_TTL, SESSION_ACTIVE, SESSION_ENDED,
-    SESSION_TOKEN_PREFIX, SessionPrincipal, is_e164,
+    SESSION_TOKEN_PREFIX, SessionPrincipal,
 };
 pub use worker::{
     FunctionSchema, InvocationRequest, Invoked, NAME_SEPARATOR, PreparedInvocation, Toolset,
@@ -54,6 +56,9 @@ pub struct CoreSettings {
     pub http: HttpGrants,
     /// Limits for every call; `None` uses the sandbox's defaults.
     pub limits: Option<Limits>,
+    /// LiveKit, for phone calls and webhooks; `None` answers both with
+    /// [`CoreError::NotConfigured`].
+    pub livekit: Option<LiveKitLink>,
 }
 
 /// The domain services. Cheap to clone.

@@ -63,17 +63,6 @@ pub struct SessionPrincipal {
     pub call_session_id: String,
 }
 
-/// Whether `number` is an E.164 number: `+`, then 2 to 15 digits, the first
-/// not 0.
-pub fn is_e164(number: &str) -> bool {
-    let Some(digits) = number.strip_prefix('+') else {
-        return false;
-    };
-    (2..=15).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0')
-}
-
 impl Core {
     /// Opens a call session for an active agent of the organization and
     /// mints its MCP token. `phone_number` is the other party's, in E.164
@@ -100,13 +89,8 @@ impl Core {
                 "a room name must be 1 to {MAX_ROOM_NAME_LEN} characters"
             )));
         }
-        if let Some(number) = phone_number
-            && !is_e164(number)
-        {
-            return Err(CoreError::Invalid(
-                "a phone number must be in E.164 form: `+` and 2 to 15 digits, e.g. +15551234567"
-                    .into(),
-            ));
+        if let Some(number) = phone_number {
+            warden_livekit::validate_e164(number).map_err(|e| CoreError::Invalid(e.to_string()))?;
         }
         let agent = self.store.agent(organization_id, agent_id).await?;
         if !agent.is_active {
@@ -188,26 +172,6 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn e164_numbers() {
-        for ok in ["+15551234567", "+442071838750", "+12", "+123456789012345"] {
-            assert!(is_e164(ok), "{ok}");
-        }
-        for bad in [
-            "15551234567",
-            "+",
-            "+1",
-            "+0123",
-            "+1234567890123456",
-            "+1 555 123",
-            "+1-555",
-            "++15551234567",
-            "+١٢٣",
-        ] {
-            assert!(!is_e164(bad), "{bad}");
-        }
-    }
 
     #[test]
     fn the_invalid_session_message_is_the_same_for_every_refusal() {

@@ -231,6 +231,42 @@ impl Store {
         call_session(&row)
     }
 
+    /// Replaces the metadata of the organization's call session `id`.
+    pub async fn set_call_session_metadata(
+        &self,
+        organization_id: &str,
+        id: &str,
+        metadata: &Value,
+    ) -> Result<CallSession> {
+        let metadata = json_text(metadata)?;
+        let _writer = self.write_guard().await;
+        let row = sqlx::query(&format!(
+            "UPDATE call_sessions SET metadata = $1 WHERE id = $2 AND organization_id = $3 \
+             RETURNING {CALL_SESSION_COLUMNS}"
+        ))
+        .bind(metadata)
+        .bind(id)
+        .bind(organization_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("call session"))?;
+        call_session(&row)
+    }
+
+    /// The sessions not yet ended in the LiveKit room `room_name`, whichever
+    /// organization they belong to, oldest first. Only for callers LiveKit itself
+    /// authenticated (a verified webhook): room names are not secret.
+    pub async fn open_call_sessions_in_room(&self, room_name: &str) -> Result<Vec<CallSession>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CALL_SESSION_COLUMNS} FROM call_sessions \
+             WHERE room_name = $1 AND ended_at IS NULL ORDER BY created_at, id"
+        ))
+        .bind(room_name)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(call_session).collect()
+    }
+
     /// The organization's call sessions (optionally one agent's), newest first.
     pub async fn list_call_sessions(
         &self,

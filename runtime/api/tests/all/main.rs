@@ -10,6 +10,7 @@
 )]
 mod support;
 
+mod calls;
 mod mcp;
 mod routes;
 mod worker;

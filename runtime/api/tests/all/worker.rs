@@ -29,6 +29,7 @@ async fn google_calendar_end_to_end_without_leaking_secrets(db: &TestDb) {
                 ..HttpGrants::default()
             },
             limits: None,
+            livekit: None,
         },
         ApiSettings::default(),
     )

@@ -437,6 +437,7 @@ async fn refreshed_oauth_tokens_are_sealed_back(db: &TestDb) {
                 ..HttpGrants::default()
             },
             limits: None,
+            livekit: None,
         },
     );
     let org = organization(&core, "acme").await;

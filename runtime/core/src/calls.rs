@@ -1,0 +1,231 @@
+//! Phone calls through LiveKit: starting an outbound call for an agent, and
+//! the LiveKit webhooks that follow a call's room.
+//!
+//! Starting a call opens a call session (with its short-lived MCP token),
+//! creates the room `agent-{agent_id}-{phone}` whose metadata names the agent
+//! and the session (never the token), dispatches the agent worker with
+//! metadata holding the MCP URL and the token (dispatch metadata reaches only
+//! the worker), and dials the number through the SIP trunk when one is
+//! configured. Any LiveKit failure marks the session failed and revokes its
+//! token before the error is returned.
+
+use crate::Core;
+use crate::error::{CoreError, Result};
+use crate::sessions::SESSION_ENDED;
+use chrono::Utc;
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+use warden_livekit::{LiveKit, WebhookVerifier, room_name, validate_e164};
+use warden_store::{CallDirection, CallSession};
+
+/// A session whose call could not be placed.
+pub const SESSION_FAILED: &str = "failed";
+
+/// Most participant events kept on a session's metadata.
+const MAX_PARTICIPANT_EVENTS: usize = 64;
+
+/// The LiveKit side of the runtime: the API client and the webhook verifier.
+#[derive(Clone)]
+pub struct LiveKitLink {
+    client: LiveKit,
+    webhooks: WebhookVerifier,
+}
+
+impl LiveKitLink {
+    /// From LiveKit's configuration.
+    pub fn new(config: warden_livekit::LiveKitConfig) -> Result<Self, warden_livekit::ConfigError> {
+        let webhooks = WebhookVerifier::from_config(&config);
+        Ok(LiveKitLink {
+            client: LiveKit::new(config)?,
+            webhooks,
+        })
+    }
+}
+
+impl std::fmt::Debug for LiveKitLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveKitLink")
+            .field("url", &self.client.url())
+            .field("agent_name", &self.client.agent_name())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A call Warden placed.
+#[derive(Debug, Clone)]
+pub struct StartedCall {
+    /// The call's session (status `active`).
+    pub session: CallSession,
+    /// The agent worker's dispatch.
+    pub dispatch_id: String,
+    /// The dialled participant, when a SIP trunk is configured.
+    pub sip_participant_id: Option<String>,
+}
+
+/// What a verified webhook changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookOutcome {
+    /// The event, e.g. `room_finished`.
+    pub event: String,
+    /// The sessions it applied to.
+    pub call_session_ids: Vec<String>,
+}
+
+const NOT_CONFIGURED: &str = "LiveKit is not configured (set WARDEN_LIVEKIT_URL, \
+     WARDEN_LIVEKIT_API_KEY and WARDEN_LIVEKIT_API_SECRET)";
+
+impl Core {
+    fn livekit(&self) -> Result<&LiveKitLink> {
+        self.settings
+            .livekit
+            .as_ref()
+            .ok_or(CoreError::NotConfigured(NOT_CONFIGURED))
+    }
+
+    /// Places a call from the organization's agent to `phone_number` (E.164).
+    /// `mcp_url` is where the dispatched worker reaches Warden's MCP endpoint.
+    pub async fn start_call(
+        &self,
+        organization_id: &str,
+        agent_id: &str,
+        phone_number: &str,
+        mcp_url: &str,
+    ) -> Result<StartedCall> {
+        let livekit = self.livekit()?;
+        validate_e164(phone_number).map_err(|e| CoreError::Invalid(e.to_string()))?;
+        let room = room_name(agent_id, phone_number);
+        let issued = self
+            .open_call_session(
+                organization_id,
+                agent_id,
+                &room,
+                Some(phone_number),
+                CallDirection::Outbound,
+                None,
+            )
+            .await?;
+        let session = issued.record;
+        let placed = async {
+            let room_metadata = json!({
+                "agent_id": session.agent_id,
+                "call_session_id": session.id,
+            });
+            livekit
+                .client
+                .create_room(&room, &room_metadata.to_string())
+                .await?;
+            let dispatch_metadata = json!({
+                "mcp_url": mcp_url,
+                "session_token": issued.token.expose_secret(),
+                "call_session_id": session.id,
+                "agent_id": session.agent_id,
+            });
+            let dispatch = livekit
+                .client
+                .dispatch_agent(&room, &dispatch_metadata.to_string())
+                .await?;
+            let dialed = match livekit.client.sip_trunk_id() {
+                Some(_) => Some(
+                    livekit
+                        .client
+                        .dial(&room, phone_number, &format!("phone-{phone_number}"))
+                        .await?,
+                ),
+                None => None,
+            };
+            Ok::<_, warden_livekit::LiveKitError>((dispatch, dialed))
+        }
+        .await;
+        match placed {
+            Ok((dispatch, dialed)) => {
+                let mut metadata = session.metadata.clone();
+                if let Value::Object(map) = &mut metadata {
+                    map.insert("dispatch_id".into(), Value::from(dispatch.id.clone()));
+                    if let Some(dialed) = &dialed {
+                        map.insert(
+                            "sip_participant_id".into(),
+                            Value::from(dialed.participant_id.clone()),
+                        );
+                    }
+                }
+                let session = self
+                    .store
+                    .set_call_session_metadata(organization_id, &session.id, &metadata)
+                    .await?;
+                Ok(StartedCall {
+                    session,
+                    dispatch_id: dispatch.id,
+                    sip_participant_id: dialed.map(|d| d.participant_id),
+                })
+            }
+            Err(error) => {
+                if let Err(e) = self
+                    .store
+                    .end_call_session(organization_id, &session.id, SESSION_FAILED, Utc::now())
+                    .await
+                {
+                    tracing::error!(call_session_id = %session.id, "failed to mark a call session failed: {e}");
+                }
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Applies a LiveKit webhook after checking its signature and body hash:
+    /// `room_finished` ends the room's sessions and revokes their tokens;
+    /// participant joins and leaves are recorded on the sessions. Other
+    /// events are accepted and change nothing.
+    pub async fn livekit_webhook(&self, body: &str, authorization: &str) -> Result<WebhookOutcome> {
+        let livekit = self.livekit()?;
+        let event = livekit.webhooks.verify(body, authorization)?;
+        let Some(room) = event.room_name.as_deref().filter(|r| !r.is_empty()) else {
+            return Ok(WebhookOutcome {
+                event: event.event,
+                call_session_ids: Vec::new(),
+            });
+        };
+        let sessions = self.store.open_call_sessions_in_room(room).await?;
+        let mut ids = Vec::with_capacity(sessions.len());
+        for session in sessions {
+            match event.event.as_str() {
+                "room_finished" => {
+                    self.store
+                        .end_call_session(
+                            &session.organization_id,
+                            &session.id,
+                            SESSION_ENDED,
+                            Utc::now(),
+                        )
+                        .await?;
+                }
+                "participant_joined" | "participant_left" => {
+                    let mut metadata = session.metadata.clone();
+                    if let Value::Object(map) = &mut metadata {
+                        let events = map
+                            .entry("participants")
+                            .or_insert_with(|| Value::Array(Vec::new()));
+                        if let Value::Array(events) = events
+                            && events.len() < MAX_PARTICIPANT_EVENTS
+                        {
+                            events.push(json!({
+                                "event": event.event,
+                                "identity": event.participant_identity,
+                                "sid": event.participant_sid,
+                                "at": event.created_at,
+                            }));
+                        }
+                    }
+                    self.store
+                        .set_call_session_metadata(&session.organization_id, &session.id, &metadata)
+                        .await?;
+                }
+                _ => continue,
+            }
+            ids.push(session.id);
+        }
+        Ok(WebhookOutcome {
+            event: event.event,
+            call_session_ids: ids,
+        })
+    }
+}
