@@ -13,6 +13,8 @@ struct Server {
     child: Child,
     address: String,
     stdout: String,
+    /// Everything serve writes to stderr after its address line.
+    stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Drop for Server {
@@ -23,9 +25,14 @@ impl Drop for Server {
 }
 
 fn start(data_dir: &std::path::Path) -> Server {
+    start_with(data_dir, &[])
+}
+
+fn start_with(data_dir: &std::path::Path, extra: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
         .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
+        .args(extra)
         .env_remove("WARDEN_SECRET_KEYS")
         .env_remove("WARDEN_SECRET_KEY_FILE")
         .env_remove("WARDEN_DATABASE_URL")
@@ -45,7 +52,13 @@ fn start(data_dir: &std::path::Path) -> Server {
         }
     };
     // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
+    let stderr_lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = stderr_lines.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
     // What serve printed on stdout before listening (the bootstrap, if any):
     // printed before the address, so it is in the pipe by now.
     let out = child.stdout.take().unwrap();
@@ -61,6 +74,7 @@ fn start(data_dir: &std::path::Path) -> Server {
         child,
         address,
         stdout,
+        stderr: stderr_lines,
     }
 }
 
@@ -192,5 +206,152 @@ fn first_start_bootstraps_and_operator_commands_share_the_database() {
     assert_eq!(
         http(&again.address, "GET", "/v1/tools", Some(&api_key), None).0,
         200
+    );
+}
+
+/// Sends a raw HTTP request with a body and returns the whole response text,
+/// or what arrived before the server closed the connection.
+fn raw(address: &str, head: &str, body: &[u8]) -> String {
+    let mut stream = TcpStream::connect(address).unwrap();
+    let request = format!(
+        "{head}\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+/// A server with the `sleeper` tool attached to an agent: (server, worker
+/// token, agent id).
+fn sleeper_server(data: &std::path::Path, grace_seconds: &str) -> (Server, String, String) {
+    let server = start_with(data, &["--shutdown-grace", grace_seconds]);
+    let bootstrap: Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("bootstrap.json")).unwrap())
+            .unwrap();
+    let key = bootstrap["api_key"].as_str().unwrap().to_owned();
+    let worker = bootstrap["worker_token"].as_str().unwrap().to_owned();
+    let installed = raw(
+        &server.address,
+        &format!(
+            "POST /v1/tools HTTP/1.1\r\nAuthorization: Bearer {key}\r\n\
+             Content-Type: application/wasm"
+        ),
+        &std::fs::read(artifacts::SLEEPER).unwrap(),
+    );
+    assert!(installed.starts_with("HTTP/1.1 201"), "{installed}");
+    let tool: Value = serde_json::from_str(installed.split_once("\r\n\r\n").unwrap().1).unwrap();
+    let tool = tool["tool"]["id"].as_str().unwrap().to_owned();
+    let (status, agent) = http(
+        &server.address,
+        "POST",
+        "/v1/agents",
+        Some(&key),
+        Some(r#"{"name":"Sleepy"}"#),
+    );
+    assert_eq!(status, 201, "{agent}");
+    let agent = serde_json::from_str::<Value>(&agent).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = http(
+        &server.address,
+        "PUT",
+        &format!("/v1/agents/{agent}/tools/{tool}"),
+        Some(&key),
+        Some("{}"),
+    );
+    assert_eq!(status, 200, "{body}");
+    (server, worker, agent)
+}
+
+/// Starts `sleeper__sleep` with a wall clock of `deadline_ms` on another
+/// thread; the thread returns the response text.
+fn sleep_call(
+    server: &Server,
+    worker: &str,
+    agent: &str,
+    deadline_ms: u64,
+) -> std::thread::JoinHandle<String> {
+    let address = server.address.clone();
+    let head = format!(
+        "POST /worker/v1/agents/{agent}/invoke HTTP/1.1\r\nAuthorization: Bearer {worker}\r\n\
+         Content-Type: application/json\r\nX-Warden-Deadline-Ms: {deadline_ms}"
+    );
+    std::thread::spawn(move || {
+        raw(
+            &address,
+            &head,
+            br#"{"name":"sleeper__sleep","arguments":{},"call_id":"c1"}"#,
+        )
+    })
+}
+
+fn terminate(server: &Server) {
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Waits for serve to exit, at most `limit`; returns how long it took and
+/// whether it exited successfully.
+fn wait_exit(server: &mut Server, limit: Duration) -> (Duration, bool) {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            return (started.elapsed(), status.success());
+        }
+        assert!(
+            started.elapsed() < limit,
+            "warden serve did not exit within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sigterm_lets_an_in_flight_call_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (mut server, worker, agent) = sleeper_server(&data, "30");
+    // The call ends (as a timeout) 1.5 s after it starts; SIGTERM arrives first.
+    let call = sleep_call(&server, &worker, &agent, 1500);
+    std::thread::sleep(Duration::from_millis(500));
+    terminate(&server);
+    let response = call.join().unwrap();
+    assert!(
+        response.starts_with("HTTP/1.1 504"),
+        "the call was cut off: {response}"
+    );
+    assert!(response.contains("\"kind\":\"timeout\""), "{response}");
+    // Then serve exits on its own, well inside the 30 s grace, with success.
+    let (_, success) = wait_exit(&mut server, Duration::from_secs(10));
+    assert!(success);
+    let stderr = server.stderr.lock().unwrap().join("\n");
+    assert!(stderr.contains("shutting down"), "{stderr}");
+    assert!(!stderr.contains("did not finish"), "{stderr}");
+}
+
+#[test]
+fn the_grace_period_bounds_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (mut server, worker, agent) = sleeper_server(&data, "1");
+    // This call would run for 8 s; the grace period is 1 s.
+    let call = sleep_call(&server, &worker, &agent, 8000);
+    std::thread::sleep(Duration::from_millis(500));
+    terminate(&server);
+    // Serve exits after the grace period, long before the call would end.
+    wait_exit(&mut server, Duration::from_secs(6));
+    let response = call.join().unwrap();
+    assert!(!response.starts_with("HTTP/1.1 200"), "{response}");
+    let stderr = server.stderr.lock().unwrap().join("\n");
+    assert!(
+        stderr.contains("in-flight calls did not finish within 1 s"),
+        "{stderr}"
     );
 }
