@@ -570,7 +570,10 @@ impl utoipa::PartialSchema for OpenSession {
             .required("agent_id")
             .property(
                 "room_name",
-                text("The LiveKit room of the call (any name): its room_finished webhook ends the session"),
+                text("The LiveKit room of the call (any name): its room_finished webhook ends the session")
+                    .min_length(Some(1))
+                    .max_length(Some(256))
+                    .pattern(Some("\\S")),
             )
             .property("phone_number", phone())
             .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)));

@@ -84,7 +84,7 @@ impl Core {
                 MAX_SESSION_TTL.as_secs()
             )));
         }
-        if room_name.trim().is_empty() || room_name.len() > MAX_ROOM_NAME_LEN {
+        if room_name.trim().is_empty() || room_name.chars().count() > MAX_ROOM_NAME_LEN {
             return Err(CoreError::Invalid(format!(
                 "a room name must be 1 to {MAX_ROOM_NAME_LEN} characters"
             )));
