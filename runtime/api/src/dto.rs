@@ -601,7 +601,7 @@ impl utoipa::PartialSchema for OpenSession {
 impl utoipa::ToSchema for OpenSession {}
 
 /// A call session: where the call's MCP client connects, and its token.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct SessionOpened {
     pub call_session_id: String,
     /// The MCP endpoint (streamable HTTP).
@@ -611,6 +611,17 @@ pub struct SessionOpened {
     /// `expires_at`.
     pub session_token: String,
     pub expires_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for SessionOpened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the token.
+        f.debug_struct("SessionOpened")
+            .field("call_session_id", &self.call_session_id)
+            .field("mcp_url", &self.mcp_url)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `POST /v1/agents/{agent_id}/calls` body.
