@@ -2,6 +2,7 @@
 //! sessions by room name, and LiveKit's webhooks — against the LiveKit
 //! stand-in, which checks tokens and grants as LiveKit does.
 
+use crate::mcp::{Mcp, agent, attach, business_hours_config, tool_id};
 use crate::support::{TestDb, on_both_backends};
 use crate::*;
 use base64::Engine as _;
@@ -40,35 +41,9 @@ fn livekit(lk: &LiveKitServer, trunk: bool) -> CoreSettings {
 /// An organization with an agent that uses `business_hours`: (API key, agent id).
 async fn front_desk(server: &Server, org: &str) -> (String, String) {
     let key = server.org(org).await;
-    let tools = server.get("/v1/tools", &key).await.json();
-    let hours = tools
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == "business_hours")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let agent = server
-        .json("POST", "/v1/agents", &key, &json!({ "name": "Front desk" }))
-        .await
-        .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let attached = server
-        .json(
-            "PUT",
-            &format!("/v1/agents/{agent}/tools/{hours}"),
-            &key,
-            &json!({ "config": {
-                "time_zone": "America/New_York",
-                "weekly_hours": { "monday": [{ "open": "09:00", "close": "17:00" }] },
-            }}),
-        )
-        .await;
-    assert_eq!(attached.status, 200);
+    let hours = tool_id(server, &key, "business_hours").await;
+    let agent = agent(server, &key, "Front desk").await;
+    attach(server, &key, &agent, &hours, business_hours_config()).await;
     (key, agent)
 }
 
@@ -82,21 +57,12 @@ async fn install_hours(server: &Server) {
 
 /// A JSON-RPC request to `/mcp` with a session token.
 async fn mcp(server: &Server, token: &str, method: &str, params: Value) -> Reply {
-    server
-        .send(
-            "POST",
-            "/mcp",
-            Some(token),
-            &[
-                ("content-type", "application/json"),
-                ("accept", "application/json, text/event-stream"),
-                ("mcp-protocol-version", "2025-06-18"),
-            ],
-            serde_json::to_vec(
-                &json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }),
-            )
-            .unwrap(),
-        )
+    let client = Mcp {
+        server,
+        token: token.to_owned(),
+    };
+    client
+        .post(&json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }))
         .await
 }
 

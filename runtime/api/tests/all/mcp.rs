@@ -20,13 +20,13 @@ on_both_backends!(
 const ACCEPT: &str = "application/json, text/event-stream";
 
 /// An MCP client of one call session, speaking plain JSON-RPC over POST.
-struct Mcp<'a> {
-    server: &'a Server,
-    token: String,
+pub(crate) struct Mcp<'a> {
+    pub(crate) server: &'a Server,
+    pub(crate) token: String,
 }
 
 impl Mcp<'_> {
-    async fn post(&self, body: &Value) -> Reply {
+    pub(crate) async fn post(&self, body: &Value) -> Reply {
         self.server
             .send(
                 "POST",
@@ -79,7 +79,7 @@ impl Mcp<'_> {
 }
 
 /// Creates an agent through the safe API and returns its id.
-async fn agent(server: &Server, key: &str, name: &str) -> String {
+pub(crate) async fn agent(server: &Server, key: &str, name: &str) -> String {
     let created = server
         .json("POST", "/v1/agents", key, &json!({ "name": name }))
         .await;
@@ -88,7 +88,7 @@ async fn agent(server: &Server, key: &str, name: &str) -> String {
 }
 
 /// Attaches a tool to an agent through the safe API.
-async fn attach(server: &Server, key: &str, agent: &str, tool: &str, settings: Value) {
+pub(crate) async fn attach(server: &Server, key: &str, agent: &str, tool: &str, settings: Value) {
     let attached = server
         .json(
             "PUT",
@@ -111,7 +111,7 @@ async fn upload(server: &Server, key: &str, path: &str) -> String {
     installed.json()["tool"]["id"].as_str().unwrap().to_owned()
 }
 
-async fn tool_id(server: &Server, key: &str, name: &str) -> String {
+pub(crate) async fn tool_id(server: &Server, key: &str, name: &str) -> String {
     let tools = server.get("/v1/tools", key).await.json();
     tools
         .as_array()
@@ -143,7 +143,7 @@ async fn open(server: &Server, worker: &str, agent: &str) -> Value {
     opened.json()
 }
 
-fn business_hours_config() -> Value {
+pub(crate) fn business_hours_config() -> Value {
     json!({ "config": {
         "time_zone": "America/New_York",
         "weekly_hours": { "monday": [{ "open": "09:00", "close": "17:00" }] },
