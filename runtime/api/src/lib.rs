@@ -8,14 +8,15 @@
 //!   call sessions for inbound calls.
 //! * `/mcp` — MCP (streamable HTTP) for one call, authenticated by the call
 //!   session's token (`wds_…`): the session agent's tools ([`mcp`]).
-//! * `/healthz`, `/readyz`, `/openapi.json` (generated with utoipa) and
-//!   `/docs` (a self-contained reference page), unauthenticated.
+//! * `/healthz`, `/readyz`, `/metrics` (Prometheus text), `/openapi.json`
+//!   (generated with utoipa) and `/docs` (a self-contained reference page),
+//!   unauthenticated.
 //!
 //! Every error is `application/problem+json` with a `kind`; the status
 //! mapping is documented in [`problem`]. Nothing here ever returns or logs a
 //! secret: secret bodies are parsed straight into `SecretString`, their
 //! rejections never quote the body, and request spans record only the
-//! method, the matched route and the status.
+//! method, the matched route and the status ([`telemetry`]).
 
 mod dto;
 mod extract;
@@ -25,24 +26,22 @@ mod openapi;
 pub mod problem;
 mod rate_limit;
 mod system;
+mod telemetry;
 mod v1;
 mod worker;
 
 pub use problem::{ApiError, PROBLEM_JSON, Problem};
+pub use telemetry::MetricsEndpoint;
 pub use v1::{DEFAULT_PAGE_SIZE, MAX_COMPONENT_BYTES, MAX_PAGE_SIZE};
 pub use worker::DEADLINE_HEADER;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::response::Response;
 use axum::serve::ListenerExt;
 use rate_limit::Limiter;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
-use tower_http::trace::TraceLayer;
-use tracing::Span;
 use warden_core::Core;
 
 /// JSON request bodies: at most 1 MiB.
@@ -90,6 +89,8 @@ pub struct ApiSettings {
     /// the URLs it hands out, such as a call session's MCP URL. `warden
     /// serve` defaults it to `http://{bind address}`.
     pub public_url: String,
+    /// What `GET /metrics` serves; `None` answers it 404.
+    pub metrics: Option<MetricsEndpoint>,
 }
 
 /// [`ApiSettings::public_url`] when none is given: `warden serve`'s default
@@ -102,6 +103,7 @@ impl Default for ApiSettings {
             role: Role::All,
             rate_limit: Some(RateLimit::default()),
             public_url: DEFAULT_PUBLIC_URL.to_owned(),
+            metrics: None,
         }
     }
 }
@@ -114,10 +116,13 @@ pub(crate) struct AppState {
     pub(crate) openapi: axum::body::Bytes,
     /// The MCP endpoint's public URL, handed out with call sessions.
     pub(crate) mcp_url: Arc<str>,
+    pub(crate) metrics: Option<MetricsEndpoint>,
+    pub(crate) http_metrics: telemetry::HttpMetrics,
 }
 
 /// The application: the routes of `settings.role`, body limits, problem+json
-/// for unknown routes and methods, and request spans.
+/// for unknown routes and methods, and request spans and metrics
+/// ([`telemetry`]).
 pub fn router(core: Core, settings: ApiSettings) -> Router {
     let state = AppState {
         core,
@@ -129,6 +134,8 @@ pub fn router(core: Core, settings: ApiSettings) -> Router {
             mcp::MCP_PATH
         )
         .into(),
+        metrics: settings.metrics,
+        http_metrics: telemetry::HttpMetrics::new(),
     };
     let mut app = system::routes();
     if matches!(settings.role, Role::All | Role::Api) {
@@ -143,29 +150,10 @@ pub fn router(core: Core, settings: ApiSettings) -> Router {
     app.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|request: &Request| {
-                    // Method and route template only: never headers, never
-                    // the query string.
-                    let route = request
-                        .extensions()
-                        .get::<MatchedPath>()
-                        .map_or("<unmatched>", MatchedPath::as_str);
-                    tracing::info_span!(
-                        "request",
-                        method = %request.method(),
-                        route,
-                        status = tracing::field::Empty,
-                    )
-                })
-                .on_request(())
-                .on_response(|response: &Response, latency: Duration, span: &Span| {
-                    span.record("status", response.status().as_u16());
-                    tracing::debug!(latency_us = latency.as_micros() as u64, "response");
-                })
-                .on_failure(()),
-        )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            telemetry::observe,
+        ))
         .with_state(state)
 }
 

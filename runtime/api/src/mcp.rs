@@ -33,6 +33,7 @@
 use crate::AppState;
 use crate::problem::ApiError;
 use crate::rate_limit::Limiter;
+use crate::telemetry::RequestSpan;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -55,6 +56,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 use warden_core::{Core, CoreError, InvocationRequest, NAME_SEPARATOR, SessionPrincipal};
 use warden_sandbox::{Error as ToolError, ErrorKind, Origin};
 
@@ -368,17 +370,33 @@ impl ServerHandler for SessionServer {
         }
         let (_entry, cancelled) =
             self.register(&principal.call_session_id, &context.id, &context.ct);
-        let invocation = self.core.invoke(InvocationRequest {
-            organization_id: Some(principal.organization_id),
-            agent_id: principal.agent_id,
-            function: name,
-            arguments: Value::Object(request.arguments.unwrap_or_default()),
-            // MCP carries no tool-call id; a fresh one per call keeps tools'
-            // per-call idempotency from ever joining two different calls.
-            call_id: format!("mcp-{}", uuid::Uuid::now_v7().simple()),
-            call_session_id: Some(principal.call_session_id),
-            deadline: None,
-        });
+        // The SDK runs the handler in a task of its own: the span joins the
+        // HTTP request's (and so the caller's trace) explicitly.
+        let request_span = context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<RequestSpan>())
+            .map_or_else(tracing::Span::current, |span| span.0.clone());
+        let span = tracing::info_span!(
+            parent: &request_span,
+            "MCP tools/call",
+            otel.name = "tools/call",
+            mcp.method.name = "tools/call",
+        );
+        let invocation = self
+            .core
+            .invoke(InvocationRequest {
+                organization_id: Some(principal.organization_id),
+                agent_id: principal.agent_id,
+                function: name,
+                arguments: Value::Object(request.arguments.unwrap_or_default()),
+                // MCP carries no tool-call id; a fresh one per call keeps tools'
+                // per-call idempotency from ever joining two different calls.
+                call_id: format!("mcp-{}", uuid::Uuid::now_v7().simple()),
+                call_session_id: Some(principal.call_session_id),
+                deadline: None,
+            })
+            .instrument(span);
         // Dropping `invocation` drops the sandbox call.
         let invoked = tokio::select! {
             invoked = invocation => invoked,

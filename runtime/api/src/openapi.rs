@@ -1,6 +1,6 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
-use crate::{system, v1, worker};
+use crate::{system, telemetry, v1, worker};
 use utoipa::Modify;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -19,7 +19,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         v1::start_call, v1::list_invocations,
         crate::livekit::webhook,
         worker::toolset, worker::invoke, worker::open_session,
-        system::healthz, system::readyz, system::openapi_json, system::docs,
+        system::healthz, system::readyz, telemetry::metrics, system::openapi_json, system::docs,
     ),
     components(schemas(crate::problem::Problem)),
     modifiers(&Security),

@@ -1,5 +1,5 @@
-//! Unauthenticated operational routes: liveness, readiness, the OpenAPI
-//! document and the API reference page.
+//! Unauthenticated operational routes: liveness, readiness, metrics, the
+//! OpenAPI document and the API reference page.
 
 use crate::AppState;
 use crate::openapi::ApiDoc;
@@ -15,6 +15,7 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(crate::telemetry::metrics))
         .route("/openapi.json", get(openapi_json))
         .route("/docs", get(docs))
 }

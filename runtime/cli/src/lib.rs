@@ -3,7 +3,10 @@
 
 mod keys;
 mod serve;
+mod telemetry;
 mod tool;
+
+pub use telemetry::LogFormat;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -12,6 +15,15 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(name = "warden", version, about)]
 pub struct Cli {
+    /// How log lines on stderr look (`WARDEN_LOG` filters them, default `warn`).
+    #[arg(
+        long,
+        global = true,
+        env = "WARDEN_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -57,13 +69,14 @@ enum WorkerTokenCommand {
 
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WARDEN_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .init();
+    let prometheus = matches!(&cli.command, Command::Serve(args) if args.metrics_endpoint());
+    let telemetry = match telemetry::init(cli.log_format, prometheus) {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -74,16 +87,21 @@ pub fn run(cli: Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async {
+    let metrics = telemetry.metrics_registry();
+    let code = runtime.block_on(async {
         match cli.command {
             Command::Tool(cmd) => tool::run(*cmd).await,
             Command::Keys(cmd) => keys::run(cmd).await,
-            Command::Serve(args) => serve::serve(*args).await,
+            Command::Serve(args) => serve::serve(*args, metrics).await,
             Command::Org(OrgCommand::Create(args)) => serve::org_create(args).await,
             Command::ApiKey(ApiKeyCommand::Revoke(args)) => serve::api_key_revoke(args).await,
             Command::WorkerToken(WorkerTokenCommand::Create(args)) => {
                 serve::worker_token_create(args).await
             }
         }
-    })
+    });
+    // Tasks still holding spans end with the runtime; then flush.
+    drop(runtime);
+    telemetry.shutdown();
+    code
 }

@@ -54,9 +54,9 @@ pub(crate) struct ServeArgs {
     /// How long in-flight calls may take to finish after SIGTERM/SIGINT.
     #[arg(long, default_value_t = 10, value_name = "SECONDS")]
     shutdown_grace: u64,
-    /// Let tools reach loopback and private networks (local services).
-    #[arg(long)]
-    allow_private_network: bool,
+    /// Operator grants for every tool's outbound HTTP.
+    #[command(flatten)]
+    grants: crate::tool::GrantArgs,
     /// Invocations per second allowed per (organization, tool); 0 turns the
     /// limit off.
     #[arg(long, default_value_t = 50.0, value_name = "N")]
@@ -69,6 +69,17 @@ pub(crate) struct ServeArgs {
     /// to `http://{bind address}`.
     #[arg(long, env = "WARDEN_PUBLIC_URL", value_name = "URL", value_parser = parse_public_url)]
     public_url: Option<String>,
+    /// Do not serve `GET /metrics` (Prometheus text). OTLP export, when
+    /// configured, is unaffected.
+    #[arg(long, env = "WARDEN_NO_METRICS_ENDPOINT")]
+    no_metrics_endpoint: bool,
+}
+
+impl ServeArgs {
+    /// Whether `GET /metrics` is served.
+    pub(crate) fn metrics_endpoint(&self) -> bool {
+        !self.no_metrics_endpoint
+    }
 }
 
 /// An `http://` or `https://` URL with a host and nothing after the path.
@@ -231,7 +242,9 @@ async fn shutdown_signal() {
     eprintln!("warden: shutting down, letting in-flight calls finish");
 }
 
-pub(crate) async fn serve(args: ServeArgs) -> ExitCode {
+/// Runs `warden serve`; `metrics` is what `GET /metrics` renders (`None`:
+/// not served).
+pub(crate) async fn serve(args: ServeArgs, metrics: Option<prometheus::Registry>) -> ExitCode {
     // LiveKit from WARDEN_LIVEKIT_*: absent is fine (calls answer 503), half
     // set is a mistake worth stopping for.
     let livekit = match warden_livekit::LiveKitConfig::from_env() {
@@ -249,10 +262,7 @@ pub(crate) async fn serve(args: ServeArgs) -> ExitCode {
         Err(e) => return fail(&format!("LiveKit configuration: {e}")),
     };
     let settings = CoreSettings {
-        http: warden_sandbox::HttpGrants {
-            allow_private_network: args.allow_private_network,
-            ..Default::default()
-        },
+        http: args.grants.grants(),
         limits: None,
         livekit,
     };
@@ -287,6 +297,7 @@ pub(crate) async fn serve(args: ServeArgs) -> ExitCode {
             public_url: args
                 .public_url
                 .unwrap_or_else(|| format!("http://{address}")),
+            metrics: metrics.map(warden_api::MetricsEndpoint::new),
         },
     );
     eprintln!("warden: listening on http://{address} (API reference at http://{address}/docs)");

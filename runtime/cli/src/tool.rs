@@ -101,14 +101,21 @@ pub(crate) struct InvokeArgs {
     /// Cache compiled components here, so later runs skip compilation.
     #[arg(long, env = "WARDEN_CACHE_DIR", value_name = "DIR")]
     cache_dir: Option<PathBuf>,
-    /// Let the tool reach this host too, on top of its `allowed-hosts`
+    #[command(flatten)]
+    grants: GrantArgs,
+}
+
+/// Operator grants on top of what a tool declares, for its outbound HTTP.
+#[derive(Debug, Args)]
+pub(crate) struct GrantArgs {
+    /// Let tools reach this host too, on top of their `allowed-hosts`
     /// (`scheme://host[:port]`, optionally `*.`; repeatable).
     #[arg(long = "allow-host", value_name = "PATTERN")]
     allow_hosts: Vec<HostPattern>,
-    /// Never let the tool reach this host, whatever it declares (repeatable).
+    /// Never let a tool reach this host, whatever it declares (repeatable).
     #[arg(long = "deny-host", value_name = "PATTERN")]
     deny_hosts: Vec<HostPattern>,
-    /// Let the tool reach loopback, private and CGNAT addresses (local
+    /// Let tools reach loopback, private and CGNAT addresses (local
     /// services, test stand-ins). Link-local and cloud metadata stay closed.
     #[arg(long)]
     allow_private_network: bool,
@@ -120,6 +127,18 @@ pub(crate) struct InvokeArgs {
     /// tool declares.
     #[arg(long, value_name = "URL")]
     oauth_token_url: Option<String>,
+}
+
+impl GrantArgs {
+    pub(crate) fn grants(&self) -> HttpGrants {
+        HttpGrants {
+            allow_hosts: self.allow_hosts.clone(),
+            deny_hosts: self.deny_hosts.clone(),
+            allow_private_network: self.allow_private_network,
+            credential_hosts: self.credential_hosts.clone(),
+            oauth_token_url: self.oauth_token_url.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -192,16 +211,6 @@ impl InvokeArgs {
             .collect()
     }
 
-    fn grants(&self) -> HttpGrants {
-        HttpGrants {
-            allow_hosts: self.allow_hosts.clone(),
-            deny_hosts: self.deny_hosts.clone(),
-            allow_private_network: self.allow_private_network,
-            credential_hosts: self.credential_hosts.clone(),
-            oauth_token_url: self.oauth_token_url.clone(),
-        }
-    }
-
     fn call(&self, context: CallContext, secrets: SecretMap) -> Call {
         Call {
             function: self.function.clone(),
@@ -209,7 +218,7 @@ impl InvokeArgs {
             env: CallEnv {
                 context,
                 secrets,
-                http: self.grants(),
+                http: self.grants.grants(),
                 ..CallEnv::default()
             },
         }

@@ -37,7 +37,6 @@ pub enum CoreError {
     /// The key ring cannot open a stored secret (a missing or wrong key).
     #[error("a stored secret cannot be opened: {0}")]
     Sealed(String),
-    /// The store failed.
     /// A feature needs configuration the operator has not given.
     #[error("{0}")]
     NotConfigured(&'static str),
@@ -47,6 +46,7 @@ pub enum CoreError {
     /// A LiveKit webhook whose signature or body does not check out.
     #[error("webhook refused: {0}")]
     Webhook(#[from] warden_livekit::WebhookError),
+    /// The store failed.
     #[error("storage failure: {0}")]
     Store(StoreError),
 }
@@ -59,6 +59,27 @@ impl From<StoreError> for CoreError {
             StoreError::Invalid(message) => CoreError::Invalid(message),
             StoreError::Seal(e) => CoreError::Sealed(e.to_string()),
             other => CoreError::Store(other),
+        }
+    }
+}
+
+impl CoreError {
+    /// A short, stable name for the kind of failure (for telemetry).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CoreError::NotFound(_) => "not_found",
+            CoreError::Conflict(_) => "conflict",
+            CoreError::Invalid(_) => "invalid_request",
+            CoreError::InvalidConfig(_) => "invalid_config",
+            CoreError::InvalidComponent(_) => "invalid_component",
+            CoreError::Disabled(_) => "disabled",
+            CoreError::Unauthenticated => "unauthenticated",
+            CoreError::InvalidSession => "invalid_session",
+            CoreError::Sealed(_) => "sealed",
+            CoreError::NotConfigured(_) => "not_configured",
+            CoreError::LiveKit(_) => "livekit",
+            CoreError::Webhook(_) => "webhook_refused",
+            CoreError::Store(_) => "store",
         }
     }
 }

@@ -24,6 +24,7 @@ mod calls;
 mod catalog;
 mod error;
 mod sessions;
+mod telemetry;
 mod worker;
 
 pub use auth::{
@@ -69,6 +70,7 @@ pub struct Core {
     keys: Arc<KeyRing>,
     settings: CoreSettings,
     audit: audit::AuditWriter,
+    metrics: telemetry::Metrics,
 }
 
 /// A tool's current version, loaded into the sandbox.
@@ -81,6 +83,7 @@ impl Core {
     /// Builds the core over a migrated store, a sandbox and the key ring.
     pub fn new(store: Store, sandbox: Sandbox, keys: KeyRing, settings: CoreSettings) -> Core {
         Core {
+            metrics: telemetry::Metrics::new(&sandbox),
             store,
             sandbox,
             keys: Arc::new(keys),

@@ -11,6 +11,7 @@ use crate::Core;
 use crate::LoadedTool;
 use crate::catalog::current_metadata;
 use crate::error::{CoreError, Result};
+use crate::telemetry;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::Serialize;
@@ -18,6 +19,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, UNIX_EPOCH};
+use tracing::{Instrument as _, Span};
 use warden_sandbox::{
     Call, CallContext, CallEnv, CallReport, Error as ToolCallError, RefreshedToken, SecretMap,
     TokenCallback,
@@ -88,6 +90,8 @@ pub struct PreparedInvocation {
     call_session_id: Option<String>,
     deadline: Option<Instant>,
     started_at: DateTime<Utc>,
+    /// The call's span, from [`Core::prepare`] to the audit row.
+    span: Span,
 }
 
 impl PreparedInvocation {
@@ -191,6 +195,27 @@ impl Core {
     /// query — without running anything. Callers that admit calls per
     /// organization and tool (rate limits) decide between the two steps.
     pub async fn prepare(&self, request: InvocationRequest) -> Result<PreparedInvocation> {
+        let span = telemetry::invocation_span(
+            &request.agent_id,
+            &request.function,
+            &request.call_id,
+            request.call_session_id.as_deref(),
+        );
+        let prepared = self
+            .prepare_in(request, span.clone())
+            .instrument(span.clone())
+            .await;
+        if let Err(e) = &prepared {
+            telemetry::reject_span(&span, e.kind());
+        }
+        prepared
+    }
+
+    async fn prepare_in(
+        &self,
+        request: InvocationRequest,
+        span: Span,
+    ) -> Result<PreparedInvocation> {
         let started_at = Utc::now();
         let Some((tool_name, function)) = request.function.split_once(NAME_SEPARATOR) else {
             return Err(CoreError::Invalid(format!(
@@ -205,6 +230,7 @@ impl Core {
                 &request.agent_id,
                 tool_name,
             )
+            .instrument(tracing::info_span!("store load"))
             .await?;
         let agent = target.agent;
         if !agent.is_active {
@@ -228,7 +254,14 @@ impl Core {
             )));
         }
         let organization_id = agent.organization_id;
-        let loaded = self.load_tool(&organization_id, &tool).await?;
+        span.record("warden.organization_id", organization_id.as_str());
+        let loaded = self
+            .load_tool(&organization_id, &tool)
+            .instrument(tracing::info_span!("load tool"))
+            .await?;
+        if let Some(current) = &tool.current_version {
+            span.record("warden.tool.version", current.version.as_str());
+        }
         // Secrets, opened for this call only.
         let secrets = target
             .secrets
@@ -255,12 +288,18 @@ impl Core {
             call_session_id: request.call_session_id,
             deadline: request.deadline,
             started_at,
+            span,
         })
     }
 
     /// Runs a prepared call in a fresh sandbox instance, seals back any
     /// OAuth2 token the host refreshed, and writes the audit row.
     pub async fn run(&self, prepared: PreparedInvocation) -> Result<Invoked> {
+        let span = prepared.span.clone();
+        self.run_in(prepared).instrument(span).await
+    }
+
+    async fn run_in(&self, prepared: PreparedInvocation) -> Result<Invoked> {
         let PreparedInvocation {
             organization_id: org,
             agent_id,
@@ -274,6 +313,7 @@ impl Core {
             call_session_id,
             deadline,
             started_at,
+            span,
         } = prepared;
         let refreshed: Arc<Mutex<Option<RefreshedToken>>> = Arc::default();
         let on_token_refresh = TokenCallback::new({
@@ -308,6 +348,11 @@ impl Core {
                 },
             )
             .await;
+
+        let error = outcome.result.as_ref().err().map(|e| e.kind);
+        self.metrics
+            .record(&tool.name, &function, error, &outcome.report);
+        telemetry::finish_span(&span, error, &outcome.report);
 
         let token = refreshed.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(token) = token {
@@ -344,6 +389,7 @@ impl Core {
                     argument_keys,
                 },
             )
+            .instrument(tracing::info_span!("audit"))
             .await?;
         Ok(Invoked {
             result: outcome.result,

@@ -18,10 +18,11 @@ use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
+use tracing::Instrument as _;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{
     Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
@@ -70,6 +71,8 @@ struct SandboxInner {
     linker: Linker<CallState>,
     config: SandboxConfig,
     slots: Semaphore,
+    /// Calls waiting for a slot.
+    waiting: AtomicUsize,
     tools: Mutex<HashMap<String, Tool>>,
     artifact_dir: Option<PathBuf>,
     stop_ticker: Arc<AtomicBool>,
@@ -275,6 +278,7 @@ impl Sandbox {
         Ok(Sandbox {
             inner: Arc::new(SandboxInner {
                 slots: Semaphore::new(config.max_instances as usize),
+                waiting: AtomicUsize::new(0),
                 engine,
                 linker,
                 config,
@@ -289,6 +293,17 @@ impl Sandbox {
     /// The configuration the sandbox was created with.
     pub fn config(&self) -> &SandboxConfig {
         &self.inner.config
+    }
+
+    /// Instances that exist right now (calls holding a slot).
+    pub fn instances_active(&self) -> usize {
+        (self.inner.config.max_instances as usize)
+            .saturating_sub(self.inner.slots.available_permits())
+    }
+
+    /// Calls waiting for a free instance slot right now.
+    pub fn queue_depth(&self) -> usize {
+        self.inner.waiting.load(Ordering::Relaxed)
     }
 
     /// Loads a tool from a component file.
@@ -519,7 +534,11 @@ impl Sandbox {
         let permit = match self.inner.slots.try_acquire() {
             Ok(permit) => Ok(permit),
             Err(_) => {
-                match tokio::time::timeout_at(tokio_deadline, self.inner.slots.acquire()).await {
+                let _queued = Queued::enter(&self.inner.waiting);
+                match tokio::time::timeout_at(tokio_deadline, self.inner.slots.acquire())
+                    .instrument(tracing::info_span!("wait for a sandbox slot"))
+                    .await
+                {
                     Ok(Ok(permit)) => Ok(permit),
                     _ => Err(()),
                 }
@@ -557,11 +576,15 @@ impl Sandbox {
         store.set_epoch_deadline(1);
 
         let call = async {
-            let instance: ToolWorld = pre.instantiate_async(&mut store).await?;
+            let instance: ToolWorld = pre
+                .instantiate_async(&mut store)
+                .instrument(tracing::info_span!("instantiate"))
+                .await?;
+            let guest = tracing::info_span!("guest call");
             Ok::<_, wasmtime::Error>(match export {
-                Export::Metadata => {
-                    Returned::Metadata(Box::new(instance.call_metadata(&mut store).await?))
-                }
+                Export::Metadata => Returned::Metadata(Box::new(
+                    instance.call_metadata(&mut store).instrument(guest).await?,
+                )),
                 Export::Invoke {
                     ctx,
                     function,
@@ -569,9 +592,15 @@ impl Sandbox {
                 } => Returned::Json(
                     instance
                         .call_invoke(&mut store, ctx, function, arguments)
+                        .instrument(guest)
                         .await?,
                 ),
-                Export::Test { ctx } => Returned::Json(instance.call_test(&mut store, ctx).await?),
+                Export::Test { ctx } => Returned::Json(
+                    instance
+                        .call_test(&mut store, ctx)
+                        .instrument(guest)
+                        .await?,
+                ),
             })
         };
         let returned = match tokio::time::timeout_at(tokio_deadline, call).await {
@@ -588,6 +617,22 @@ impl Sandbox {
             captures,
             fuel_consumed,
         }
+    }
+}
+
+/// Counts a call as waiting for a slot while it lives.
+struct Queued<'a>(&'a AtomicUsize);
+
+impl<'a> Queued<'a> {
+    fn enter(waiting: &'a AtomicUsize) -> Self {
+        waiting.fetch_add(1, Ordering::Relaxed);
+        Queued(waiting)
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

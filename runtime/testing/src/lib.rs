@@ -15,6 +15,8 @@
 //! - [`LiveKitServer`]: LiveKit server's Twirp API for starting calls
 //!   (CreateRoom, CreateDispatch, CreateSIPParticipant) with LiveKit's
 //!   API-key and grant checks, and injectable SIP failures (busy, …).
+//! - [`OtlpReceiver`]: an OpenTelemetry collector's OTLP/HTTP receiver
+//!   (traces, metrics and logs in protobuf or JSON), keeping what it got.
 //! - [`HttpTarget`]: a plain HTTP server for outbound-policy tests (redirects,
 //!   arbitrary statuses, header echo, slow and large responses).
 //!
@@ -27,10 +29,12 @@
 mod google_calendar;
 mod http_target;
 mod livekit;
+mod otlp;
 mod recorded;
 mod server;
 
 pub use google_calendar::{Fault, GoogleCalendar};
 pub use http_target::HttpTarget;
 pub use livekit::{Encoding, LiveKitCall, LiveKitRequest, LiveKitServer};
+pub use otlp::{OtlpReceiver, ReceivedLog, ReceivedSpan, attribute as otlp_attribute};
 pub use recorded::RecordedRequest;

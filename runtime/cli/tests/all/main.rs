@@ -5,6 +5,7 @@ mod google_calendar;
 mod http_policy;
 mod keys;
 mod serve;
+mod telemetry;
 
 use serde_json::{Value, json};
 use std::process::{Command, Output};

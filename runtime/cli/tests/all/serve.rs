@@ -9,12 +9,12 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::process::{Child, Stdio};
 
-struct Server {
-    child: Child,
-    address: String,
-    stdout: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) address: String,
+    pub(crate) stdout: String,
     /// Everything serve writes to stderr after its address line.
-    stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    pub(crate) stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Drop for Server {
@@ -29,10 +29,20 @@ fn start(data_dir: &std::path::Path) -> Server {
 }
 
 fn start_with(data_dir: &std::path::Path, extra: &[&str]) -> Server {
+    start_with_env(data_dir, extra, &[])
+}
+
+/// `warden serve` with extra flags and environment variables.
+pub(crate) fn start_with_env(
+    data_dir: &std::path::Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
         .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .args(extra)
+        .envs(env.iter().copied())
         .env_remove("WARDEN_SECRET_KEYS")
         .env_remove("WARDEN_SECRET_KEY_FILE")
         .env_remove("WARDEN_DATABASE_URL")
@@ -79,7 +89,7 @@ fn start_with(data_dir: &std::path::Path, extra: &[&str]) -> Server {
 }
 
 /// One HTTP/1.1 request; returns status and body.
-fn http(
+pub(crate) fn http(
     address: &str,
     method: &str,
     path: &str,
@@ -211,7 +221,7 @@ fn first_start_bootstraps_and_operator_commands_share_the_database() {
 
 /// Sends a raw HTTP request with a body and returns the whole response text,
 /// or what arrived before the server closed the connection.
-fn raw(address: &str, head: &str, body: &[u8]) -> String {
+pub(crate) fn raw(address: &str, head: &str, body: &[u8]) -> String {
     let mut stream = TcpStream::connect(address).unwrap();
     let request = format!(
         "{head}\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
@@ -289,7 +299,7 @@ fn sleep_call(
     })
 }
 
-fn terminate(server: &Server) {
+pub(crate) fn terminate(server: &Server) {
     let status = Command::new("kill")
         .args(["-TERM", &server.child.id().to_string()])
         .status()
@@ -299,7 +309,7 @@ fn terminate(server: &Server) {
 
 /// Waits for serve to exit, at most `limit`; returns how long it took and
 /// whether it exited successfully.
-fn wait_exit(server: &mut Server, limit: Duration) -> (Duration, bool) {
+pub(crate) fn wait_exit(server: &mut Server, limit: Duration) -> (Duration, bool) {
     let started = Instant::now();
     loop {
         if let Some(status) = server.child.try_wait().unwrap() {

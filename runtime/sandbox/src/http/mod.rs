@@ -48,6 +48,7 @@ use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
+use tracing::Instrument as _;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 /// What an operator grants or refuses on top of a tool's own declaration.
@@ -386,15 +387,69 @@ impl WasiHttpHooks for HttpPolicy {
         _fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
     ) -> SendFuture {
         let admitted = self.admit(request.method(), request.uri());
-        Box::new(async move {
-            let (out, target) = admitted?;
-            let response = out.send(request, target, options).await?;
-            Ok((
-                response,
-                Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>,
-            ))
-        })
+        // Method, host, port and status: never the path's query, headers
+        // or bodies, which may carry tokens.
+        let uri = request.uri();
+        let span = tracing::info_span!(
+            "HTTP outbound",
+            otel.name = %request.method(),
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
+            http.request.method = %request.method(),
+            server.address = uri.host(),
+            server.port = uri.port_u16(),
+            url.scheme = uri.scheme_str(),
+            http.response.status_code = tracing::field::Empty,
+            error.type = tracing::field::Empty,
+        );
+        Box::new(
+            async move {
+                let (out, target) = admitted?;
+                let response = out.send(request, target, options).await;
+                let span = tracing::Span::current();
+                match &response {
+                    Ok(response) => {
+                        span.record("http.response.status_code", response.status().as_u16());
+                    }
+                    Err(e) => {
+                        span.record("error.type", error_type(e));
+                        span.record("otel.status_code", "ERROR");
+                    }
+                }
+                Ok((
+                    response?,
+                    Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>,
+                ))
+            }
+            .instrument(span),
+        )
     }
+}
+
+/// The variant of a wasi-http error code, without any text it carries.
+fn error_type(e: &HttpError) -> String {
+    let debug = format!("{e:?}");
+    debug
+        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Carries the current trace (the outbound span's) to the target as W3C
+/// `traceparent`/`tracestate`, replacing the guest's; without one the
+/// guest's headers stay as they are.
+fn propagate_trace(headers: &mut http::HeaderMap) {
+    use opentelemetry::trace::TraceContextExt as _;
+    let cx = opentelemetry::Context::current();
+    if !cx.span().span_context().is_valid() {
+        return;
+    }
+    headers.remove("traceparent");
+    headers.remove("tracestate");
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&cx, &mut opentelemetry_http::HeaderInjector(headers));
+    });
 }
 
 /// A request whose body is in memory, so it can be sent more than once.
@@ -466,6 +521,7 @@ impl Outbound {
         for c in &credentials {
             buffered.headers.remove(&c.header);
         }
+        propagate_trace(&mut buffered.headers);
 
         let mut generation = None;
         let mut headers = Vec::with_capacity(credentials.len());
