@@ -78,6 +78,9 @@ impl Host for crate::store::CallState {
             Level::Warn => LogLevel::Warn,
             Level::Error => LogLevel::Error,
         };
+        // Redact before the record is cut to size: a secret straddling the
+        // cut would otherwise survive as a prefix no redaction recognises.
+        let message = self.secrets.redact(message);
         self.logs.push(level, message);
     }
 }

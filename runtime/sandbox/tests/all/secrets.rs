@@ -66,6 +66,23 @@ async fn no_channel_leaks_the_secret() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_log_record_cut_to_size_keeps_no_part_of_a_secret() {
+    let tool = load(artifacts::SECRET_FISHER).await;
+    let mut c = call("leak", json!({ "via": "log" }));
+    c.env.secrets = secrets(&[("api_key", CANARY)]);
+    // "the key is " is 11 bytes: the cut falls inside the key.
+    c.env.limits = Some(warden_sandbox::Limits {
+        max_log_message_bytes: 20,
+        ..warden_sandbox::Limits::default()
+    });
+    let outcome = invoke(&tool, c).await;
+    ok(&outcome);
+    let logged = &outcome.report.logs[0].message;
+    assert_eq!(logged, "the key is [REDACTED");
+    assert!(!logged.contains(&CANARY[..6]), "{logged}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn secret_maps_never_print_values() {
     let map = secrets(&[("api_key", CANARY)]);
     let debug = format!("{map:?}");
