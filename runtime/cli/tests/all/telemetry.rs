@@ -687,3 +687,44 @@ fn no_canary_secret_reaches_spans_logs_metrics_or_stderr() {
     );
     drop(stand_ins.runtime);
 }
+
+#[test]
+fn the_protocol_variable_picks_json_and_grpc_is_refused_at_start() {
+    let stand_ins = StandIns::start();
+    let data = tempfile::tempdir().unwrap();
+    let server = stand_ins.serve(data.path(), &[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]);
+    let (status, _) = http(&server.address, "GET", "/healthz", None, None);
+    assert_eq!(status, 200);
+    let span = stand_ins.wait_for("the /healthz span", |otlp| {
+        otlp.spans()
+            .into_iter()
+            .find(|s| s.span.name == "GET /healthz")
+    });
+    assert_eq!(
+        span.attribute("http.response.status_code").as_deref(),
+        Some("200")
+    );
+    let types = stand_ins.otlp.content_types();
+    assert!(
+        types.iter().all(|t| t.starts_with("application/json")),
+        "{types:?}"
+    );
+    drop(server);
+
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().display().to_string();
+    let run = warden_with_env(
+        &["serve", "--bind", "127.0.0.1:0", "--data-dir", &data_dir],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("OTEL_EXPORTER_OTLP_PROTOCOL=grpc is not supported"),
+        "{}",
+        run.stderr
+    );
+}
