@@ -60,6 +60,19 @@ impl FromRequestParts<AppState> for WorkerAuth {
     }
 }
 
+/// A bearer credential for the worker plane, not yet checked: for handlers
+/// that check it in the same round trip as they load what they need
+/// ([`warden_core::Core::prepare_for_worker`]).
+pub struct WorkerBearer(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for WorkerBearer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        Ok(WorkerBearer(bearer(parts)?.to_owned()))
+    }
+}
+
 fn json_rejection(rejection: &JsonRejection) -> ApiError {
     let status = rejection.status();
     let kind = match status {

@@ -8,7 +8,7 @@
 
 use crate::AppState;
 use crate::dto::{Invoke, InvokeResult, LlmFunction, LlmTool, OpenSession, SessionOpened, Toolset};
-use crate::extract::{ApiJson, ApiPath, WorkerAuth};
+use crate::extract::{ApiJson, ApiPath, WorkerAuth, WorkerBearer};
 use crate::problem::{ApiError, Problems};
 use axum::Router;
 use axum::extract::State;
@@ -82,42 +82,43 @@ pub(crate) async fn toolset(
     responses((status = 200, body = InvokeResult), Problems))]
 pub(crate) async fn invoke(
     State(state): State<AppState>,
-    _worker: WorkerAuth,
-    ApiPath(agent_id): ApiPath<String>,
+    WorkerBearer(token): WorkerBearer,
+    path: Result<ApiPath<String>, ApiError>,
     headers: HeaderMap,
-    ApiJson(body): ApiJson<Invoke>,
+    body: Result<ApiJson<Invoke>, ApiError>,
 ) -> Result<Json<InvokeResult>, ApiError> {
-    let deadline = match headers.get(DEADLINE_HEADER) {
-        None => None,
-        Some(value) => {
-            let millis = value
-                .to_str()
-                .ok()
-                .and_then(|v| v.trim().parse::<i64>().ok())
-                .and_then(|ms| u64::try_from(ms).ok())
-                .filter(|ms| *ms > 0)
-                .ok_or_else(|| {
-                    ApiError::bad_request(
-                        "X-Warden-Deadline-Ms must be a positive whole number of milliseconds",
-                    )
-                })?;
-            Instant::now().checked_add(Duration::from_millis(millis))
+    // The token is checked in the same query that loads the call's data; a
+    // request that is refused before that query is still answered 401 first
+    // when its token is not valid, as every worker route is.
+    let parsed = (|| {
+        let ApiPath(agent_id) = path?;
+        let ApiJson(body) = body?;
+        Ok::<_, ApiError>((agent_id, body, deadline(&headers)?))
+    })();
+    let (agent_id, body, deadline) = match parsed {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            state.core.authenticate_worker(&token).await?;
+            return Err(error);
         }
     };
-    // One query loads the agent (whichever organization it belongs to), the
-    // tool, the association and the secrets; the rate limit applies before
-    // anything runs.
+    // One query checks the token and loads the agent (whichever organization
+    // it belongs to), the tool, the association and the secrets; the rate
+    // limit applies before anything runs.
     let prepared = state
         .core
-        .prepare(InvocationRequest {
-            organization_id: None,
-            agent_id,
-            function: body.name,
-            arguments: body.arguments,
-            call_id: body.call_id,
-            call_session_id: None,
-            deadline,
-        })
+        .prepare_for_worker(
+            &token,
+            InvocationRequest {
+                organization_id: None,
+                agent_id,
+                function: body.name,
+                arguments: body.arguments,
+                call_id: body.call_id,
+                call_session_id: None,
+                deadline,
+            },
+        )
         .await?;
     if let Some(limiter) = &state.limiter
         && let Err(retry_after) = limiter.check(prepared.organization_id(), prepared.tool_name())
@@ -132,6 +133,25 @@ pub(crate) async fn invoke(
         })),
         Err(error) => Err(ApiError::tool(&error, Some(invoked.invocation_id))),
     }
+}
+
+/// The deadline the optional [`DEADLINE_HEADER`] sets.
+fn deadline(headers: &HeaderMap) -> Result<Option<Instant>, ApiError> {
+    let Some(value) = headers.get(DEADLINE_HEADER) else {
+        return Ok(None);
+    };
+    let millis = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .and_then(|ms| u64::try_from(ms).ok())
+        .filter(|ms| *ms > 0)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "X-Warden-Deadline-Ms must be a positive whole number of milliseconds",
+            )
+        })?;
+    Ok(Instant::now().checked_add(Duration::from_millis(millis)))
 }
 
 /// Opens a call session for an inbound call to an agent: the MCP URL and the

@@ -208,14 +208,20 @@ impl Core {
         if !same_hash(&record.token_hash, &presented_hash) {
             return Err(CoreError::Unauthenticated);
         }
-        if needs_touch(record.last_used_at)
-            && let Err(e) = self.store.touch_worker_token(&record.id).await
-        {
-            tracing::warn!("failed to record worker token use: {e}");
-        }
+        self.touch_worker_token(&record).await;
         Ok(WorkerPrincipal {
             worker_token_id: record.id,
         })
+    }
+
+    /// Records that `token` was used, at most once per
+    /// [`LAST_USED_RESOLUTION`]; a failure is logged, not fatal.
+    pub(crate) async fn touch_worker_token(&self, token: &WorkerToken) {
+        if needs_touch(token.last_used_at)
+            && let Err(e) = self.store.touch_worker_token(&token.id).await
+        {
+            tracing::warn!("failed to record worker token use: {e}");
+        }
     }
 
     /// Revokes a worker token; it stops working at once.

@@ -9,6 +9,7 @@
 
 use crate::Core;
 use crate::LoadedTool;
+use crate::auth::{self, WORKER_TOKEN_PREFIX};
 use crate::catalog::current_metadata;
 use crate::error::{CoreError, Result};
 use crate::telemetry;
@@ -24,7 +25,7 @@ use warden_sandbox::{
     Call, CallContext, CallEnv, CallReport, Error as ToolCallError, RefreshedToken, SecretMap,
     TokenCallback,
 };
-use warden_store::{InvocationOutcome, NewInvocation, Tool as ToolRow};
+use warden_store::{InvocationOutcome, InvocationTarget, NewInvocation, Tool as ToolRow};
 
 /// Separates tool and function in the names LLMs see: `google_calendar__list_events`.
 pub const NAME_SEPARATOR: &str = "__";
@@ -195,12 +196,7 @@ impl Core {
     /// query — without running anything. Callers that admit calls per
     /// organization and tool (rate limits) decide between the two steps.
     pub async fn prepare(&self, request: InvocationRequest) -> Result<PreparedInvocation> {
-        let span = telemetry::invocation_span(
-            &request.agent_id,
-            &request.function,
-            &request.call_id,
-            request.call_session_id.as_deref(),
-        );
+        let span = call_span(&request);
         let prepared = self
             .prepare_in(request, span.clone())
             .instrument(span.clone())
@@ -217,12 +213,7 @@ impl Core {
         span: Span,
     ) -> Result<PreparedInvocation> {
         let started_at = Utc::now();
-        let Some((tool_name, function)) = request.function.split_once(NAME_SEPARATOR) else {
-            return Err(CoreError::Invalid(format!(
-                "`{}` is not a function name of the form tool{NAME_SEPARATOR}function",
-                request.function
-            )));
-        };
+        let (tool_name, _) = split_function(&request.function)?;
         let target = self
             .store
             .invocation_target(
@@ -232,6 +223,81 @@ impl Core {
             )
             .instrument(tracing::info_span!("store load"))
             .await?;
+        self.prepare_target(request, started_at, target, span).await
+    }
+
+    /// [`Core::prepare`] for the worker plane, which checks the presented
+    /// worker token in the same round trip as it loads the call's data. As
+    /// with [`Core::authenticate_worker`] then [`Core::prepare`], a token
+    /// that is not valid is refused before anything else about the request
+    /// is looked at; the request's own organization, if any, is ignored (the
+    /// agent's applies).
+    pub async fn prepare_for_worker(
+        &self,
+        presented: &str,
+        request: InvocationRequest,
+    ) -> Result<PreparedInvocation> {
+        if !auth::plausible(presented, WORKER_TOKEN_PREFIX) {
+            return Err(CoreError::Unauthenticated);
+        }
+        let request = InvocationRequest {
+            organization_id: None,
+            ..request
+        };
+        if split_function(&request.function).is_err() {
+            // Refused by `prepare` as it would be after the plain check.
+            self.authenticate_worker(presented).await?;
+            return self.prepare(request).await;
+        }
+        // The call's span covers the look-up, token check included: a
+        // request refused as unauthenticated here is a rejected call in it.
+        let span = call_span(&request);
+        let prepared = self
+            .prepare_for_worker_in(presented, request, span.clone())
+            .instrument(span.clone())
+            .await;
+        if let Err(e) = &prepared {
+            telemetry::reject_span(&span, e.kind());
+        }
+        prepared
+    }
+
+    async fn prepare_for_worker_in(
+        &self,
+        presented: &str,
+        request: InvocationRequest,
+        span: Span,
+    ) -> Result<PreparedInvocation> {
+        let started_at = Utc::now();
+        let (tool_name, _) = split_function(&request.function)?;
+        let presented_hash = auth::hash(presented);
+        let (token, target) = match self
+            .store
+            .worker_invocation_target(&presented_hash, &request.agent_id, tool_name)
+            .instrument(tracing::info_span!("store load"))
+            .await
+        {
+            Ok(found) => found,
+            Err(warden_store::StoreError::NotFound(_)) => return Err(CoreError::Unauthenticated),
+            Err(e) => return Err(e.into()),
+        };
+        if !auth::same_hash(&token.token_hash, &presented_hash) {
+            return Err(CoreError::Unauthenticated);
+        }
+        self.touch_worker_token(&token).await;
+        self.prepare_target(request, started_at, target?, span)
+            .await
+    }
+
+    /// The checks and the loading that follow the store's look-up.
+    async fn prepare_target(
+        &self,
+        request: InvocationRequest,
+        started_at: DateTime<Utc>,
+        target: InvocationTarget,
+        span: Span,
+    ) -> Result<PreparedInvocation> {
+        let (tool_name, function) = split_function(&request.function)?;
         let agent = target.agent;
         if !agent.is_active {
             return Err(CoreError::Disabled(format!(
@@ -469,6 +535,25 @@ impl Core {
             .await;
         Ok(outcome.result)
     }
+}
+
+/// The span of one call, from its preparation to its audit row.
+fn call_span(request: &InvocationRequest) -> Span {
+    telemetry::invocation_span(
+        &request.agent_id,
+        &request.function,
+        &request.call_id,
+        request.call_session_id.as_deref(),
+    )
+}
+
+/// `tool__function` as `(tool, function)`.
+fn split_function(name: &str) -> Result<(&str, &str)> {
+    name.split_once(NAME_SEPARATOR).ok_or_else(|| {
+        CoreError::Invalid(format!(
+            "`{name}` is not a function name of the form tool{NAME_SEPARATOR}function"
+        ))
+    })
 }
 
 fn uuid_like() -> String {

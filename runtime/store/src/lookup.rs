@@ -9,7 +9,9 @@
 use crate::db::{RowExt, Store};
 use crate::error::{Result, StoreError};
 use crate::sealed::SealedSecret;
-use crate::{AgentTool, SealedSecretRow, Tool, ToolVersionRef, VoiceAgent};
+use crate::{AgentTool, SealedSecretRow, Tool, ToolVersionRef, VoiceAgent, WorkerToken};
+use sqlx::any::AnyRow;
+use std::sync::LazyLock;
 
 impl Store {
     /// The agent `agent_id`, whichever organization it belongs to (its
@@ -40,9 +42,10 @@ pub struct InvocationTarget {
     pub secrets: Vec<SealedSecretRow>,
 }
 
-/// One row per secret (or one row without a secret); the agent, tool and
-/// association columns repeat. Column aliases keep the tables apart.
-const TARGET_SELECT: &str = "SELECT \
+/// The columns of an invocation target: one row per secret (or one row
+/// without a secret); the agent, tool and association columns repeat. Column
+/// aliases keep the tables apart.
+const TARGET_COLUMNS: &str = "\
      a.id AS a_id, a.organization_id AS a_organization_id, a.name AS a_name, \
      a.description AS a_description, a.system_prompt AS a_system_prompt, \
      a.is_active AS a_is_active, a.created_at AS a_created_at, a.updated_at AS a_updated_at, \
@@ -53,8 +56,12 @@ const TARGET_SELECT: &str = "SELECT \
      j.function_enables AS j_function_enables, j.created_at AS j_created_at, \
      j.updated_at AS j_updated_at, \
      s.id AS s_id, s.name AS s_name, s.sealed AS s_sealed, s.created_at AS s_created_at, \
-     s.updated_at AS s_updated_at \
-     FROM voice_agents a \
+     s.updated_at AS s_updated_at";
+
+/// The tool the agent `a`'s organization sees under the name `$3` (its own
+/// before a platform tool), its current version, the association and the
+/// secrets.
+const TARGET_JOINS: &str = "\
      LEFT JOIN platform_tools t ON t.id = (SELECT c.id FROM platform_tools c \
           WHERE c.name = $3 AND (c.organization_id IS NULL OR c.organization_id = a.organization_id) \
           ORDER BY c.organization_id IS NULL LIMIT 1) \
@@ -62,9 +69,28 @@ const TARGET_SELECT: &str = "SELECT \
      LEFT JOIN agent_tools j ON j.organization_id = a.organization_id \
           AND j.agent_id = a.id AND j.tool_id = t.id \
      LEFT JOIN tool_sensitive_configs s ON s.organization_id = a.organization_id \
-          AND s.tool_id = t.id \
-     WHERE a.id = $1 AND ($2 IS NULL OR a.organization_id = $2) \
-     ORDER BY s.name";
+          AND s.tool_id = t.id";
+
+/// `$1` agent id, `$2` organization id or NULL, `$3` tool name.
+static TARGET_SELECT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {TARGET_COLUMNS} FROM voice_agents a {TARGET_JOINS} \
+         WHERE a.id = $1 AND ($2 IS NULL OR a.organization_id = $2) ORDER BY s.name"
+    )
+});
+
+/// `$1` agent id, `$2` worker token hash, `$3` tool name. No row when the
+/// token is unknown or revoked; rows whose agent columns are NULL when the
+/// token is valid but the agent does not exist.
+static WORKER_TARGET_SELECT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT w.id AS w_id, w.name AS w_name, w.prefix AS w_prefix, \
+         w.token_hash AS w_token_hash, w.created_at AS w_created_at, \
+         w.last_used_at AS w_last_used_at, w.revoked_at AS w_revoked_at, {TARGET_COLUMNS} \
+         FROM worker_tokens w LEFT JOIN voice_agents a ON a.id = $1 {TARGET_JOINS} \
+         WHERE w.token_hash = $2 AND w.revoked_at IS NULL ORDER BY s.name"
+    )
+});
 
 impl Store {
     /// What an invocation of `tool_name` by `agent_id` needs — the agent, the
@@ -82,78 +108,123 @@ impl Store {
         agent_id: &str,
         tool_name: &str,
     ) -> Result<InvocationTarget> {
-        let rows = sqlx::query(TARGET_SELECT)
+        let rows = sqlx::query(&TARGET_SELECT)
             .bind(agent_id)
             .bind(organization_id)
             .bind(tool_name)
             .fetch_all(&self.pool)
             .await?;
-        let first = rows.first().ok_or(StoreError::NotFound("voice agent"))?;
-        let agent = VoiceAgent {
-            id: first.text("a_id")?,
-            organization_id: first.text("a_organization_id")?,
-            name: first.text("a_name")?,
-            description: first.text("a_description")?,
-            system_prompt: first.text("a_system_prompt")?,
-            is_active: first.boolean("a_is_active")?,
-            created_at: first.time("a_created_at")?,
-            updated_at: first.time("a_updated_at")?,
+        target_from_rows(&rows)
+    }
+
+    /// [`Store::invocation_target`] for the worker plane, with the worker
+    /// token's check in the same round trip: the unrevoked worker token whose
+    /// SHA-256 is `token_hash`, and what the call of `tool_name` by `agent_id`
+    /// (in the agent's own organization) needs.
+    ///
+    /// An unknown or revoked token is [`StoreError::NotFound`]`("worker token")`
+    /// whatever the agent, so nothing about agents is learnt without a valid
+    /// token; compare the presented token's hash in constant time before
+    /// trusting the result. Not scoped to an organization, like
+    /// [`Store::active_worker_token_by_hash`].
+    pub async fn worker_invocation_target(
+        &self,
+        token_hash: &str,
+        agent_id: &str,
+        tool_name: &str,
+    ) -> Result<(WorkerToken, Result<InvocationTarget>)> {
+        let rows = sqlx::query(&WORKER_TARGET_SELECT)
+            .bind(agent_id)
+            .bind(token_hash)
+            .bind(tool_name)
+            .fetch_all(&self.pool)
+            .await?;
+        let first = rows.first().ok_or(StoreError::NotFound("worker token"))?;
+        let token = WorkerToken {
+            id: first.text("w_id")?,
+            name: first.text("w_name")?,
+            prefix: first.text("w_prefix")?,
+            token_hash: first.text("w_token_hash")?,
+            created_at: first.time("w_created_at")?,
+            last_used_at: first.opt_time("w_last_used_at")?,
+            revoked_at: first.opt_time("w_revoked_at")?,
         };
-        let tool = match first.opt_text("t_id")? {
-            None => None,
-            Some(id) => Some(Tool {
-                id,
-                organization_id: first.opt_text("t_organization_id")?,
-                name: first.text("t_name")?,
-                description: first.text("t_description")?,
-                current_version: match first.opt_text("v_id")? {
-                    None => None,
-                    Some(id) => Some(ToolVersionRef {
-                        id,
-                        version: first.text("v_version")?,
-                        sha256: first.text("v_sha256")?,
-                    }),
-                },
-                created_at: first.time("t_created_at")?,
-                updated_at: first.time("t_updated_at")?,
-            }),
-        };
-        let association = match (first.opt_text("j_id")?, &tool) {
-            (Some(id), Some(tool)) => Some(AgentTool {
+        Ok((token, target_from_rows(&rows)))
+    }
+}
+
+/// An [`InvocationTarget`] from the rows of [`TARGET_SELECT`] or
+/// [`WORKER_TARGET_SELECT`]; no row, or NULL agent columns, is an unknown
+/// agent.
+fn target_from_rows(rows: &[AnyRow]) -> Result<InvocationTarget> {
+    let first = rows.first().ok_or(StoreError::NotFound("voice agent"))?;
+    if first.opt_text("a_id")?.is_none() {
+        return Err(StoreError::NotFound("voice agent"));
+    }
+    let agent = VoiceAgent {
+        id: first.text("a_id")?,
+        organization_id: first.text("a_organization_id")?,
+        name: first.text("a_name")?,
+        description: first.text("a_description")?,
+        system_prompt: first.text("a_system_prompt")?,
+        is_active: first.boolean("a_is_active")?,
+        created_at: first.time("a_created_at")?,
+        updated_at: first.time("a_updated_at")?,
+    };
+    let tool = match first.opt_text("t_id")? {
+        None => None,
+        Some(id) => Some(Tool {
+            id,
+            organization_id: first.opt_text("t_organization_id")?,
+            name: first.text("t_name")?,
+            description: first.text("t_description")?,
+            current_version: match first.opt_text("v_id")? {
+                None => None,
+                Some(id) => Some(ToolVersionRef {
+                    id,
+                    version: first.text("v_version")?,
+                    sha256: first.text("v_sha256")?,
+                }),
+            },
+            created_at: first.time("t_created_at")?,
+            updated_at: first.time("t_updated_at")?,
+        }),
+    };
+    let association = match (first.opt_text("j_id")?, &tool) {
+        (Some(id), Some(tool)) => Some(AgentTool {
+            id,
+            organization_id: agent.organization_id.clone(),
+            agent_id: agent.id.clone(),
+            tool_id: tool.id.clone(),
+            config: first.json("j_config")?,
+            is_enabled: first.boolean("j_is_enabled")?,
+            function_enables: first.json("j_function_enables")?,
+            created_at: first.time("j_created_at")?,
+            updated_at: first.time("j_updated_at")?,
+        }),
+        _ => None,
+    };
+    let mut secrets = Vec::new();
+    if let Some(tool) = &tool {
+        for row in rows {
+            let Some(id) = row.opt_text("s_id")? else {
+                continue;
+            };
+            secrets.push(SealedSecretRow {
                 id,
                 organization_id: agent.organization_id.clone(),
-                agent_id: agent.id.clone(),
                 tool_id: tool.id.clone(),
-                config: first.json("j_config")?,
-                is_enabled: first.boolean("j_is_enabled")?,
-                function_enables: first.json("j_function_enables")?,
-                created_at: first.time("j_created_at")?,
-                updated_at: first.time("j_updated_at")?,
-            }),
-            _ => None,
-        };
-        let mut secrets = Vec::new();
-        if let Some(tool) = &tool {
-            for row in &rows {
-                let Some(id) = row.opt_text("s_id")? else {
-                    continue;
-                };
-                secrets.push(SealedSecretRow {
-                    id,
-                    organization_id: agent.organization_id.clone(),
-                    tool_id: tool.id.clone(),
-                    name: row.text("s_name")?,
-                    sealed: SealedSecret::from_bytes(row.bytes("s_sealed")?)?,
-                    created_at: row.time("s_created_at")?,
-                    updated_at: row.time("s_updated_at")?,
-                });
-            }
+                name: row.text("s_name")?,
+                sealed: SealedSecret::from_bytes(row.bytes("s_sealed")?)?,
+                created_at: row.time("s_created_at")?,
+                updated_at: row.time("s_updated_at")?,
+            });
         }
-        Ok(InvocationTarget {
-            agent,
-            tool,
-            association,
-            secrets,
-        })
     }
+    Ok(InvocationTarget {
+        agent,
+        tool,
+        association,
+        secrets,
+    })
 }

@@ -13,6 +13,7 @@ on_both_backends!(
     tool_errors_and_refusals_are_problems,
     invocations_are_rate_limited_per_organization_and_tool,
     a_client_disconnect_cancels_the_call,
+    invoke_refuses_a_bad_token_before_looking_at_the_request,
 );
 
 async fn google_calendar_end_to_end_without_leaking_secrets(db: &TestDb) {
@@ -457,5 +458,107 @@ async fn a_client_disconnect_cancels_the_call(db: &TestDb) {
     drop(stream);
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(audited().await, 1);
+    server.stop().await;
+}
+
+/// The invoke route checks the worker token in the query that loads the
+/// call; it still answers 401 before anything the request itself gets wrong,
+/// and a revoked token is refused on the very next call.
+async fn invoke_refuses_a_bad_token_before_looking_at_the_request(db: &TestDb) {
+    let server = Server::default(db).await;
+    let key = server.org("acme").await;
+    let worker = server.worker_token().await;
+    let tool = server.upload(&key, component(artifacts::ECHO)).await.json()["tool"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let agent = server
+        .json("POST", "/v1/agents", &key, &json!({ "name": "alpha" }))
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    server
+        .json(
+            "PUT",
+            &format!("/v1/agents/{agent}/tools/{tool}"),
+            &key,
+            &json!({}),
+        )
+        .await;
+    let path = format!("/worker/v1/agents/{agent}/invoke");
+    let good = br#"{"name":"echo__echo","arguments":{"message":"hi"}}"#.to_vec();
+    // (path, extra headers, body): good, then each fault the route checks.
+    let requests: Vec<(String, Vec<(&str, &str)>, Vec<u8>)> = vec![
+        (path.clone(), vec![], good.clone()),
+        (
+            "/worker/v1/agents/no-such-agent/invoke".to_owned(),
+            vec![],
+            good.clone(),
+        ),
+        (
+            path.clone(),
+            vec![],
+            br#"{"name":"nope__echo","arguments":{}}"#.to_vec(),
+        ),
+        (
+            path.clone(),
+            vec![],
+            br#"{"name":"nonsense","arguments":{}}"#.to_vec(),
+        ),
+        (path.clone(), vec![], b"{not json".to_vec()),
+        (
+            path.clone(),
+            vec![("x-warden-deadline-ms", "soon")],
+            good.clone(),
+        ),
+    ];
+    let send =
+        |token: String,
+         (path, headers, body): (String, Vec<(&'static str, &'static str)>, Vec<u8>)| {
+            let server = &server;
+            async move {
+                let mut all = vec![("content-type", "application/json")];
+                all.extend(headers);
+                server.send("POST", &path, Some(&token), &all, body).await
+            }
+        };
+    let expected = [
+        (200, None),
+        (404, Some("not_found")),
+        (404, Some("not_found")),
+        (400, Some("invalid_request")),
+        (400, Some("malformed_body")),
+        (400, Some("invalid_request")),
+    ];
+    for (request, (status, kind)) in requests.iter().cloned().zip(expected) {
+        let reply = send(worker.clone(), request).await;
+        match kind {
+            None => assert_eq!(reply.status, status),
+            Some(kind) => {
+                reply.problem(status, kind);
+            }
+        }
+    }
+    let other_prefix = format!("wdw_{}", &key["wdn_".len()..]);
+    for bogus in [key.as_str(), "wdw_not-a-token", other_prefix.as_str()] {
+        for request in requests.iter().cloned() {
+            send(bogus.to_owned(), request)
+                .await
+                .problem(401, "unauthenticated");
+        }
+    }
+    let principal = server.core.authenticate_worker(&worker).await.unwrap();
+    server
+        .core
+        .revoke_worker_token(&principal.worker_token_id)
+        .await
+        .unwrap();
+    for request in requests.iter().cloned() {
+        send(worker.clone(), request)
+            .await
+            .problem(401, "unauthenticated");
+    }
     server.stop().await;
 }

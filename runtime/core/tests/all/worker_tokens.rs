@@ -4,11 +4,18 @@
 use crate::support::{TestDb, on_both_backends};
 use crate::*;
 use secrecy::ExposeSecret;
-use warden_core::{API_KEY_PREFIX, CoreError, WORKER_TOKEN_PREFIX};
+use serde_json::json;
+use std::collections::BTreeMap;
+use warden_core::{
+    API_KEY_PREFIX, AgentToolInput, CoreError, InvocationRequest, WORKER_TOKEN_PREFIX,
+};
+use warden_store::NewVoiceAgent;
+use warden_tool_artifacts as artifacts;
 
 on_both_backends!(
     worker_tokens_authenticate_until_revoked,
     worker_tokens_and_api_keys_are_not_interchangeable,
+    worker_calls_check_the_token_before_anything_else,
 );
 
 fn unauthenticated<T: std::fmt::Debug>(what: &str, result: Result<T, CoreError>) {
@@ -157,4 +164,119 @@ async fn worker_tokens_and_api_keys_are_not_interchangeable(db: &TestDb) {
             .organization_id,
         org2.id
     );
+}
+
+/// `prepare_for_worker` checks the token in the same look-up as it loads the
+/// call's data, and answers exactly as `authenticate_worker` then `prepare`:
+/// an invalid token is refused whatever else is wrong with the request.
+async fn worker_calls_check_the_token_before_anything_else(db: &TestDb) {
+    let core = core(db);
+    let org = organization(&core, "acme").await;
+    let catalog = core.catalog(&org);
+    let agent = catalog
+        .create_agent(NewVoiceAgent {
+            name: "front desk".into(),
+            description: String::new(),
+            system_prompt: String::new(),
+            is_active: true,
+        })
+        .await
+        .unwrap();
+    let hours = catalog
+        .install_tool(component(artifacts::BUSINESS_HOURS))
+        .await
+        .unwrap()
+        .tool;
+    catalog
+        .set_agent_tool(
+            &agent.id,
+            &hours.id,
+            AgentToolInput {
+                config: json!({ "time_zone": "UTC", "weekly_hours": {} }),
+                is_enabled: true,
+                function_enables: BTreeMap::new(),
+            },
+        )
+        .await
+        .unwrap();
+    let (_, key) = core.create_organization("globex").await.unwrap();
+    let issued = core.create_worker_token("livekit").await.unwrap();
+    let token = issued.token.expose_secret();
+    let request = |agent_id: &str, function: &str| InvocationRequest {
+        agent_id: agent_id.into(),
+        function: function.into(),
+        arguments: json!({}),
+        call_id: "call-1".into(),
+        ..InvocationRequest::default()
+    };
+
+    let prepared = core
+        .prepare_for_worker(token, request(&agent.id, "business_hours__is_open"))
+        .await
+        .unwrap();
+    assert_eq!(prepared.organization_id(), org.organization_id);
+    assert!(core.run(prepared).await.unwrap().result.is_ok());
+    let used = core.store().list_worker_tokens().await.unwrap();
+    assert!(used[0].last_used_at.is_some());
+    // With a valid token, the request's own faults.
+    match core
+        .prepare_for_worker(token, request("no-such-agent", "business_hours__is_open"))
+        .await
+    {
+        Err(CoreError::NotFound(_)) => {}
+        other => panic!("unknown agent: expected NotFound, got {other:?}"),
+    }
+    match core
+        .prepare_for_worker(token, request(&agent.id, "nope__is_open"))
+        .await
+    {
+        Err(CoreError::NotFound(_)) => {}
+        other => panic!("unknown tool: expected NotFound, got {other:?}"),
+    }
+    match core
+        .prepare_for_worker(token, request(&agent.id, "nonsense"))
+        .await
+    {
+        Err(CoreError::Invalid(_)) => {}
+        other => panic!("malformed name: expected Invalid, got {other:?}"),
+    }
+
+    // Without one, Unauthenticated whatever the request.
+    let key_as_token = format!(
+        "{WORKER_TOKEN_PREFIX}{}",
+        &key.key.expose_secret()[API_KEY_PREFIX.len()..]
+    );
+    for bogus in [
+        "",
+        "wdw_not-a-token",
+        key.key.expose_secret(),
+        key_as_token.as_str(),
+    ] {
+        for (agent_id, function) in [
+            (agent.id.as_str(), "business_hours__is_open"),
+            ("no-such-agent", "business_hours__is_open"),
+            (agent.id.as_str(), "nope__is_open"),
+            (agent.id.as_str(), "nonsense"),
+        ] {
+            unauthenticated(
+                &format!("{bogus:?} calling {agent_id} {function}"),
+                core.prepare_for_worker(bogus, request(agent_id, function))
+                    .await,
+            );
+        }
+    }
+
+    // Revoked: refused at once, whatever the request.
+    core.revoke_worker_token(&issued.record.id).await.unwrap();
+    for (agent_id, function) in [
+        (agent.id.as_str(), "business_hours__is_open"),
+        ("no-such-agent", "business_hours__is_open"),
+        (agent.id.as_str(), "nonsense"),
+    ] {
+        unauthenticated(
+            &format!("revoked token calling {agent_id} {function}"),
+            core.prepare_for_worker(token, request(agent_id, function))
+                .await,
+        );
+    }
 }
