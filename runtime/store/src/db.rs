@@ -4,16 +4,18 @@
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
+use sqlx::query::Query;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
-use sqlx::{Any, AnyPool, Connection, Executor, Row, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Row, Transaction};
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::error::{Result, StoreError};
@@ -85,6 +87,8 @@ pub struct Store {
     /// SQLite allows one writer at a time; writers of this process queue here instead of
     /// sleeping in SQLite's busy handler. (Other processes still meet the busy timeout.)
     writer: Option<Arc<Mutex<()>>>,
+    /// SQLite files: connections outside the pool for the statements every call makes.
+    direct: Option<Arc<Direct>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -127,8 +131,7 @@ impl Store {
         let mut pool_options = AnyPoolOptions::new().acquire_timeout(options.acquire_timeout);
         let store = match backend {
             Backend::Sqlite => {
-                let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-                if in_memory {
+                if in_memory_sqlite(url) {
                     // Every connection would open its own empty database: keep exactly one.
                     pool_options = pool_options
                         .max_connections(1)
@@ -145,26 +148,14 @@ impl Store {
                 // connection's worker thread) before every query.
                 let pool = pool_options
                     .test_before_acquire(false)
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            let busy_ms = SQLITE_BUSY_TIMEOUT.as_millis();
-                            conn.execute(&*format!("PRAGMA busy_timeout = {busy_ms}"))
-                                .await?;
-                            conn.execute("PRAGMA foreign_keys = ON").await?;
-                            conn.execute("PRAGMA synchronous = NORMAL").await?;
-                            // Read pages through a shared memory map instead of a
-                            // read() per page: every commit (an audit row) resets the
-                            // other connections' page caches, and they re-read.
-                            conn.execute("PRAGMA mmap_size = 268435456").await?;
-                            Ok(())
-                        })
-                    })
+                    .after_connect(|conn, _| Box::pin(sqlite_session(conn)))
                     .connect(url)
                     .await?;
                 Store {
                     pool,
                     backend,
                     writer: Some(Arc::new(Mutex::new(()))),
+                    direct: None,
                 }
             }
             Backend::Postgres => {
@@ -176,11 +167,16 @@ impl Store {
                     pool,
                     backend,
                     writer: None,
+                    direct: None,
                 }
             }
         };
         if options.migrate {
             store.migrate().await?;
+        }
+        let mut store = store;
+        if backend == Backend::Sqlite && !in_memory_sqlite(url) {
+            store.direct = Some(Arc::new(Direct::connect(url, DIRECT_CONNECTIONS).await?));
         }
         Ok(store)
     }
@@ -208,7 +204,26 @@ impl Store {
 
     /// Closes every connection; later calls fail.
     pub async fn close(&self) {
+        if let Some(direct) = &self.direct {
+            direct.close().await;
+        }
         self.pool.close().await;
+    }
+
+    /// Runs `query` (one statement, outside any transaction) and returns its rows, on a
+    /// direct connection when the store has them, else through the pool.
+    pub(crate) async fn fetch_all_direct<'q>(
+        &self,
+        query: Query<'q, Any, AnyArguments<'q>>,
+    ) -> Result<Vec<AnyRow>> {
+        match &self.direct {
+            Some(direct) => {
+                let mut connection = direct.get().await;
+                let connection = connection.as_mut().ok_or(sqlx::Error::PoolClosed)?;
+                Ok(query.fetch_all(connection).await?)
+            }
+            None => Ok(query.fetch_all(&self.pool).await?),
+        }
     }
 
     /// Waits for this process's turn to write (SQLite only).
@@ -253,6 +268,77 @@ async fn prepare_sqlite_file(url: &str) -> Result<()> {
     let connection = sqlx::SqliteConnection::connect_with(&options).await?;
     connection.close().await?;
     Ok(())
+}
+
+fn in_memory_sqlite(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+/// The settings of every connection to a SQLite file.
+async fn sqlite_session(conn: &mut AnyConnection) -> std::result::Result<(), sqlx::Error> {
+    let busy_ms = SQLITE_BUSY_TIMEOUT.as_millis();
+    conn.execute(&*format!("PRAGMA busy_timeout = {busy_ms}"))
+        .await?;
+    conn.execute("PRAGMA foreign_keys = ON").await?;
+    // Durable across a crash of the process (the WAL is written before a commit
+    // returns); a power cut may lose the last commits, never corrupts.
+    conn.execute("PRAGMA synchronous = NORMAL").await?;
+    // Read pages through a shared memory map instead of a read() per page: every
+    // commit (an audit row) resets the other connections' page caches, and they re-read.
+    conn.execute("PRAGMA mmap_size = 268435456").await?;
+    Ok(())
+}
+
+/// How many direct connections a store on a SQLite file keeps.
+const DIRECT_CONNECTIONS: usize = 2;
+
+/// SQLite connections the store holds itself, outside the pool, for the single
+/// statements every call makes (loading an invocation's data, the audit batch).
+///
+/// sqlx's pool pings a connection each time it takes one back — for SQLite a second
+/// hand-off to the connection's thread after every query, from a task spawned for the
+/// purpose — in case a cancelled query left it mid-transaction. A direct connection
+/// only ever runs one statement at a time in autocommit mode, so there is nothing to
+/// check: a cancelled query is finished or abandoned by the connection's own thread
+/// before it runs the next. A SQLite connection is a file handle of this process and
+/// does not go stale.
+struct Direct {
+    connections: Box<[Mutex<Option<AnyConnection>>]>,
+    next: AtomicUsize,
+}
+
+impl Direct {
+    async fn connect(url: &str, count: usize) -> Result<Direct> {
+        let mut connections = Vec::with_capacity(count);
+        for _ in 0..count {
+            let mut connection = AnyConnection::connect(url).await?;
+            sqlite_session(&mut connection).await?;
+            connections.push(Mutex::new(Some(connection)));
+        }
+        Ok(Direct {
+            connections: connections.into_boxed_slice(),
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// A free connection, or the next one in turn when all are busy.
+    async fn get(&self) -> MutexGuard<'_, Option<AnyConnection>> {
+        for connection in &self.connections {
+            if let Ok(guard) = connection.try_lock() {
+                return guard;
+            }
+        }
+        let turn = self.next.fetch_add(1, Ordering::Relaxed) % self.connections.len();
+        self.connections[turn].lock().await
+    }
+
+    async fn close(&self) {
+        for connection in &self.connections {
+            if let Some(connection) = connection.lock().await.take() {
+                let _ = connection.close().await;
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------

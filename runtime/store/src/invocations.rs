@@ -349,7 +349,7 @@ impl Store {
         }
         let inserted = {
             let _writer = self.write_guard().await;
-            query.fetch_all(&self.pool).await?
+            self.fetch_all_direct(query).await?
         };
         let mut by_id = std::collections::HashMap::with_capacity(inserted.len());
         for row in &inserted {

@@ -108,11 +108,13 @@ impl Store {
         agent_id: &str,
         tool_name: &str,
     ) -> Result<InvocationTarget> {
-        let rows = sqlx::query(&TARGET_SELECT)
-            .bind(agent_id)
-            .bind(organization_id)
-            .bind(tool_name)
-            .fetch_all(&self.pool)
+        let rows = self
+            .fetch_all_direct(
+                sqlx::query(&TARGET_SELECT)
+                    .bind(agent_id)
+                    .bind(organization_id)
+                    .bind(tool_name),
+            )
             .await?;
         target_from_rows(&rows)
     }
@@ -133,11 +135,13 @@ impl Store {
         agent_id: &str,
         tool_name: &str,
     ) -> Result<(WorkerToken, Result<InvocationTarget>)> {
-        let rows = sqlx::query(&WORKER_TARGET_SELECT)
-            .bind(agent_id)
-            .bind(token_hash)
-            .bind(tool_name)
-            .fetch_all(&self.pool)
+        let rows = self
+            .fetch_all_direct(
+                sqlx::query(&WORKER_TARGET_SELECT)
+                    .bind(agent_id)
+                    .bind(token_hash)
+                    .bind(tool_name),
+            )
             .await?;
         let first = rows.first().ok_or(StoreError::NotFound("worker token"))?;
         let token = WorkerToken {

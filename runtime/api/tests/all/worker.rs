@@ -461,6 +461,9 @@ async fn a_client_disconnect_cancels_the_call(db: &TestDb) {
     server.stop().await;
 }
 
+/// Path, extra headers, body.
+type InvokeRequest = (String, Vec<(&'static str, &'static str)>, Vec<u8>);
+
 /// The invoke route checks the worker token in the query that loads the
 /// call; it still answers 401 before anything the request itself gets wrong,
 /// and a revoked token is refused on the very next call.
@@ -489,8 +492,8 @@ async fn invoke_refuses_a_bad_token_before_looking_at_the_request(db: &TestDb) {
         .await;
     let path = format!("/worker/v1/agents/{agent}/invoke");
     let good = br#"{"name":"echo__echo","arguments":{"message":"hi"}}"#.to_vec();
-    // (path, extra headers, body): good, then each fault the route checks.
-    let requests: Vec<(String, Vec<(&str, &str)>, Vec<u8>)> = vec![
+    // Good, then each fault the route checks.
+    let requests: Vec<InvokeRequest> = vec![
         (path.clone(), vec![], good.clone()),
         (
             "/worker/v1/agents/no-such-agent/invoke".to_owned(),

@@ -7,6 +7,7 @@ mod agents;
 mod call_sessions;
 mod invocations;
 mod key_ring;
+mod lookup;
 mod organizations;
 mod schema;
 mod secrets;

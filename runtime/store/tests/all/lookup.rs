@@ -1,0 +1,195 @@
+//! The worker plane's look-up: the token check and the call's data in one
+//! query, always as committed — including by another handle on the same
+//! database (another `warden` process: the CLI, another replica) — and
+//! unaffected by a look-up abandoned half-way.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::task::Poll;
+
+use crate::agents::new_agent;
+use crate::support::{TestDb, component, entry, on_both_backends, ring};
+use secrecy::SecretString;
+use serde_json::json;
+use warden_store::{
+    AgentToolSettings, InvocationTarget, NewWorkerToken, Store, StoreError, sha256_hex,
+};
+
+on_both_backends!(
+    worker_lookups_see_another_handles_writes_at_once,
+    an_abandoned_lookup_leaves_the_store_usable,
+);
+
+fn settings(config: serde_json::Value) -> AgentToolSettings {
+    AgentToolSettings {
+        config,
+        is_enabled: true,
+        function_enables: BTreeMap::new(),
+    }
+}
+
+fn new_token(secret: &str) -> NewWorkerToken {
+    NewWorkerToken {
+        name: "livekit".to_owned(),
+        prefix: secret[..8].to_owned(),
+        token_hash: sha256_hex(secret.as_bytes()),
+    }
+}
+
+async fn lookup(
+    store: &Store,
+    secret: &str,
+    agent_id: &str,
+) -> Result<InvocationTarget, StoreError> {
+    let (_, target) = store
+        .worker_invocation_target(&sha256_hex(secret.as_bytes()), agent_id, "calendar")
+        .await?;
+    target
+}
+
+fn refused(what: &str, result: Result<InvocationTarget, StoreError>) {
+    match result {
+        Err(StoreError::NotFound("worker token")) => {}
+        other => panic!("{what}: expected the token to be refused, got {other:?}"),
+    }
+}
+
+async fn worker_lookups_see_another_handles_writes_at_once(db: &TestDb) {
+    // `reader` answers the calls; `other` is a second handle with connections
+    // of its own, as the CLI or another replica would be.
+    let reader = &db.store;
+    let other = Store::connect(&db.url).await.unwrap();
+    let keys = ring(&entry("k1", 1));
+    let org = other.create_organization("acme", false).await.unwrap();
+    let agent = other
+        .create_agent(&org.id, &new_agent("A", true))
+        .await
+        .unwrap();
+    let tool = other
+        .install_tool_version(&component("calendar", "1.0.0", b"cal"))
+        .await
+        .unwrap()
+        .tool;
+    other
+        .upsert_agent_tool(&org.id, &agent.id, &tool.id, &settings(json!({"v": 1})))
+        .await
+        .unwrap();
+    let first = "wdw_first-token";
+    let token = other.create_worker_token(&new_token(first)).await.unwrap();
+
+    let target = lookup(reader, first, &agent.id).await.unwrap();
+    assert_eq!(target.association.unwrap().config, json!({"v": 1}));
+    assert!(target.secrets.is_empty());
+    let (found, _) = reader
+        .worker_invocation_target(&sha256_hex(first.as_bytes()), &agent.id, "calendar")
+        .await
+        .unwrap();
+    assert_eq!(found.id, token.id);
+    // A valid token and an unknown agent: the agent is what is missing.
+    match lookup(reader, first, "no-such-agent").await {
+        Err(StoreError::NotFound("voice agent")) => {}
+        other => panic!("unknown agent: expected NotFound(voice agent), got {other:?}"),
+    }
+    refused(
+        "unknown token",
+        lookup(reader, "wdw_unknown", &agent.id).await,
+    );
+    refused(
+        "unknown token, unknown agent",
+        lookup(reader, "wdw_unknown", "no-such-agent").await,
+    );
+
+    // Config and secrets changed elsewhere apply to the very next look-up.
+    other
+        .upsert_agent_tool(&org.id, &agent.id, &tool.id, &settings(json!({"v": 2})))
+        .await
+        .unwrap();
+    other
+        .put_secret(
+            &keys,
+            &org.id,
+            &tool.id,
+            "api_key",
+            &SecretString::from("one"),
+        )
+        .await
+        .unwrap();
+    let target = lookup(reader, first, &agent.id).await.unwrap();
+    assert_eq!(target.association.unwrap().config, json!({"v": 2}));
+    let sealed = other.sealed_secrets(&org.id, &tool.id).await.unwrap();
+    assert_eq!(target.secrets.len(), 1);
+    assert_eq!(target.secrets[0].sealed, sealed[0].sealed);
+    other
+        .put_secret(
+            &keys,
+            &org.id,
+            &tool.id,
+            "api_key",
+            &SecretString::from("two"),
+        )
+        .await
+        .unwrap();
+    let resealed = other.sealed_secrets(&org.id, &tool.id).await.unwrap();
+    assert_ne!(resealed[0].sealed, sealed[0].sealed);
+    let target = lookup(reader, first, &agent.id).await.unwrap();
+    assert_eq!(target.secrets[0].sealed, resealed[0].sealed);
+
+    // Revoked elsewhere: refused on the very next look-up; a token created
+    // elsewhere works on its first.
+    other.revoke_worker_token(&token.id).await.unwrap();
+    refused("revoked token", lookup(reader, first, &agent.id).await);
+    let second = "wdw_second-token";
+    other.create_worker_token(&new_token(second)).await.unwrap();
+    assert!(lookup(reader, second, &agent.id).await.is_ok());
+    other.close().await;
+}
+
+async fn an_abandoned_lookup_leaves_the_store_usable(db: &TestDb) {
+    let store = &db.store;
+    let org = store.create_organization("acme", false).await.unwrap();
+    let agent = store
+        .create_agent(&org.id, &new_agent("A", true))
+        .await
+        .unwrap();
+    let tool = store
+        .install_tool_version(&component("calendar", "1.0.0", b"cal"))
+        .await
+        .unwrap()
+        .tool;
+    store
+        .upsert_agent_tool(&org.id, &agent.id, &tool.id, &settings(json!({"v": 1})))
+        .await
+        .unwrap();
+    let secret = "wdw_a-token";
+    store.create_worker_token(&new_token(secret)).await.unwrap();
+    let keys = ring(&entry("k1", 1));
+    store
+        .put_secret(
+            &keys,
+            &org.id,
+            &tool.id,
+            "api_key",
+            &SecretString::from("x"),
+        )
+        .await
+        .unwrap();
+
+    // Look-ups polled once and dropped, as when a caller hangs up mid-query.
+    for _ in 0..16 {
+        let mut abandoned = std::pin::pin!(lookup(store, secret, &agent.id));
+        std::future::poll_fn(|cx| {
+            let _ = abandoned.as_mut().poll(cx);
+            Poll::Ready(())
+        })
+        .await;
+    }
+    for _ in 0..4 {
+        let target = lookup(store, secret, &agent.id).await.unwrap();
+        assert_eq!(target.agent.id, agent.id);
+        assert_eq!(target.secrets.len(), 1);
+    }
+    refused(
+        "unknown token",
+        lookup(store, "wdw_unknown", &agent.id).await,
+    );
+}
