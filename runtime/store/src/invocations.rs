@@ -7,7 +7,9 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::any::AnyRow;
 
-use crate::db::{Page, PageRequest, RowExt, Store, json_text, micros, new_id, now, page_from};
+use crate::db::{
+    Backend, Page, PageRequest, RowExt, Store, json_text, micros, new_id, now, page_from,
+};
 use crate::error::{Result, StoreError};
 
 /// How a call ended.
@@ -326,6 +328,10 @@ impl Store {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
+        // On SQLite, plain `?` placeholders (numbered in order): binding looks up each
+        // `$n`'s name by a linear scan of the statement's parameters, quadratic in a
+        // batch of thousands.
+        let numbered = self.backend() == Backend::Postgres;
         let mut values = String::new();
         for i in 0..rows.len() {
             let p = i * INVOCATION_PARAMS;
@@ -334,8 +340,12 @@ impl Store {
                 if k > 1 {
                     values.push_str(", ");
                 }
-                values.push('$');
-                values.push_str(&(p + k).to_string());
+                if numbered {
+                    values.push('$');
+                    values.push_str(&(p + k).to_string());
+                } else {
+                    values.push('?');
+                }
             }
             values.push(')');
         }
