@@ -56,6 +56,8 @@ pub struct StoreOptions {
     /// Most connections in the pool; `None` picks the backend's default (SQLite 3: one
     /// writer at a time and two readers keep sqlx's per-connection threads busy instead
     /// of waking idle ones — measured faster than 8 under load; PostgreSQL 16). An in-memory SQLite database always uses one.
+    /// A SQLite file also gets two direct connections outside the pool, for the
+    /// statements every call makes.
     pub max_connections: Option<u32>,
     /// How long to wait for a free connection.
     pub acquire_timeout: Duration,

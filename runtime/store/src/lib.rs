@@ -5,7 +5,9 @@
 //! # One query set, two databases
 //!
 //! Every query is written once, in SQL both databases accept, and runs through sqlx's
-//! `Any` driver over a pool for whichever backend the URL names. The schema is shaped so
+//! `Any` driver over a pool for whichever backend the URL names (on a SQLite file, the
+//! few statements every call makes run on two connections the store keeps outside the
+//! pool, which would otherwise ping each connection it takes back). The schema is shaped so
 //! that this stays honest (`migrations/sqlite` and `migrations/postgres` are the same
 //! schema in two dialects):
 //!
