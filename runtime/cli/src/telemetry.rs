@@ -152,6 +152,8 @@ pub(crate) fn init(format: LogFormat, prometheus: bool) -> Result<Telemetry, Str
             .with_tracer(provider.tracer(SCOPE))
             .with_threads(false)
             .with_location(false)
+            // No busy/idle timing on every enter and exit of a span.
+            .with_tracked_inactivity(false)
             .with_filter(exported())
     });
     let logs = telemetry
