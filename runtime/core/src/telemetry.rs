@@ -95,6 +95,10 @@ pub(crate) fn invocation_span(
     call_id: &str,
     call_session_id: Option<&str>,
 ) -> Span {
+    // The caller chose these; a span carries at most a bounded prefix.
+    let function = bounded(function);
+    let call_id = bounded(call_id);
+    let agent_id = bounded(agent_id);
     let (tool, function_name) = function
         .split_once(crate::NAME_SEPARATOR)
         .unwrap_or((function, ""));
@@ -116,6 +120,21 @@ pub(crate) fn invocation_span(
         warden.fuel.consumed = tracing::field::Empty,
         warden.memory.peak_bytes = tracing::field::Empty,
     )
+}
+
+/// Longest caller-chosen text (function name, call id, agent id) a span
+/// records; real values are far shorter (function names ≤ 64 characters).
+const MAX_ATTRIBUTE_BYTES: usize = 128;
+
+fn bounded(text: &str) -> &str {
+    if text.len() <= MAX_ATTRIBUTE_BYTES {
+        return text;
+    }
+    let mut end = MAX_ATTRIBUTE_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// Records that the call never reached the sandbox (unknown agent, disabled
@@ -158,5 +177,22 @@ fn tool_logs(report: &CallReport) {
             dropped = report.logs_dropped,
             "the tool logged more records than a call may keep; the rest were dropped"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caller_chosen_text_is_bounded_on_a_character_boundary() {
+        assert_eq!(
+            bounded("google_calendar__list_events"),
+            "google_calendar__list_events"
+        );
+        let long = "é".repeat(100);
+        let cut = bounded(&long);
+        assert!(cut.len() <= MAX_ATTRIBUTE_BYTES && cut.len() >= MAX_ATTRIBUTE_BYTES - 1);
+        assert!(long.starts_with(cut));
     }
 }
