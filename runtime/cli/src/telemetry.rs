@@ -71,49 +71,52 @@ const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 /// environment asks for. `prometheus`: keep metrics for `GET /metrics`.
 /// Call once, before the async runtime starts.
 pub(crate) fn init(format: LogFormat, prometheus: bool) -> Result<Telemetry, String> {
-    let otlp = otlp_requested();
+    let signals = Signals::from_env();
     let resource = resource();
     let mut telemetry = Telemetry::default();
+    // One HTTP client (and its thread) for every exporter.
+    let client = signals.any().then(http_client).transpose()?;
+    let exporting = |on: bool| client.clone().filter(|_| on);
 
-    if otlp {
-        let protocol = protocol()?;
-        let client = http_client()?;
-        let spans = opentelemetry_otlp::SpanExporter::builder()
+    if let Some(client) = exporting(signals.traces) {
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
-            .with_protocol(protocol)
-            .with_http_client(client.clone())
-            .build()
-            .map_err(|e| format!("cannot set up the OTLP trace exporter: {e}"))?;
-        let logs = opentelemetry_otlp::LogExporter::builder()
-            .with_http()
-            .with_protocol(protocol)
+            .with_protocol(protocol()?)
             .with_http_client(client)
             .build()
-            .map_err(|e| format!("cannot set up the OTLP log exporter: {e}"))?;
+            .map_err(|e| format!("cannot set up the OTLP trace exporter: {e}"))?;
         telemetry.tracer = Some(
             SdkTracerProvider::builder()
-                .with_batch_exporter(spans)
-                .with_resource(resource.clone())
-                .build(),
-        );
-        telemetry.logger = Some(
-            SdkLoggerProvider::builder()
-                .with_batch_exporter(logs)
+                .with_batch_exporter(exporter)
                 .with_resource(resource.clone())
                 .build(),
         );
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     }
+    if let Some(client) = exporting(signals.logs) {
+        let exporter = opentelemetry_otlp::LogExporter::builder()
+            .with_http()
+            .with_protocol(protocol()?)
+            .with_http_client(client)
+            .build()
+            .map_err(|e| format!("cannot set up the OTLP log exporter: {e}"))?;
+        telemetry.logger = Some(
+            SdkLoggerProvider::builder()
+                .with_batch_exporter(exporter)
+                .with_resource(resource.clone())
+                .build(),
+        );
+    }
 
     // One meter provider feeds both readers, so OTLP and `/metrics` agree;
     // with neither, instruments stay the API's no-ops.
-    if otlp || prometheus {
+    if signals.metrics || prometheus {
         let mut meter = SdkMeterProvider::builder().with_resource(resource);
-        if otlp {
+        if let Some(client) = exporting(signals.metrics) {
             let exporter = opentelemetry_otlp::MetricExporter::builder()
                 .with_http()
                 .with_protocol(protocol()?)
-                .with_http_client(http_client()?)
+                .with_http_client(client)
                 .build()
                 .map_err(|e| format!("cannot set up the OTLP metric exporter: {e}"))?;
             meter = meter.with_periodic_exporter(exporter);
@@ -198,20 +201,32 @@ impl Telemetry {
     }
 }
 
-/// Whether the environment points Warden at an OTLP endpoint.
-fn otlp_requested() -> bool {
-    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
-    if std::env::var("OTEL_SDK_DISABLED").is_ok_and(|v| v.trim().eq_ignore_ascii_case("true")) {
-        return false;
+/// Which signals the environment sends to an OTLP endpoint: all three with
+/// `OTEL_EXPORTER_OTLP_ENDPOINT`, or each with its own `…_{SIGNAL}_ENDPOINT`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Signals {
+    traces: bool,
+    metrics: bool,
+    logs: bool,
+}
+
+impl Signals {
+    fn any(self) -> bool {
+        self.traces || self.metrics || self.logs
     }
-    [
-        "OTEL_EXPORTER_OTLP_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
-    ]
-    .into_iter()
-    .any(set)
+
+    fn from_env() -> Signals {
+        let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
+        if std::env::var("OTEL_SDK_DISABLED").is_ok_and(|v| v.trim().eq_ignore_ascii_case("true")) {
+            return Signals::default();
+        }
+        let all = set("OTEL_EXPORTER_OTLP_ENDPOINT");
+        Signals {
+            traces: all || set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+            metrics: all || set("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"),
+            logs: all || set("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"),
+        }
+    }
 }
 
 /// `OTEL_EXPORTER_OTLP_PROTOCOL`: OTLP over HTTP, protobuf unless JSON is asked for.

@@ -728,3 +728,39 @@ fn the_protocol_variable_picks_json_and_grpc_is_refused_at_start() {
         run.stderr
     );
 }
+
+#[test]
+fn a_signal_endpoint_alone_turns_on_only_that_signal() {
+    let stand_ins = StandIns::start();
+    let data = tempfile::tempdir().unwrap();
+    let traces = format!("{}/v1/traces", stand_ins.otlp.endpoint());
+    let mut server = start_with_env(
+        data.path(),
+        &[],
+        &[
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", traces.as_str()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "100"),
+            ("WARDEN_LOG", "info"),
+        ],
+    );
+    let (status, _) = http(&server.address, "GET", "/healthz", None, None);
+    assert_eq!(status, 200);
+    stand_ins.wait_for("the /healthz span", |otlp| {
+        otlp.spans()
+            .into_iter()
+            .find(|s| s.span.name == "GET /healthz")
+    });
+    terminate(&server);
+    let (_, exited) = wait_exit(&mut server, Duration::from_secs(15));
+    assert!(exited, "serve did not stop");
+    assert!(stand_ins.otlp.metrics().is_empty());
+    assert!(stand_ins.otlp.logs().is_empty());
+    let stderr = server.stderr.lock().unwrap().join("\n");
+    // No exporter for the other signals, so no failed exports to localhost.
+    let stderr = stderr.to_lowercase();
+    assert!(
+        !stderr.contains("export") && !stderr.contains("flushing"),
+        "{stderr}"
+    );
+}
