@@ -197,14 +197,7 @@ impl Core {
     /// organization and tool (rate limits) decide between the two steps.
     pub async fn prepare(&self, request: InvocationRequest) -> Result<PreparedInvocation> {
         let span = call_span(&request);
-        let prepared = self
-            .prepare_in(request, span.clone())
-            .instrument(span.clone())
-            .await;
-        if let Err(e) = &prepared {
-            telemetry::reject_span(&span, e.kind());
-        }
-        prepared
+        in_call_span(span.clone(), self.prepare_in(request, span)).await
     }
 
     async fn prepare_in(
@@ -252,14 +245,11 @@ impl Core {
         // The call's span covers the look-up, token check included: a
         // request refused as unauthenticated here is a rejected call in it.
         let span = call_span(&request);
-        let prepared = self
-            .prepare_for_worker_in(presented, request, span.clone())
-            .instrument(span.clone())
-            .await;
-        if let Err(e) = &prepared {
-            telemetry::reject_span(&span, e.kind());
-        }
-        prepared
+        in_call_span(
+            span.clone(),
+            self.prepare_for_worker_in(presented, request, span),
+        )
+        .await
     }
 
     async fn prepare_for_worker_in(
@@ -538,6 +528,18 @@ impl Core {
 }
 
 /// The span of one call, from its preparation to its audit row.
+/// Runs `prepare` inside `span`, the call's span, and records a refusal on it.
+async fn in_call_span(
+    span: Span,
+    prepare: impl Future<Output = Result<PreparedInvocation>>,
+) -> Result<PreparedInvocation> {
+    let prepared = prepare.instrument(span.clone()).await;
+    if let Err(e) = &prepared {
+        telemetry::reject_span(&span, e.kind());
+    }
+    prepared
+}
+
 fn call_span(request: &InvocationRequest) -> Span {
     telemetry::invocation_span(
         &request.agent_id,

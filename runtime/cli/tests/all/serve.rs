@@ -113,6 +113,11 @@ pub(crate) fn http(
     stream.write_all(request.as_bytes()).unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
+    status_and_body(&response)
+}
+
+/// The status and the body of a whole HTTP/1.1 response text.
+pub(crate) fn status_and_body(response: &str) -> (u16, String) {
     let status = response[9..12].parse().unwrap();
     let body = response
         .split_once("\r\n\r\n")

@@ -2,7 +2,7 @@
 //! collector's receiver (here [`OtlpReceiver`], in process), `GET /metrics`,
 //! JSON logs — and no secret in any of it.
 
-use crate::serve::{Server, http, raw, start_with_env, terminate, wait_exit};
+use crate::serve::{Server, http, raw, start_with_env, status_and_body, terminate, wait_exit};
 use crate::*;
 use warden_testing::{GoogleCalendar, OtlpReceiver, ReceivedSpan};
 
@@ -175,12 +175,7 @@ fn post(address: &str, path: &str, token: &str, headers: &str, body: &Value) -> 
         ),
         body.to_string().as_bytes(),
     );
-    let status = response[9..12].parse().unwrap();
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    status_and_body(&response)
 }
 
 /// An MCP reply's JSON-RPC message, whether sent as JSON or as one SSE event.
