@@ -29,10 +29,11 @@ pub struct LogRecord {
     pub message: String,
 }
 
-/// The records of one call.
+/// The records of one call, each with whether its message was cut to the
+/// limit (redaction then also looks at the cut).
 #[derive(Debug, Default)]
 pub(crate) struct LogBuffer {
-    pub records: Vec<LogRecord>,
+    pub records: Vec<(LogRecord, bool)>,
     pub dropped: usize,
     pub max_records: usize,
     pub max_message_bytes: usize,
@@ -53,20 +54,23 @@ impl LogBuffer {
             self.dropped += 1;
             return;
         }
-        truncate_at_char_boundary(&mut message, self.max_message_bytes);
-        self.records.push(LogRecord { level, message });
+        let cut = truncate_at_char_boundary(&mut message, self.max_message_bytes);
+        self.records.push((LogRecord { level, message }, cut));
     }
 }
 
-/// Truncates `s` to at most `max` bytes without splitting a character.
-pub(crate) fn truncate_at_char_boundary(s: &mut String, max: usize) {
-    if s.len() > max {
-        let mut end = max;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        s.truncate(end);
+/// Truncates `s` to at most `max` bytes without splitting a character;
+/// whether anything was cut.
+pub(crate) fn truncate_at_char_boundary(s: &mut String, max: usize) -> bool {
+    if s.len() <= max {
+        return false;
     }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.truncate(end);
+    true
 }
 
 impl Host for crate::store::CallState {

@@ -783,10 +783,10 @@ fn finish(run: Run, limits: &Limits, started: Instant) -> CallOutcome {
         state.secrets.insert_redaction(token);
     }
     let secrets = &state.secrets;
-    let (stdout, _) = captures.stdout.contents();
-    let (stderr, _) = captures.stderr.contents();
-    let stdout = secrets.redact(stdout);
-    let stderr = secrets.redact(stderr);
+    let (stdout, stdout_dropped) = captures.stdout.contents();
+    let (stderr, stderr_dropped) = captures.stderr.contents();
+    let stdout = secrets.redact_cut(stdout, stdout_dropped > 0);
+    let stderr = secrets.redact_cut(stderr, stderr_dropped > 0);
 
     let result = match returned {
         Ok(Returned::Json(Ok(json))) => accept_result(json, limits, secrets),
@@ -825,8 +825,8 @@ fn finish(run: Run, limits: &Limits, started: Instant) -> CallOutcome {
         .logs
         .records
         .into_iter()
-        .map(|mut r| {
-            r.message = secrets.redact(std::mem::take(&mut r.message));
+        .map(|(mut r, cut)| {
+            r.message = secrets.redact_cut(std::mem::take(&mut r.message), cut);
             r
         })
         .collect();

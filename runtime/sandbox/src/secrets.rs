@@ -68,6 +68,30 @@ impl SecretMap {
         out
     }
 
+    /// [`SecretMap::redact`] for text that was `cut` short of what the tool
+    /// wrote (a bounded capture): a secret value whose beginning (4 bytes or
+    /// more) ends the text, its rest lost beyond the cut, is redacted too.
+    pub fn redact_cut(&self, text: String, cut: bool) -> String {
+        let mut out = self.redact(text);
+        if !cut {
+            return out;
+        }
+        for value in self.all_values() {
+            let value = value.as_bytes();
+            let partial = (4..value.len())
+                .rev()
+                .find(|&len| out.as_bytes().ends_with(&value[..len]));
+            if let Some(len) = partial {
+                // The value's first byte starts a character, so the cut is on a
+                // character boundary of `out` too.
+                out.truncate(out.len() - len);
+                out.push_str("[REDACTED]");
+                break;
+            }
+        }
+        out
+    }
+
     /// Whether `text` contains any secret value (see [`SecretMap::redact`]).
     pub fn leaks_into(&self, text: &str) -> bool {
         self.all_values().any(|v| v.len() >= 4 && text.contains(v))

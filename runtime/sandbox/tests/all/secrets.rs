@@ -83,6 +83,27 @@ async fn a_log_record_cut_to_size_keeps_no_part_of_a_secret() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn output_cut_to_size_keeps_no_part_of_a_secret() {
+    let tool = load(artifacts::SECRET_FISHER).await;
+    for via in ["stdout", "stderr"] {
+        let mut c = call("leak", json!({ "via": via }));
+        c.env.secrets = secrets(&[("api_key", CANARY)]);
+        // The capture keeps 20 bytes: "the key is " and the key's first 9.
+        c.env.limits = Some(warden_sandbox::Limits {
+            max_output_bytes: 20,
+            ..warden_sandbox::Limits::default()
+        });
+        let outcome = invoke(&tool, c).await;
+        ok(&outcome);
+        let captured = match via {
+            "stdout" => &outcome.report.stdout,
+            _ => &outcome.report.stderr,
+        };
+        assert_eq!(captured, "the key is [REDACTED]", "{via}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn secret_maps_never_print_values() {
     let map = secrets(&[("api_key", CANARY)]);
     let debug = format!("{map:?}");
