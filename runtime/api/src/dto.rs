@@ -507,8 +507,9 @@ pub struct Invoke {
     /// The arguments the LLM produced; absent means `{}`.
     #[serde(default = "empty_object")]
     pub arguments: Value,
-    /// The LLM's tool-call id (kept across retries).
+    /// The LLM's tool-call id (kept across retries), at most 256 characters.
     #[serde(default)]
+    #[schema(max_length = 256)]
     pub call_id: String,
 }
 

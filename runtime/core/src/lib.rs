@@ -42,7 +42,8 @@ pub use sessions::{
     SESSION_TOKEN_PREFIX, SessionPrincipal,
 };
 pub use worker::{
-    FunctionSchema, InvocationRequest, Invoked, NAME_SEPARATOR, PreparedInvocation, Toolset,
+    FunctionSchema, InvocationRequest, Invoked, MAX_CALL_ID_CHARS, NAME_SEPARATOR,
+    PreparedInvocation, Toolset,
 };
 
 use std::sync::Arc;

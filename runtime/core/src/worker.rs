@@ -206,7 +206,7 @@ impl Core {
         span: Span,
     ) -> Result<PreparedInvocation> {
         let started_at = Utc::now();
-        let (tool_name, _) = split_function(&request.function)?;
+        let tool_name = check_request(&request)?;
         let target = self
             .store
             .invocation_target(
@@ -237,7 +237,7 @@ impl Core {
             organization_id: None,
             ..request
         };
-        if split_function(&request.function).is_err() {
+        if check_request(&request).is_err() {
             // Refused by `prepare` as it would be after the plain check.
             self.authenticate_worker(presented).await?;
             return self.prepare(request).await;
@@ -550,6 +550,20 @@ fn call_span(request: &InvocationRequest) -> Span {
 }
 
 /// `tool__function` as `(tool, function)`.
+/// The longest call id, in characters: LLM tool-call ids are a few dozen.
+pub const MAX_CALL_ID_CHARS: usize = 256;
+
+/// Checks what can be checked of a request before the store is asked; the
+/// tool's name.
+fn check_request(request: &InvocationRequest) -> Result<&str> {
+    if request.call_id.chars().nth(MAX_CALL_ID_CHARS).is_some() {
+        return Err(CoreError::Invalid(format!(
+            "call_id is longer than {MAX_CALL_ID_CHARS} characters"
+        )));
+    }
+    Ok(split_function(&request.function)?.0)
+}
+
 fn split_function(name: &str) -> Result<(&str, &str)> {
     name.split_once(NAME_SEPARATOR).ok_or_else(|| {
         CoreError::Invalid(format!(

@@ -516,6 +516,20 @@ async fn invoke_refuses_a_bad_token_before_looking_at_the_request(db: &TestDb) {
             vec![("x-warden-deadline-ms", "soon")],
             good.clone(),
         ),
+        (
+            path.clone(),
+            vec![],
+            json!({"name": "echo__echo", "arguments": {"message": "hi"}, "call_id": "é".repeat(256)})
+                .to_string()
+                .into_bytes(),
+        ),
+        (
+            path.clone(),
+            vec![],
+            json!({"name": "echo__echo", "arguments": {"message": "hi"}, "call_id": "é".repeat(257)})
+                .to_string()
+                .into_bytes(),
+        ),
     ];
     let send =
         |token: String,
@@ -533,6 +547,8 @@ async fn invoke_refuses_a_bad_token_before_looking_at_the_request(db: &TestDb) {
         (404, Some("not_found")),
         (400, Some("invalid_request")),
         (400, Some("malformed_body")),
+        (400, Some("invalid_request")),
+        (200, None),
         (400, Some("invalid_request")),
     ];
     for (request, (status, kind)) in requests.iter().cloned().zip(expected) {
