@@ -19,6 +19,8 @@ use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Row, Transaction};
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::error::{Result, StoreError};
+use crate::lookup::LookupCache;
+use crate::sync_read::SyncReader;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/postgres");
@@ -91,6 +93,11 @@ pub struct Store {
     writer: Option<Arc<Mutex<()>>>,
     /// SQLite files: connections outside the pool for the statements every call makes.
     direct: Option<Arc<Direct>>,
+    /// SQLite files: connections for the look-up every worker call makes, run on the
+    /// calling thread.
+    sync_reader: Option<Arc<SyncReader>>,
+    /// Recent worker look-ups, valid while the look-up version stays the same.
+    pub(crate) lookups: Arc<LookupCache>,
 }
 
 impl std::fmt::Debug for Store {
@@ -158,6 +165,8 @@ impl Store {
                     backend,
                     writer: Some(Arc::new(Mutex::new(()))),
                     direct: None,
+                    sync_reader: None,
+                    lookups: Arc::default(),
                 }
             }
             Backend::Postgres => {
@@ -170,6 +179,8 @@ impl Store {
                     backend,
                     writer: None,
                     direct: None,
+                    sync_reader: None,
+                    lookups: Arc::default(),
                 }
             }
         };
@@ -179,6 +190,10 @@ impl Store {
         let mut store = store;
         if backend == Backend::Sqlite && !in_memory_sqlite(url) {
             store.direct = Some(Arc::new(Direct::connect(url, DIRECT_CONNECTIONS).await?));
+            let path = SqliteConnectOptions::from_str(url)?
+                .get_filename()
+                .to_owned();
+            store.sync_reader = Some(Arc::new(SyncReader::open(&path)?));
         }
         Ok(store)
     }
@@ -206,6 +221,9 @@ impl Store {
 
     /// Closes every connection; later calls fail.
     pub async fn close(&self) {
+        if let Some(reader) = &self.sync_reader {
+            reader.close();
+        }
         if let Some(direct) = &self.direct {
             direct.close().await;
         }
@@ -226,6 +244,16 @@ impl Store {
             }
             None => Ok(query.fetch_all(&self.pool).await?),
         }
+    }
+
+    /// Runs `read` synchronously on a SQLite file's own read connection; `None` when the
+    /// store has none (PostgreSQL, in-memory SQLite), is closed, or SQLite would have to
+    /// wait — then the caller runs its query asynchronously instead. See [`SyncReader`].
+    pub(crate) fn read_now<T>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> Result<T>,
+    ) -> Option<Result<T>> {
+        self.sync_reader.as_ref()?.read(read)
     }
 
     /// Waits for this process's turn to write (SQLite only).
@@ -285,9 +313,10 @@ async fn sqlite_session(conn: &mut AnyConnection) -> std::result::Result<(), sql
     // Durable across a crash of the process (the WAL is written before a commit
     // returns); a power cut may lose the last commits, never corrupts.
     conn.execute("PRAGMA synchronous = NORMAL").await?;
-    // Read pages through a shared memory map instead of a read() per page: every
-    // commit (an audit row) resets the other connections' page caches, and they re-read.
-    conn.execute("PRAGMA mmap_size = 268435456").await?;
+    // No memory map (`mmap_size` stays 0): a commit by another connection (every
+    // audit batch) resets a connection's page cache, and with a map SQLite then
+    // unmaps and maps the whole file again — page faults and TLB shoot-downs that
+    // made a look-up after a commit twice as slow as reading its pages.
     Ok(())
 }
 
@@ -368,19 +397,47 @@ pub(crate) fn json_text(value: &impl serde::Serialize) -> Result<String> {
     serde_json::to_string(value).map_err(|error| StoreError::Invalid(error.to_string()))
 }
 
-/// Typed column access on [`AnyRow`], mapping the representation of the schema (BIGINT
-/// microseconds, TEXT JSON, INTEGER-or-BOOLEAN booleans) back to Rust types.
+/// Typed column access by name, mapping the representation of the schema (BIGINT
+/// microseconds, TEXT JSON, INTEGER-or-BOOLEAN booleans) back to Rust types. For
+/// [`AnyRow`], and for the rows of the synchronous SQLite reads.
 pub(crate) trait RowExt {
     fn text(&self, column: &str) -> Result<String>;
     fn opt_text(&self, column: &str) -> Result<Option<String>>;
     fn int(&self, column: &str) -> Result<i64>;
     fn opt_int(&self, column: &str) -> Result<Option<i64>>;
     fn boolean(&self, column: &str) -> Result<bool>;
-    fn time(&self, column: &str) -> Result<DateTime<Utc>>;
-    fn opt_time(&self, column: &str) -> Result<Option<DateTime<Utc>>>;
-    fn json<T: serde::de::DeserializeOwned>(&self, column: &str) -> Result<T>;
-    fn opt_json(&self, column: &str) -> Result<Option<Value>>;
     fn bytes(&self, column: &str) -> Result<Vec<u8>>;
+
+    fn time(&self, column: &str) -> Result<DateTime<Utc>> {
+        let value = self.int(column)?;
+        from_micros(value)
+            .ok_or_else(|| StoreError::Corrupt(format!("{column} is out of range: {value}")))
+    }
+
+    fn opt_time(&self, column: &str) -> Result<Option<DateTime<Utc>>> {
+        match self.opt_int(column)? {
+            None => Ok(None),
+            Some(value) => from_micros(value)
+                .map(Some)
+                .ok_or_else(|| StoreError::Corrupt(format!("{column} is out of range: {value}"))),
+        }
+    }
+
+    fn json<T: serde::de::DeserializeOwned>(&self, column: &str) -> Result<T> {
+        parse_json(column, &self.text(column)?)
+    }
+
+    fn opt_json(&self, column: &str) -> Result<Option<Value>> {
+        self.opt_text(column)?
+            .map(|text| parse_json(column, &text))
+            .transpose()
+    }
+}
+
+/// The JSON document stored in `column`.
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> Result<T> {
+    serde_json::from_str(text)
+        .map_err(|error| StoreError::Corrupt(format!("{column} is not valid JSON: {error}")))
 }
 
 impl RowExt for AnyRow {
@@ -406,37 +463,6 @@ impl RowExt for AnyRow {
             Ok(value) => Ok(value),
             Err(_) => Ok(self.try_get::<i64, _>(column)? != 0),
         }
-    }
-
-    fn time(&self, column: &str) -> Result<DateTime<Utc>> {
-        let value = self.int(column)?;
-        from_micros(value)
-            .ok_or_else(|| StoreError::Corrupt(format!("{column} is out of range: {value}")))
-    }
-
-    fn opt_time(&self, column: &str) -> Result<Option<DateTime<Utc>>> {
-        match self.opt_int(column)? {
-            None => Ok(None),
-            Some(value) => from_micros(value)
-                .map(Some)
-                .ok_or_else(|| StoreError::Corrupt(format!("{column} is out of range: {value}"))),
-        }
-    }
-
-    fn json<T: serde::de::DeserializeOwned>(&self, column: &str) -> Result<T> {
-        let text: String = self.try_get(column)?;
-        serde_json::from_str(&text)
-            .map_err(|error| StoreError::Corrupt(format!("{column} is not valid JSON: {error}")))
-    }
-
-    fn opt_json(&self, column: &str) -> Result<Option<Value>> {
-        let text: Option<String> = self.try_get(column)?;
-        text.map(|text| {
-            serde_json::from_str(&text).map_err(|error| {
-                StoreError::Corrupt(format!("{column} is not valid JSON: {error}"))
-            })
-        })
-        .transpose()
     }
 
     fn bytes(&self, column: &str) -> Result<Vec<u8>> {

@@ -33,6 +33,9 @@ pub enum StoreError {
     /// Any other database failure.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// A failure of a synchronous read of a SQLite file (the worker plane's look-up).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
 }
 
 /// Shorthand for the store's results.

@@ -7,7 +7,9 @@
 //! Every query is written once, in SQL both databases accept, and runs through sqlx's
 //! `Any` driver over a pool for whichever backend the URL names (on a SQLite file, the
 //! few statements every call makes run on two connections the store keeps outside the
-//! pool, which would otherwise ping each connection it takes back). The schema is shaped so
+//! pool, which would otherwise ping each connection it takes back, and the worker
+//! plane's look-up runs synchronously through rusqlite on the calling thread — see
+//! `Store::worker_invocation_target`). The schema is shaped so
 //! that this stays honest (`migrations/sqlite` and `migrations/postgres` are the same
 //! schema in two dialects):
 //!
@@ -52,6 +54,7 @@ mod lookup;
 mod organizations;
 pub mod sealed;
 mod secrets;
+mod sync_read;
 mod tools;
 mod worker_tokens;
 

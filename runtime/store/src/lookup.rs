@@ -9,9 +9,10 @@
 use crate::db::{RowExt, Store};
 use crate::error::{Result, StoreError};
 use crate::sealed::SealedSecret;
+use crate::sync_read::{NamedRow, column_positions};
 use crate::{AgentTool, SealedSecretRow, Tool, ToolVersionRef, VoiceAgent, WorkerToken};
-use sqlx::any::AnyRow;
-use std::sync::LazyLock;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
 
 impl Store {
     /// The agent `agent_id`, whichever organization it belongs to (its
@@ -81,10 +82,12 @@ static TARGET_SELECT: LazyLock<String> = LazyLock::new(|| {
 
 /// `$1` agent id, `$2` worker token hash, `$3` tool name. No row when the
 /// token is unknown or revoked; rows whose agent columns are NULL when the
-/// token is valid but the agent does not exist.
+/// token is valid but the agent does not exist. Every row also carries the
+/// look-up version the answer was read at.
 static WORKER_TARGET_SELECT: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT w.id AS w_id, w.name AS w_name, w.prefix AS w_prefix, \
+        "SELECT (SELECT version FROM lookup_version) AS lookup_version, \
+         w.id AS w_id, w.name AS w_name, w.prefix AS w_prefix, \
          w.token_hash AS w_token_hash, w.created_at AS w_created_at, \
          w.last_used_at AS w_last_used_at, w.revoked_at AS w_revoked_at, {TARGET_COLUMNS} \
          FROM worker_tokens w LEFT JOIN voice_agents a ON a.id = $1 {TARGET_JOINS} \
@@ -96,8 +99,9 @@ impl Store {
     /// What an invocation of `tool_name` by `agent_id` needs — the agent, the
     /// tool the agent's organization sees under that name (its own before a
     /// platform tool), the association and the sealed secrets — read in one
-    /// round trip, so the worker plane loads everything fresh on every call
-    /// at the cost of one query.
+    /// query, so the worker plane loads everything fresh on every call at the
+    /// cost of one query. On a SQLite file the query runs on the calling thread
+    /// (see [`Store`]'s notes on SQLite).
     ///
     /// With `organization_id`, an agent of another organization is
     /// [`StoreError::NotFound`]; without it (cross-organization callers such
@@ -108,6 +112,24 @@ impl Store {
         agent_id: &str,
         tool_name: &str,
     ) -> Result<InvocationTarget> {
+        let read = |connection: &rusqlite::Connection| {
+            let mut statement = connection.prepare_cached(&TARGET_SELECT)?;
+            let columns = column_positions(&statement);
+            let mut rows = statement.query(rusqlite::named_params! {
+                "$1": agent_id, "$2": organization_id, "$3": tool_name,
+            })?;
+            let mut target = TargetRows::default();
+            while let Some(row) = rows.next()? {
+                target.push(&NamedRow {
+                    row,
+                    columns: &columns,
+                })?;
+            }
+            target.finish()
+        };
+        if let Some(target) = self.read_now(read) {
+            return target;
+        }
         let rows = self
             .fetch_all_direct(
                 sqlx::query(&TARGET_SELECT)
@@ -116,11 +138,15 @@ impl Store {
                     .bind(tool_name),
             )
             .await?;
-        target_from_rows(&rows)
+        let mut target = TargetRows::default();
+        for row in &rows {
+            target.push(row)?;
+        }
+        target.finish()
     }
 
     /// [`Store::invocation_target`] for the worker plane, with the worker
-    /// token's check in the same round trip: the unrevoked worker token whose
+    /// token's check in the same query: the unrevoked worker token whose
     /// SHA-256 is `token_hash`, and what the call of `tool_name` by `agent_id`
     /// (in the agent's own organization) needs.
     ///
@@ -129,12 +155,73 @@ impl Store {
     /// token; compare the presented token's hash in constant time before
     /// trusting the result. Not scoped to an organization, like
     /// [`Store::active_worker_token_by_hash`].
+    ///
+    /// Answers are as of the last commit, whoever made it: each call reads the
+    /// look-up version (one row that every change to the tables read here
+    /// advances, in the same transaction) and reuses an answer read at that
+    /// same version, else runs the query.
     pub async fn worker_invocation_target(
         &self,
         token_hash: &str,
         agent_id: &str,
         tool_name: &str,
     ) -> Result<(WorkerToken, Result<InvocationTarget>)> {
+        let key = LookupKey::new(token_hash, agent_id, tool_name);
+        let version = self.lookup_version().await?;
+        if let Some(hit) = self.lookups.get(version, &key) {
+            return Ok((hit.0.clone(), Ok(hit.1.clone())));
+        }
+        let (version, token, target) = self
+            .worker_target_rows(token_hash, agent_id, tool_name)
+            .await?
+            .finish()?;
+        if let Ok(target) = &target {
+            self.lookups
+                .put(version, key, Arc::new((token.clone(), target.clone())));
+        }
+        Ok((token, target))
+    }
+
+    /// The current look-up version (see [`Store::worker_invocation_target`]).
+    async fn lookup_version(&self) -> Result<i64> {
+        let read = |connection: &rusqlite::Connection| {
+            Ok(connection
+                .prepare_cached(VERSION_SELECT)?
+                .query_row([], |row| row.get(0))?)
+        };
+        if let Some(version) = self.read_now(read) {
+            return version;
+        }
+        let rows = self.fetch_all_direct(sqlx::query(VERSION_SELECT)).await?;
+        rows.first()
+            .ok_or(StoreError::Corrupt("lookup_version has no row".to_owned()))?
+            .int("version")
+    }
+
+    async fn worker_target_rows(
+        &self,
+        token_hash: &str,
+        agent_id: &str,
+        tool_name: &str,
+    ) -> Result<WorkerTargetRows> {
+        let read = |connection: &rusqlite::Connection| {
+            let mut statement = connection.prepare_cached(&WORKER_TARGET_SELECT)?;
+            let columns = column_positions(&statement);
+            let mut rows = statement.query(rusqlite::named_params! {
+                "$1": agent_id, "$2": token_hash, "$3": tool_name,
+            })?;
+            let mut target = WorkerTargetRows::default();
+            while let Some(row) = rows.next()? {
+                target.push(&NamedRow {
+                    row,
+                    columns: &columns,
+                })?;
+            }
+            Ok(target)
+        };
+        if let Some(target) = self.read_now(read) {
+            return target;
+        }
         let rows = self
             .fetch_all_direct(
                 sqlx::query(&WORKER_TARGET_SELECT)
@@ -143,25 +230,156 @@ impl Store {
                     .bind(tool_name),
             )
             .await?;
-        let first = rows.first().ok_or(StoreError::NotFound("worker token"))?;
-        let token = WorkerToken {
-            id: first.text("w_id")?,
-            name: first.text("w_name")?,
-            prefix: first.text("w_prefix")?,
-            token_hash: first.text("w_token_hash")?,
-            created_at: first.time("w_created_at")?,
-            last_used_at: first.opt_time("w_last_used_at")?,
-            revoked_at: first.opt_time("w_revoked_at")?,
-        };
-        Ok((token, target_from_rows(&rows)))
+        let mut target = WorkerTargetRows::default();
+        for row in &rows {
+            target.push(row)?;
+        }
+        Ok(target)
+    }
+}
+
+const VERSION_SELECT: &str = "SELECT version FROM lookup_version WHERE id = 1";
+
+/// Which worker look-up an answer is for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct LookupKey(String);
+
+impl LookupKey {
+    fn new(token_hash: &str, agent_id: &str, tool_name: &str) -> Self {
+        // NUL separates: none of the three can contain one (hex, ids, tool names).
+        LookupKey(format!("{token_hash}\0{agent_id}\0{tool_name}"))
+    }
+}
+
+/// Most answers kept; past it the cache starts over.
+const MAX_LOOKUPS: usize = 4096;
+
+/// Worker look-ups answered at one look-up version. A version the cache has
+/// not seen replaces everything it holds; answers read at an older version
+/// than the cache's are not kept.
+#[derive(Default)]
+pub(crate) struct LookupCache {
+    state: Mutex<LookupState>,
+}
+
+#[derive(Default)]
+struct LookupState {
+    version: i64,
+    answers: HashMap<LookupKey, Arc<(WorkerToken, InvocationTarget)>>,
+}
+
+impl LookupCache {
+    fn get(&self, version: i64, key: &LookupKey) -> Option<Arc<(WorkerToken, InvocationTarget)>> {
+        let state = self.state();
+        if state.version != version {
+            return None;
+        }
+        state.answers.get(key).cloned()
+    }
+
+    fn put(&self, version: i64, key: LookupKey, answer: Arc<(WorkerToken, InvocationTarget)>) {
+        let mut state = self.state();
+        if version < state.version {
+            return;
+        }
+        if version > state.version || state.answers.len() >= MAX_LOOKUPS {
+            state.answers.clear();
+            state.version = version;
+        }
+        state.answers.insert(key, answer);
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, LookupState> {
+        // Nothing panics while the lock is held; a poisoned map is still a map.
+        self.state
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
     }
 }
 
 /// An [`InvocationTarget`] from the rows of [`TARGET_SELECT`] or
-/// [`WORKER_TARGET_SELECT`]; no row, or NULL agent columns, is an unknown
-/// agent.
-fn target_from_rows(rows: &[AnyRow]) -> Result<InvocationTarget> {
-    let first = rows.first().ok_or(StoreError::NotFound("voice agent"))?;
+/// [`WORKER_TARGET_SELECT`], one at a time: the first row has the agent, the
+/// tool and the association, every row may have a secret. No row, or NULL
+/// agent columns, is an unknown agent.
+#[derive(Default)]
+struct TargetRows {
+    target: Option<InvocationTarget>,
+}
+
+impl TargetRows {
+    fn push(&mut self, row: &impl RowExt) -> Result<()> {
+        let target = match &mut self.target {
+            Some(target) => target,
+            None => self.target.insert(target_from_first_row(row)?),
+        };
+        if let Some(tool) = &target.tool
+            && let Some(id) = row.opt_text("s_id")?
+        {
+            target.secrets.push(SealedSecretRow {
+                id,
+                organization_id: target.agent.organization_id.clone(),
+                tool_id: tool.id.clone(),
+                name: row.text("s_name")?,
+                sealed: SealedSecret::from_bytes(row.bytes("s_sealed")?)?,
+                created_at: row.time("s_created_at")?,
+                updated_at: row.time("s_updated_at")?,
+            });
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<InvocationTarget> {
+        self.target.ok_or(StoreError::NotFound("voice agent"))
+    }
+}
+
+/// The worker token and the [`InvocationTarget`] from the rows of
+/// [`WORKER_TARGET_SELECT`]. No row is an unknown or revoked token; the target
+/// is then not looked at.
+#[derive(Default)]
+struct WorkerTargetRows {
+    version: i64,
+    token: Option<WorkerToken>,
+    target: TargetRows,
+    /// The target's own error (an unknown agent), once the token is known.
+    error: Option<StoreError>,
+}
+
+impl WorkerTargetRows {
+    fn push(&mut self, row: &impl RowExt) -> Result<()> {
+        if self.token.is_none() {
+            self.version = row.int("lookup_version")?;
+            self.token = Some(WorkerToken {
+                id: row.text("w_id")?,
+                name: row.text("w_name")?,
+                prefix: row.text("w_prefix")?,
+                token_hash: row.text("w_token_hash")?,
+                created_at: row.time("w_created_at")?,
+                last_used_at: row.opt_time("w_last_used_at")?,
+                revoked_at: row.opt_time("w_revoked_at")?,
+            });
+        }
+        if self.error.is_none()
+            && let Err(error) = self.target.push(row)
+        {
+            self.error = Some(error);
+        }
+        Ok(())
+    }
+
+    /// The look-up version read, the token and the target.
+    fn finish(self) -> Result<(i64, WorkerToken, Result<InvocationTarget>)> {
+        let token = self.token.ok_or(StoreError::NotFound("worker token"))?;
+        let target = match self.error {
+            Some(error) => Err(error),
+            None => self.target.finish(),
+        };
+        Ok((self.version, token, target))
+    }
+}
+
+/// The agent, tool and association columns of a target's first row.
+fn target_from_first_row(first: &impl RowExt) -> Result<InvocationTarget> {
     if first.opt_text("a_id")?.is_none() {
         return Err(StoreError::NotFound("voice agent"));
     }
@@ -208,27 +426,10 @@ fn target_from_rows(rows: &[AnyRow]) -> Result<InvocationTarget> {
         }),
         _ => None,
     };
-    let mut secrets = Vec::new();
-    if let Some(tool) = &tool {
-        for row in rows {
-            let Some(id) = row.opt_text("s_id")? else {
-                continue;
-            };
-            secrets.push(SealedSecretRow {
-                id,
-                organization_id: agent.organization_id.clone(),
-                tool_id: tool.id.clone(),
-                name: row.text("s_name")?,
-                sealed: SealedSecret::from_bytes(row.bytes("s_sealed")?)?,
-                created_at: row.time("s_created_at")?,
-                updated_at: row.time("s_updated_at")?,
-            });
-        }
-    }
     Ok(InvocationTarget {
         agent,
         tool,
         association,
-        secrets,
+        secrets: Vec::new(),
     })
 }

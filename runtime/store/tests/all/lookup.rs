@@ -12,7 +12,8 @@ use crate::support::{TestDb, component, entry, on_both_backends, ring};
 use secrecy::SecretString;
 use serde_json::json;
 use warden_store::{
-    AgentToolSettings, InvocationTarget, NewWorkerToken, Store, StoreError, sha256_hex,
+    AgentToolSettings, InvocationTarget, NewWorkerToken, Store, StoreError, VoiceAgentUpdate,
+    sha256_hex,
 };
 
 on_both_backends!(
@@ -134,6 +135,73 @@ async fn worker_lookups_see_another_handles_writes_at_once(db: &TestDb) {
     let target = lookup(reader, first, &agent.id).await.unwrap();
     assert_eq!(target.secrets[0].sealed, resealed[0].sealed);
 
+    // Switched off, re-versioned or detached elsewhere: seen on the very next
+    // look-up too, as is everything being put back.
+    let active = |is_active| VoiceAgentUpdate {
+        is_active: Some(is_active),
+        ..VoiceAgentUpdate::default()
+    };
+    other
+        .update_agent(&org.id, &agent.id, &active(false))
+        .await
+        .unwrap();
+    assert!(
+        !lookup(reader, first, &agent.id)
+            .await
+            .unwrap()
+            .agent
+            .is_active
+    );
+    other
+        .update_agent(&org.id, &agent.id, &active(true))
+        .await
+        .unwrap();
+    assert!(
+        lookup(reader, first, &agent.id)
+            .await
+            .unwrap()
+            .agent
+            .is_active
+    );
+    other
+        .install_tool_version(&component("calendar", "2.0.0", b"cal2"))
+        .await
+        .unwrap();
+    let current = lookup(reader, first, &agent.id)
+        .await
+        .unwrap()
+        .tool
+        .unwrap();
+    assert_eq!(current.current_version.unwrap().version, "2.0.0");
+    other
+        .delete_agent_tool(&org.id, &agent.id, &tool.id)
+        .await
+        .unwrap();
+    assert!(
+        lookup(reader, first, &agent.id)
+            .await
+            .unwrap()
+            .association
+            .is_none()
+    );
+    other
+        .upsert_agent_tool(&org.id, &agent.id, &tool.id, &settings(json!({"v": 3})))
+        .await
+        .unwrap();
+    let target = lookup(reader, first, &agent.id).await.unwrap();
+    assert_eq!(target.association.unwrap().config, json!({"v": 3}));
+    other
+        .delete_secret(&org.id, &tool.id, "api_key")
+        .await
+        .unwrap();
+    assert!(
+        lookup(reader, first, &agent.id)
+            .await
+            .unwrap()
+            .secrets
+            .is_empty()
+    );
+
     // Revoked elsewhere: refused on the very next look-up; a token created
     // elsewhere works on its first.
     other.revoke_worker_token(&token.id).await.unwrap();
@@ -141,6 +209,12 @@ async fn worker_lookups_see_another_handles_writes_at_once(db: &TestDb) {
     let second = "wdw_second-token";
     other.create_worker_token(&new_token(second)).await.unwrap();
     assert!(lookup(reader, second, &agent.id).await.is_ok());
+    // Deleted elsewhere, with its organization: the agent is gone at once.
+    other.delete_organization(&org.id).await.unwrap();
+    match lookup(reader, second, &agent.id).await {
+        Err(StoreError::NotFound("voice agent")) => {}
+        other => panic!("deleted agent: expected NotFound(voice agent), got {other:?}"),
+    }
     other.close().await;
 }
 
