@@ -4,9 +4,10 @@
 //! Through sqlx, each query on SQLite is a hand-off to the connection's own thread
 //! and back — two context switches and a wake-up per call, plus the `Any` driver's
 //! conversion of every row — which under load cost more than the query itself. The
-//! look-up is a handful of indexed point reads; in WAL mode a reader sees the last
-//! commit without taking a lock, and pages come from the memory map. So it runs
-//! where it is asked, like any other short computation on an async task.
+//! per-call read is one row (the look-up version), or a handful of indexed point
+//! reads when it moved; in WAL mode a reader sees the last commit without waiting
+//! for a writer. So it runs where it is asked, like any other short computation
+//! on an async task.
 //!
 //! These connections have no busy timeout, so they never wait: in the rare states in
 //! which a WAL reader would (another connection recovering the WAL index, say),
