@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
-use warden_core::{Core, CoreSettings};
+use warden_core::{BundledInstall, Core, CoreSettings};
 use warden_sandbox::{Sandbox, SandboxConfig};
 use warden_store::{KeyRing, Store};
 
@@ -171,15 +171,23 @@ fn fail(message: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// Installs the bundled tools as platform tools (a no-op when unchanged).
+/// Installs the bundled tools as platform tools (a no-op when unchanged; a
+/// different build of an installed version is kept installed, with a warning).
 async fn install_bundled(core: &Core) -> Result<(), String> {
     for component in warden_tool_artifacts::BUNDLED {
-        let installed = core
-            .install_platform_tool(component.to_vec())
+        let outcome = core
+            .install_bundled_tool(component.to_vec())
             .await
             .map_err(|e| format!("installing a bundled tool failed: {e}"))?;
-        if installed.created {
-            tracing::info!(tool = %installed.tool.name, version = %installed.tool.version, "installed bundled tool");
+        match outcome {
+            BundledInstall::Installed(installed) if installed.created => {
+                tracing::info!(tool = %installed.tool.name, version = %installed.tool.version, "installed bundled tool");
+            }
+            BundledInstall::Installed(_) => {}
+            BundledInstall::Kept { reason } => tracing::warn!(
+                "the installed build of a bundled tool stays current: {reason} (a different \
+                 build of the same version; a change to a bundled tool needs a new version)"
+            ),
         }
     }
     Ok(())

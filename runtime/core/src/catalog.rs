@@ -119,6 +119,19 @@ pub struct Installed {
     pub created: bool,
 }
 
+/// What [`Core::install_bundled_tool`] did with a tool shipped in Warden's binary.
+#[derive(Debug, Clone)]
+pub enum BundledInstall {
+    /// Installed now, or found installed with these exact bytes.
+    Installed(Box<Installed>),
+    /// The same version of the tool is installed with other bytes and stays
+    /// current: an installed version never changes. `reason` says which.
+    Kept {
+        /// The conflict, naming the tool and the version.
+        reason: String,
+    },
+}
+
 /// An agent with, optionally, its tool associations.
 #[derive(Debug, Clone, Serialize)]
 pub struct AgentView {
@@ -207,6 +220,20 @@ impl Core {
     /// organization): the operator's path, e.g. for bundled tools.
     pub async fn install_platform_tool(&self, component: Vec<u8>) -> Result<Installed> {
         install(self, None, component).await
+    }
+
+    /// Installs a tool bundled with Warden, at start-up. As
+    /// [`Core::install_platform_tool`], except that the same version already
+    /// installed with other bytes is kept rather than refused: another build
+    /// of the same source (a checkout moved, another compiler) gives other
+    /// bytes, and that must not stop Warden from starting on its database.
+    /// Shipping a change to a bundled tool takes a new version.
+    pub async fn install_bundled_tool(&self, component: Vec<u8>) -> Result<BundledInstall> {
+        match install(self, None, component).await {
+            Ok(installed) => Ok(BundledInstall::Installed(Box::new(installed))),
+            Err(CoreError::Conflict(reason)) => Ok(BundledInstall::Kept { reason }),
+            Err(error) => Err(error),
+        }
     }
 }
 

@@ -33,8 +33,8 @@ pub use auth::{
 };
 pub use calls::{LiveKitLink, SESSION_FAILED, StartedCall, WebhookOutcome};
 pub use catalog::{
-    AgentFields, AgentToolInput, AgentToolView, AgentView, Catalog, CredentialView, FunctionView,
-    Installed, OAuthView, SecretStatus, ToolView,
+    AgentFields, AgentToolInput, AgentToolView, AgentView, BundledInstall, Catalog, CredentialView,
+    FunctionView, Installed, OAuthView, SecretStatus, ToolView,
 };
 pub use error::{CoreError, Result};
 pub use sessions::{

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use warden_core::{AgentToolInput, CoreError, InvocationRequest};
+use warden_core::{AgentToolInput, BundledInstall, CoreError, InvocationRequest};
 use warden_sandbox::{ErrorKind, HttpGrants};
 use warden_store::{InvocationFilter, NewVoiceAgent, PageRequest, VoiceAgentUpdate};
 use warden_tool_artifacts as artifacts;
@@ -18,6 +18,7 @@ on_both_backends!(
     changes_apply_to_the_very_next_invocation,
     concurrent_invocations_each_write_an_audit_row,
     refreshed_oauth_tokens_are_sealed_back,
+    a_different_build_of_a_bundled_version_stays_installed,
 );
 
 fn agent(name: &str) -> NewVoiceAgent {
@@ -95,6 +96,49 @@ async fn installs_are_content_addressed_and_validated(db: &TestDb) {
         .map(|t| t.name)
         .collect();
     assert_eq!(names, ["business_hours"]);
+}
+
+async fn a_different_build_of_a_bundled_version_stays_installed(db: &TestDb) {
+    let core = core(db);
+    let shipped = component(artifacts::BUSINESS_HOURS);
+    // The same tool and version built elsewhere: other bytes (here a custom
+    // section, as a build path embedded in the code would be).
+    let mut other_build = shipped.clone();
+    let note = b"\x04note\x07rebuilt";
+    other_build.push(0);
+    other_build.push(note.len() as u8);
+    other_build.extend_from_slice(note);
+    match core
+        .install_bundled_tool(other_build.clone())
+        .await
+        .unwrap()
+    {
+        BundledInstall::Installed(installed) => assert!(installed.created),
+        kept => panic!("expected a first install, got {kept:?}"),
+    }
+    let kept = core.install_bundled_tool(shipped.clone()).await.unwrap();
+    match kept {
+        BundledInstall::Kept { reason } => {
+            assert!(
+                reason.contains("business_hours") && reason.contains("0.1.0"),
+                "{reason}"
+            )
+        }
+        installed => panic!("expected the installed build to stay, got {installed:?}"),
+    }
+    let org = organization(&core, "acme").await;
+    let tools = core.catalog(&org).list_tools().await.unwrap();
+    assert_eq!(tools.len(), 1);
+    assert_eq!(tools[0].sha256, hex::encode(Sha256::digest(&other_build)));
+    // Installing it again is still a no-op; a broken component still fails.
+    match core.install_bundled_tool(other_build).await.unwrap() {
+        BundledInstall::Installed(installed) => assert!(!installed.created),
+        kept => panic!("expected the same bytes to be found, got {kept:?}"),
+    }
+    assert!(matches!(
+        core.install_bundled_tool(b"not wasm".to_vec()).await,
+        Err(CoreError::InvalidComponent(_))
+    ));
 }
 
 async fn futures_join<F: std::future::Future<Output = T> + Send + 'static, T: Send + 'static>(
