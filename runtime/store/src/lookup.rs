@@ -112,37 +112,9 @@ impl Store {
         agent_id: &str,
         tool_name: &str,
     ) -> Result<InvocationTarget> {
-        let read = |connection: &rusqlite::Connection| {
-            let mut statement = connection.prepare_cached(&TARGET_SELECT)?;
-            let columns = column_positions(&statement);
-            let mut rows = statement.query(rusqlite::named_params! {
-                "$1": agent_id, "$2": organization_id, "$3": tool_name,
-            })?;
-            let mut target = TargetRows::default();
-            while let Some(row) = rows.next()? {
-                target.push(&NamedRow {
-                    row,
-                    columns: &columns,
-                })?;
-            }
-            target.finish()
-        };
-        if let Some(target) = self.read_now(read) {
-            return target;
-        }
-        let rows = self
-            .fetch_all_direct(
-                sqlx::query(&TARGET_SELECT)
-                    .bind(agent_id)
-                    .bind(organization_id)
-                    .bind(tool_name),
-            )
-            .await?;
-        let mut target = TargetRows::default();
-        for row in &rows {
-            target.push(row)?;
-        }
-        target.finish()
+        self.target_rows::<TargetRows>(&TARGET_SELECT, agent_id, organization_id, tool_name)
+            .await?
+            .finish()
     }
 
     /// [`Store::invocation_target`] for the worker plane, with the worker
@@ -172,7 +144,12 @@ impl Store {
             return Ok((hit.0.clone(), Ok(hit.1.clone())));
         }
         let (version, token, target) = self
-            .worker_target_rows(token_hash, agent_id, tool_name)
+            .target_rows::<WorkerTargetRows>(
+                &WORKER_TARGET_SELECT,
+                agent_id,
+                Some(token_hash),
+                tool_name,
+            )
             .await?
             .finish()?;
         if let Ok(target) = &target {
@@ -198,19 +175,22 @@ impl Store {
             .int("version")
     }
 
-    async fn worker_target_rows(
+    /// The rows of `select` (`$1` agent id, `$2`, `$3` tool name), one at a
+    /// time into `R`: on the calling thread on a SQLite file, else through sqlx.
+    async fn target_rows<R: PushRow>(
         &self,
-        token_hash: &str,
+        select: &str,
         agent_id: &str,
+        second: Option<&str>,
         tool_name: &str,
-    ) -> Result<WorkerTargetRows> {
+    ) -> Result<R> {
         let read = |connection: &rusqlite::Connection| {
-            let mut statement = connection.prepare_cached(&WORKER_TARGET_SELECT)?;
+            let mut statement = connection.prepare_cached(select)?;
             let columns = column_positions(&statement);
             let mut rows = statement.query(rusqlite::named_params! {
-                "$1": agent_id, "$2": token_hash, "$3": tool_name,
+                "$1": agent_id, "$2": second, "$3": tool_name,
             })?;
-            let mut target = WorkerTargetRows::default();
+            let mut target = R::default();
             while let Some(row) = rows.next()? {
                 target.push(&NamedRow {
                     row,
@@ -222,20 +202,21 @@ impl Store {
         if let Some(target) = self.read_now(read) {
             return target;
         }
-        let rows = self
-            .fetch_all_direct(
-                sqlx::query(&WORKER_TARGET_SELECT)
-                    .bind(agent_id)
-                    .bind(token_hash)
-                    .bind(tool_name),
-            )
-            .await?;
-        let mut target = WorkerTargetRows::default();
-        for row in &rows {
+        let query = sqlx::query(select)
+            .bind(agent_id)
+            .bind(second)
+            .bind(tool_name);
+        let mut target = R::default();
+        for row in &self.fetch_all_direct(query).await? {
             target.push(row)?;
         }
         Ok(target)
     }
+}
+
+/// Takes the rows of a target query one at a time.
+trait PushRow: Default {
+    fn push(&mut self, row: &impl RowExt) -> Result<()>;
 }
 
 const VERSION_SELECT: &str = "SELECT version FROM lookup_version WHERE id = 1";
@@ -306,7 +287,7 @@ struct TargetRows {
     target: Option<InvocationTarget>,
 }
 
-impl TargetRows {
+impl PushRow for TargetRows {
     fn push(&mut self, row: &impl RowExt) -> Result<()> {
         let target = match &mut self.target {
             Some(target) => target,
@@ -327,7 +308,9 @@ impl TargetRows {
         }
         Ok(())
     }
+}
 
+impl TargetRows {
     fn finish(self) -> Result<InvocationTarget> {
         self.target.ok_or(StoreError::NotFound("voice agent"))
     }
@@ -345,7 +328,7 @@ struct WorkerTargetRows {
     error: Option<StoreError>,
 }
 
-impl WorkerTargetRows {
+impl PushRow for WorkerTargetRows {
     fn push(&mut self, row: &impl RowExt) -> Result<()> {
         if self.token.is_none() {
             self.version = row.int("lookup_version")?;
@@ -366,7 +349,9 @@ impl WorkerTargetRows {
         }
         Ok(())
     }
+}
 
+impl WorkerTargetRows {
     /// The look-up version read, the token and the target.
     fn finish(self) -> Result<(i64, WorkerToken, Result<InvocationTarget>)> {
         let token = self.token.ok_or(StoreError::NotFound("worker token"))?;
