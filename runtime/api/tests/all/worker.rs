@@ -1,5 +1,6 @@
 //! The worker API end to end.
 
+use crate::mcp::{agent, attach};
 use crate::support::{TestDb, on_both_backends};
 use crate::*;
 use serde_json::json;
@@ -212,25 +213,7 @@ async fn tool_errors_and_refusals_are_problems(db: &TestDb) {
     let server = Server::default(db).await;
     let key = server.org("acme").await;
     let worker = server.worker_token().await;
-    let tool = server.upload(&key, component(artifacts::ECHO)).await.json()["tool"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let agent = server
-        .json("POST", "/v1/agents", &key, &json!({ "name": "alpha" }))
-        .await
-        .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    server
-        .json(
-            "PUT",
-            &format!("/v1/agents/{agent}/tools/{tool}"),
-            &key,
-            &json!({}),
-        )
-        .await;
+    let (agent, tool) = echo_agent(&server, &key).await;
     let path = format!("/worker/v1/agents/{agent}/invoke");
     let call = |body: serde_json::Value| {
         let (server, worker, path) = (&server, worker.clone(), path.clone());
@@ -348,25 +331,7 @@ async fn invocations_are_rate_limited_per_organization_and_tool(db: &TestDb) {
     let mut agents = Vec::new();
     for org in ["acme", "globex"] {
         let key = server.org(org).await;
-        let tool = server.upload(&key, component(artifacts::ECHO)).await.json()["tool"]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let agent = server
-            .json("POST", "/v1/agents", &key, &json!({ "name": "alpha" }))
-            .await
-            .json()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        server
-            .json(
-                "PUT",
-                &format!("/v1/agents/{agent}/tools/{tool}"),
-                &key,
-                &json!({}),
-            )
-            .await;
+        let (agent, _) = echo_agent(&server, &key).await;
         agents.push(agent);
     }
     let call = |agent: String| {
@@ -462,6 +427,18 @@ async fn a_client_disconnect_cancels_the_call(db: &TestDb) {
 }
 
 /// Path, extra headers, body.
+/// The agent `alpha` with the `echo` fixture attached (uploaded as the
+/// organization's tool): the agent's id and the tool's.
+async fn echo_agent(server: &Server, key: &str) -> (String, String) {
+    let tool = server.upload(key, component(artifacts::ECHO)).await.json()["tool"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let agent = agent(server, key, "alpha").await;
+    attach(server, key, &agent, &tool, json!({})).await;
+    (agent, tool)
+}
+
 type InvokeRequest = (String, Vec<(&'static str, &'static str)>, Vec<u8>);
 
 /// The invoke route checks the worker token in the query that loads the
@@ -471,25 +448,7 @@ async fn invoke_refuses_a_bad_token_before_looking_at_the_request(db: &TestDb) {
     let server = Server::default(db).await;
     let key = server.org("acme").await;
     let worker = server.worker_token().await;
-    let tool = server.upload(&key, component(artifacts::ECHO)).await.json()["tool"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let agent = server
-        .json("POST", "/v1/agents", &key, &json!({ "name": "alpha" }))
-        .await
-        .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    server
-        .json(
-            "PUT",
-            &format!("/v1/agents/{agent}/tools/{tool}"),
-            &key,
-            &json!({}),
-        )
-        .await;
+    let (agent, _) = echo_agent(&server, &key).await;
     let path = format!("/worker/v1/agents/{agent}/invoke");
     let good = br#"{"name":"echo__echo","arguments":{"message":"hi"}}"#.to_vec();
     // Good, then each fault the route checks.

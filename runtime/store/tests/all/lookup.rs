@@ -12,8 +12,8 @@ use crate::support::{TestDb, component, entry, on_both_backends, ring};
 use secrecy::SecretString;
 use serde_json::json;
 use warden_store::{
-    AgentToolSettings, InvocationTarget, NewWorkerToken, Store, StoreError, VoiceAgentUpdate,
-    sha256_hex,
+    AgentToolSettings, InvocationTarget, NewWorkerToken, Organization, Store, StoreError, Tool,
+    VoiceAgent, VoiceAgentUpdate, WorkerToken, sha256_hex,
 };
 
 on_both_backends!(
@@ -34,6 +34,39 @@ fn new_token(secret: &str) -> NewWorkerToken {
         name: "livekit".to_owned(),
         prefix: secret[..8].to_owned(),
         token_hash: sha256_hex(secret.as_bytes()),
+    }
+}
+
+struct Seeded {
+    org: Organization,
+    agent: VoiceAgent,
+    tool: Tool,
+    token: WorkerToken,
+}
+
+/// An organization whose agent uses the platform tool `calendar` with config
+/// `{"v": 1}`, and the worker token `secret`.
+async fn seed(store: &Store, secret: &str) -> Seeded {
+    let org = store.create_organization("acme", false).await.unwrap();
+    let agent = store
+        .create_agent(&org.id, &new_agent("A", true))
+        .await
+        .unwrap();
+    let tool = store
+        .install_tool_version(&component("calendar", "1.0.0", b"cal"))
+        .await
+        .unwrap()
+        .tool;
+    store
+        .upsert_agent_tool(&org.id, &agent.id, &tool.id, &settings(json!({"v": 1})))
+        .await
+        .unwrap();
+    let token = store.create_worker_token(&new_token(secret)).await.unwrap();
+    Seeded {
+        org,
+        agent,
+        tool,
+        token,
     }
 }
 
@@ -61,22 +94,13 @@ async fn worker_lookups_see_another_handles_writes_at_once(db: &TestDb) {
     let reader = &db.store;
     let other = Store::connect(&db.url).await.unwrap();
     let keys = ring(&entry("k1", 1));
-    let org = other.create_organization("acme", false).await.unwrap();
-    let agent = other
-        .create_agent(&org.id, &new_agent("A", true))
-        .await
-        .unwrap();
-    let tool = other
-        .install_tool_version(&component("calendar", "1.0.0", b"cal"))
-        .await
-        .unwrap()
-        .tool;
-    other
-        .upsert_agent_tool(&org.id, &agent.id, &tool.id, &settings(json!({"v": 1})))
-        .await
-        .unwrap();
     let first = "wdw_first-token";
-    let token = other.create_worker_token(&new_token(first)).await.unwrap();
+    let Seeded {
+        org,
+        agent,
+        tool,
+        token,
+    } = seed(&other, first).await;
 
     let target = lookup(reader, first, &agent.id).await.unwrap();
     assert_eq!(target.association.unwrap().config, json!({"v": 1}));
@@ -220,22 +244,10 @@ async fn worker_lookups_see_another_handles_writes_at_once(db: &TestDb) {
 
 async fn an_abandoned_lookup_leaves_the_store_usable(db: &TestDb) {
     let store = &db.store;
-    let org = store.create_organization("acme", false).await.unwrap();
-    let agent = store
-        .create_agent(&org.id, &new_agent("A", true))
-        .await
-        .unwrap();
-    let tool = store
-        .install_tool_version(&component("calendar", "1.0.0", b"cal"))
-        .await
-        .unwrap()
-        .tool;
-    store
-        .upsert_agent_tool(&org.id, &agent.id, &tool.id, &settings(json!({"v": 1})))
-        .await
-        .unwrap();
     let secret = "wdw_a-token";
-    store.create_worker_token(&new_token(secret)).await.unwrap();
+    let Seeded {
+        org, agent, tool, ..
+    } = seed(store, secret).await;
     let keys = ring(&entry("k1", 1));
     store
         .put_secret(
