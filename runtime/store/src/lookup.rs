@@ -222,7 +222,8 @@ trait PushRow: Default {
 const VERSION_SELECT: &str = "SELECT version FROM lookup_version WHERE id = 1";
 
 /// Which worker look-up an answer is for.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// No `Debug`: it holds a worker token's hash.
+#[derive(Clone, PartialEq, Eq, Hash)]
 struct LookupKey(String);
 
 impl LookupKey {
