@@ -182,6 +182,11 @@ impl From<CoreError> for ApiError {
         match error {
             CoreError::NotFound(what) => Self::not_found(format!("{what} not found")),
             CoreError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
+            CoreError::Busy(message) => {
+                let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, "busy", message);
+                error.retry_after = Some(1);
+                error
+            }
             CoreError::Invalid(message) => Self::bad_request(message),
             CoreError::InvalidConfig(message) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

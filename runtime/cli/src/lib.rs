@@ -1,6 +1,7 @@
 //! The `warden` command line. `main` only parses flags; everything it runs
 //! lives here so tests can drive it.
 
+mod compile;
 mod keys;
 mod serve;
 mod telemetry;
@@ -47,6 +48,9 @@ enum Command {
     /// Manage worker tokens (credentials of voice-agent workers).
     #[command(subcommand, name = "worker-token")]
     WorkerToken(WorkerTokenCommand),
+    /// Internal: compile one component from stdin in a limited process.
+    #[command(name = "__compile", hide = true)]
+    Compile(compile::CompileChildArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,6 +73,12 @@ enum WorkerTokenCommand {
 
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
+    // The compile child does one thing and has no runtime or telemetry.
+    let command = match cli.command {
+        Command::Compile(args) => return compile::child(args),
+        command => command,
+    };
+    let cli = Cli { command, ..cli };
     let prometheus = matches!(&cli.command, Command::Serve(args) if args.metrics_endpoint());
     let telemetry = match telemetry::init(cli.log_format, prometheus) {
         Ok(telemetry) => telemetry,
@@ -98,6 +108,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::WorkerToken(WorkerTokenCommand::Create(args)) => {
                 serve::worker_token_create(args).await
             }
+            Command::Compile(_) => unreachable!("handled before the runtime starts"),
         }
     });
     // Tasks still holding spans end with the runtime; then flush.

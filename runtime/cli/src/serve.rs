@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 use warden_core::{BundledInstall, Core, CoreSettings};
-use warden_sandbox::{Sandbox, SandboxConfig};
+use warden_sandbox::{ArtifactKey, Sandbox, SandboxConfig};
 use warden_store::{KeyRing, Store};
 
 /// Where Warden keeps its state, shared by `serve` and the operator commands.
@@ -29,6 +29,8 @@ pub(crate) struct StateArgs {
     /// `postgres://…` to share one database between replicas.
     #[arg(long, env = "WARDEN_DATABASE_URL", value_name = "URL")]
     database_url: Option<String>,
+    #[command(flatten)]
+    compile: crate::compile::CompileArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -159,6 +161,10 @@ impl StateArgs {
             .map_err(|e| format!("cannot open the database: {e}"))?;
         let sandbox = Sandbox::new(SandboxConfig {
             cache_dir: Some(self.data_dir.join("cache")),
+            // Tenants upload components: compile each in a limited child,
+            // and trust cached artifacts only under the key ring's MAC key.
+            compiler: Some(self.compile.compiler()?),
+            artifact_key: Some(ArtifactKey::new(keys.artifact_key())),
             ..SandboxConfig::default()
         })
         .map_err(|e| format!("cannot start the sandbox: {e:#}"))?;

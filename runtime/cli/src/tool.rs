@@ -21,6 +21,8 @@ pub(crate) enum ToolCommand {
         /// Cache compiled components here, so later runs skip compilation.
         #[arg(long, env = "WARDEN_CACHE_DIR", value_name = "DIR")]
         cache_dir: Option<PathBuf>,
+        #[command(flatten)]
+        compile: crate::compile::CompileArgs,
     },
     /// Call one function and print its result as JSON.
     ///
@@ -101,6 +103,8 @@ pub(crate) struct InvokeArgs {
     /// Cache compiled components here, so later runs skip compilation.
     #[arg(long, env = "WARDEN_CACHE_DIR", value_name = "DIR")]
     cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    compile: crate::compile::CompileArgs,
     #[command(flatten)]
     grants: GrantArgs,
 }
@@ -185,11 +189,16 @@ impl InvokeArgs {
 
     fn sandbox(&self, max_instances: u32) -> Result<Sandbox, Error> {
         let limits = self.limits();
+        let compiler = self
+            .compile
+            .compiler()
+            .map_err(|e| Error::host(ErrorKind::Internal, e))?;
         Sandbox::new(SandboxConfig {
             max_instances,
             max_memory_bytes: limits.memory_bytes,
             default_limits: limits,
             cache_dir: self.cache_dir.clone(),
+            compiler: Some(compiler),
             ..SandboxConfig::default()
         })
         .map_err(|e| Error::host(ErrorKind::Internal, format!("{e:#}")))
@@ -239,10 +248,19 @@ fn fail(error: &Error) -> ExitCode {
 
 pub(crate) async fn run(command: ToolCommand) -> ExitCode {
     match command {
-        ToolCommand::Inspect { path, cache_dir } => {
+        ToolCommand::Inspect {
+            path,
+            cache_dir,
+            compile,
+        } => {
+            let compiler = match compile.compiler() {
+                Ok(compiler) => compiler,
+                Err(e) => return fail(&Error::host(ErrorKind::Internal, e)),
+            };
             let sandbox = match Sandbox::new(SandboxConfig {
                 max_instances: 1,
                 cache_dir,
+                compiler: Some(compiler),
                 ..SandboxConfig::default()
             }) {
                 Ok(s) => s,
@@ -327,8 +345,12 @@ async fn call(args: CallArgs) -> ExitCode {
     }
     match outcome.result {
         Ok(result) => {
-            let value: Value = serde_json::from_str(result.get()).expect("results are valid JSON");
-            print_json(&value);
+            // The sandbox hands back canonical JSON; print it as it is should
+            // a result ever fail to parse here, rather than panic.
+            match serde_json::from_str::<Value>(result.get()) {
+                Ok(value) => print_json(&value),
+                Err(_) => println!("{}", result.get()),
+            }
             ExitCode::SUCCESS
         }
         Err(e) => fail(&e),

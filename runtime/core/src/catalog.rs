@@ -249,6 +249,8 @@ async fn install(
         .await
         .map_err(|e| CoreError::InvalidComponent(e.message))?;
     let metadata = tool.metadata();
+    let earlier = earlier_versions(core, organization_id, &metadata.name).await?;
+    crate::versions::check(&earlier, metadata)?;
     let installed = core
         .store
         .install_tool_version(&NewToolVersion {
@@ -276,6 +278,36 @@ async fn install(
         tool: tool_view(core, org_for_view, installed.tool).await?,
         created: installed.created,
     })
+}
+
+/// The metadata of every installed version of the tool `name` that
+/// `organization_id` owns (`None`: the platform tool).
+async fn earlier_versions(
+    core: &Core,
+    organization_id: Option<&str>,
+    name: &str,
+) -> Result<Vec<ToolMetadata>> {
+    let existing = match organization_id {
+        Some(org) => core.store.tool_by_name(org, name).await,
+        None => core.store.platform_tool_by_name(name).await,
+    };
+    let tool = match existing {
+        // An organization's own tool, or the platform's, never the other.
+        Ok(tool) if tool.organization_id.as_deref() == organization_id => tool,
+        Ok(_) | Err(warden_store::StoreError::NotFound(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let versions = core
+        .store
+        .list_tool_versions(organization_id.unwrap_or(""), &tool.id)
+        .await?;
+    versions
+        .into_iter()
+        .map(|v| {
+            serde_json::from_value(v.metadata)
+                .map_err(|e| CoreError::Invalid(format!("stored metadata is unreadable: {e}")))
+        })
+        .collect()
 }
 
 /// The metadata of a tool's current version.
@@ -373,7 +405,14 @@ impl Catalog<'_> {
     /// Installs a component as a tool private to this organization. Installing
     /// the same bytes again changes nothing; a new version of the same tool
     /// becomes its current version.
+    /// One of an organization's uploads runs at a time
+    /// ([`MAX_CONCURRENT_UPLOADS_PER_ORGANIZATION`](crate::MAX_CONCURRENT_UPLOADS_PER_ORGANIZATION));
+    /// the next few wait their turn, and more are refused as
+    /// [`CoreError::Busy`]
+    /// ([`MAX_PENDING_UPLOADS_PER_ORGANIZATION`](crate::MAX_PENDING_UPLOADS_PER_ORGANIZATION)).
     pub async fn install_tool(&self, component: Vec<u8>) -> Result<Installed> {
+        let slot = self.core.upload_slot(self.org())?;
+        let _turn = slot.turn().await;
         install(self.core, Some(self.org()), component).await
     }
 
@@ -538,6 +577,7 @@ impl Catalog<'_> {
         loaded
             .tool
             .validate_config(&config)
+            .await
             .map_err(|e| CoreError::InvalidConfig(e.message))?;
         let unknown: Vec<&str> = input
             .function_enables

@@ -46,6 +46,10 @@ pub enum CoreError {
     /// A LiveKit webhook whose signature or body does not check out.
     #[error("webhook refused: {0}")]
     Webhook(#[from] warden_livekit::WebhookError),
+    /// Too much of something is in progress for this organization (e.g.
+    /// uploads); the request may be repeated later.
+    #[error("{0}")]
+    Busy(String),
     /// The store failed.
     #[error("storage failure: {0}")]
     Store(StoreError),
@@ -79,6 +83,7 @@ impl CoreError {
             CoreError::NotConfigured(_) => "not_configured",
             CoreError::LiveKit(_) => "livekit",
             CoreError::Webhook(_) => "webhook_refused",
+            CoreError::Busy(_) => "busy",
             CoreError::Store(_) => "store",
         }
     }

@@ -25,6 +25,7 @@ mod catalog;
 mod error;
 mod sessions;
 mod telemetry;
+mod versions;
 mod worker;
 
 pub use auth::{
@@ -72,6 +73,51 @@ pub struct Core {
     settings: CoreSettings,
     audit: audit::AuditWriter,
     metrics: telemetry::Metrics,
+    /// Uploads in progress or waiting, per organization.
+    uploads: Arc<std::sync::Mutex<std::collections::HashMap<String, Uploads>>>,
+}
+
+/// Uploads (`Catalog::install_tool`) of one organization that run at once;
+/// the others wait their turn. Compiling a component is the costliest thing
+/// a tenant can ask for.
+pub const MAX_CONCURRENT_UPLOADS_PER_ORGANIZATION: usize = 1;
+/// Uploads of one organization in progress or waiting; more are refused as
+/// [`CoreError::Busy`].
+pub const MAX_PENDING_UPLOADS_PER_ORGANIZATION: usize = 4;
+
+/// One organization's uploads: the turns, and how many hold or wait for one.
+struct Uploads {
+    turns: Arc<tokio::sync::Semaphore>,
+    pending: usize,
+}
+
+/// Counts an organization's upload, running or waiting, while it lives.
+pub(crate) struct UploadSlot {
+    uploads: Arc<std::sync::Mutex<std::collections::HashMap<String, Uploads>>>,
+    organization_id: String,
+    turns: Arc<tokio::sync::Semaphore>,
+}
+
+impl UploadSlot {
+    /// Waits for this upload's turn.
+    pub(crate) async fn turn(&self) -> tokio::sync::SemaphorePermit<'_> {
+        self.turns
+            .acquire()
+            .await
+            .expect("the semaphore is never closed")
+    }
+}
+
+impl Drop for UploadSlot {
+    fn drop(&mut self) {
+        let mut uploads = self.uploads.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = uploads.get_mut(&self.organization_id) {
+            entry.pending -= 1;
+            if entry.pending == 0 {
+                uploads.remove(&self.organization_id);
+            }
+        }
+    }
 }
 
 /// A tool's current version, loaded into the sandbox.
@@ -90,7 +136,34 @@ impl Core {
             keys: Arc::new(keys),
             settings,
             audit: audit::AuditWriter::default(),
+            uploads: Arc::default(),
         }
+    }
+
+    /// A place in `organization_id`'s upload queue, or `Busy` when it is
+    /// full.
+    pub(crate) fn upload_slot(&self, organization_id: &str) -> Result<UploadSlot> {
+        let mut uploads = self.uploads.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = uploads
+            .entry(organization_id.to_owned())
+            .or_insert_with(|| Uploads {
+                turns: Arc::new(tokio::sync::Semaphore::new(
+                    MAX_CONCURRENT_UPLOADS_PER_ORGANIZATION,
+                )),
+                pending: 0,
+            });
+        if entry.pending >= MAX_PENDING_UPLOADS_PER_ORGANIZATION {
+            return Err(CoreError::Busy(format!(
+                "this organization already has {MAX_PENDING_UPLOADS_PER_ORGANIZATION} uploads \
+                 in progress; try again when one has finished"
+            )));
+        }
+        entry.pending += 1;
+        Ok(UploadSlot {
+            uploads: self.uploads.clone(),
+            organization_id: organization_id.to_owned(),
+            turns: entry.turns.clone(),
+        })
     }
 
     /// The store, for operator tasks such as key rotation.

@@ -102,6 +102,10 @@ pub struct Error {
     pub origin: Origin,
 }
 
+/// The longest error message a call reports, in bytes; a tool's longer
+/// message is cut. Messages are meant for an LLM to read aloud, not for data.
+pub const MAX_ERROR_MESSAGE_BYTES: usize = 4096;
+
 impl Error {
     /// A host verdict.
     pub fn host(kind: ErrorKind, message: impl Into<String>) -> Self {

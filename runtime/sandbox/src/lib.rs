@@ -22,26 +22,35 @@
 //! harms the host or the next call.
 
 mod bindings;
+mod compile;
+mod encodings;
 mod error;
 mod http;
 mod limits;
 mod log;
 mod metadata;
 mod sandbox;
+mod schema;
 mod secrets;
 mod stdio;
 mod store;
 mod tool;
 
-pub use error::{Error, ErrorKind, Origin};
-pub use http::{HostPattern, HttpGrants, RefreshedToken, TokenCallback};
+pub use compile::{ArtifactKey, ChildCompiler, ChildRequest, CompileLimits, compile_child};
+pub use encodings::redacted_spellings;
+pub use error::{Error, ErrorKind, MAX_ERROR_MESSAGE_BYTES, Origin};
+pub use http::{HostPattern, HttpGrants, OAUTH_SECRET_NAMES, RefreshedToken, TokenCallback};
 pub use limits::Limits;
 pub use log::{LogLevel, LogRecord};
 pub use metadata::{
-    Credential, FunctionSpec, MAX_QUALIFIED_NAME, OAuth2, SecretSpec, ToolMetadata,
+    Credential, FunctionSpec, MAX_QUALIFIED_NAME, OAuth2, SecretSpec, ToolMetadata, caps,
     is_valid_host_pattern, is_valid_name,
 };
 pub use sandbox::{Call, CallContext, CallEnv, CallOutcome, CallReport, Sandbox, SandboxConfig};
+pub use schema::{
+    MAX_EXPANDED_SCHEMA_NODES, MAX_PATTERN_BYTES, MAX_SCHEMA_BYTES, MAX_SCHEMA_DEPTH,
+    MAX_VALIDATION_WORK, VALIDATION_TIME_BUDGET,
+};
 pub use secrets::SecretMap;
 pub use tool::Tool;
 

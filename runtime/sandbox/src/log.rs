@@ -49,18 +49,22 @@ impl LogBuffer {
         }
     }
 
-    fn push(&mut self, level: LogLevel, mut message: String) {
-        if self.records.len() >= self.max_records {
+    fn is_full(&self) -> bool {
+        self.records.len() >= self.max_records
+    }
+
+    fn push(&mut self, level: LogLevel, message: String, cut: bool) {
+        if self.is_full() {
             self.dropped += 1;
             return;
         }
-        let cut = truncate_at_char_boundary(&mut message, self.max_message_bytes);
         self.records.push((LogRecord { level, message }, cut));
     }
 }
 
 /// Truncates `s` to at most `max` bytes without splitting a character;
-/// whether anything was cut.
+/// whether anything was cut. A cut string gives back the memory it no
+/// longer uses: a guest must not make the host keep 4 MiB for 4 KiB of text.
 pub(crate) fn truncate_at_char_boundary(s: &mut String, max: usize) -> bool {
     if s.len() <= max {
         return false;
@@ -70,6 +74,7 @@ pub(crate) fn truncate_at_char_boundary(s: &mut String, max: usize) -> bool {
         end -= 1;
     }
     s.truncate(end);
+    s.shrink_to_fit();
     true
 }
 
@@ -82,9 +87,13 @@ impl Host for crate::store::CallState {
             Level::Warn => LogLevel::Warn,
             Level::Error => LogLevel::Error,
         };
-        // Redact before the record is cut to size: a secret straddling the
-        // cut would otherwise survive as a prefix no redaction recognises.
-        let message = self.secrets.redact(message);
-        self.logs.push(level, message);
+        if self.logs.is_full() {
+            self.logs.dropped += 1;
+            return;
+        }
+        let (message, cut) = self
+            .secrets
+            .redact_bounded(message, self.logs.max_message_bytes);
+        self.logs.push(level, message, cut);
     }
 }

@@ -10,6 +10,35 @@ use std::collections::HashSet;
 /// common function-calling APIs.
 pub const MAX_QUALIFIED_NAME: usize = 64;
 
+/// Bounds on what a tool may declare. Metadata is tenant input: every list
+/// and text has a cap, and a refusal names the cap it broke.
+pub mod caps {
+    /// The most functions a tool may declare.
+    pub const MAX_FUNCTIONS: usize = 128;
+    /// The most secrets a tool may declare.
+    pub const MAX_SECRETS: usize = 32;
+    /// The most `allowed-hosts` entries.
+    pub const MAX_ALLOWED_HOSTS: usize = 32;
+    /// The most credentials, and the most hosts per credential.
+    pub const MAX_CREDENTIALS: usize = 16;
+    /// The most hosts one credential names.
+    pub const MAX_CREDENTIAL_HOSTS: usize = 16;
+    /// The most OAuth2 scopes.
+    pub const MAX_SCOPES: usize = 32;
+    /// The longest tool description, in bytes.
+    pub const MAX_TOOL_DESCRIPTION_BYTES: usize = 4096;
+    /// The longest function or secret description, in bytes.
+    pub const MAX_DESCRIPTION_BYTES: usize = 2048;
+    /// The longest other text (version, host pattern, header, format, URL,
+    /// scope), in bytes.
+    pub const MAX_TEXT_BYTES: usize = 512;
+    /// All of a tool's metadata together, in bytes of text.
+    pub const MAX_METADATA_BYTES: usize = 1024 * 1024;
+    /// Problems listed when metadata is refused; more are counted.
+    pub const MAX_PROBLEMS_LISTED: usize = 16;
+}
+use caps::*;
+
 /// What a tool declares about itself (`tool-metadata` in the WIT contract),
 /// with JSON documents parsed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,8 +132,17 @@ fn is_https_url(url: &str) -> bool {
         .is_ok_and(|u| u.scheme_str() == Some("https") && u.host().is_some_and(|h| !h.is_empty()))
 }
 
-/// Parses one JSON Schema document and checks it describes an object.
+/// Parses one JSON Schema document and checks it describes an object and
+/// stays within the schema rules (`crate::schema`).
 fn object_schema(what: &str, raw: &str, problems: &mut Vec<String>) -> Value {
+    if raw.len() > crate::schema::MAX_SCHEMA_BYTES {
+        problems.push(format!(
+            "{what} is {} bytes, over the limit of {}",
+            raw.len(),
+            crate::schema::MAX_SCHEMA_BYTES
+        ));
+        return Value::Null;
+    }
     let schema: Value = match serde_json::from_str(raw) {
         Ok(v) => v,
         Err(e) => {
@@ -112,7 +150,9 @@ fn object_schema(what: &str, raw: &str, problems: &mut Vec<String>) -> Value {
             return Value::Null;
         }
     };
-    if let Err(e) = jsonschema::meta::validate(&schema) {
+    if let Err(rule) = crate::schema::check(&schema, raw.len()) {
+        problems.push(format!("{what} {rule}"));
+    } else if let Err(e) = jsonschema::meta::validate(&schema) {
         problems.push(format!("{what} is not a valid JSON Schema: {e}"));
     } else if schema.get("type").and_then(Value::as_str) != Some("object") {
         problems.push(format!(
@@ -122,15 +162,117 @@ fn object_schema(what: &str, raw: &str, problems: &mut Vec<String>) -> Value {
     schema
 }
 
+/// At most 64 characters of tenant text, for messages.
+fn shown(text: &str) -> String {
+    let mut out: String = text.chars().take(64).collect();
+    if out.len() < text.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// Checks the counts and sizes of everything a tool declares ([`caps`]);
+/// the problems found, empty when all is within bounds.
+fn bounds(raw: &WitToolMetadata) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut count = |what: &str, n: usize, max: usize| {
+        if n > max {
+            problems.push(format!("declares {n} {what}, over the limit of {max}"));
+        }
+    };
+    count("functions", raw.functions.len(), MAX_FUNCTIONS);
+    count("secrets", raw.secrets.len(), MAX_SECRETS);
+    count("allowed hosts", raw.allowed_hosts.len(), MAX_ALLOWED_HOSTS);
+    count("credentials", raw.credentials.len(), MAX_CREDENTIALS);
+    for c in &raw.credentials {
+        count(
+            "hosts for one credential",
+            c.hosts.len(),
+            MAX_CREDENTIAL_HOSTS,
+        );
+    }
+    if let Some(oauth) = &raw.oauth {
+        count("OAuth2 scopes", oauth.scopes.len(), MAX_SCOPES);
+    }
+    if !problems.is_empty() {
+        return problems;
+    }
+
+    let texts = [raw.version.as_str()]
+        .into_iter()
+        .chain(raw.allowed_hosts.iter().map(String::as_str))
+        .chain(raw.credentials.iter().flat_map(|c| {
+            [c.secret.as_str(), c.header.as_str(), c.format.as_str()]
+                .into_iter()
+                .chain(c.hosts.iter().map(String::as_str))
+        }))
+        .chain(raw.oauth.iter().flat_map(|o| {
+            [o.authorize_url.as_str(), o.token_url.as_str()]
+                .into_iter()
+                .chain(o.scopes.iter().map(String::as_str))
+        }));
+    let mut total = raw.name.len() + raw.description.len() + raw.config_schema.len();
+    for text in texts {
+        total += text.len();
+        if text.len() > MAX_TEXT_BYTES {
+            problems.push(format!(
+                "declares a text of {} bytes (`{}`), over the limit of {MAX_TEXT_BYTES}",
+                text.len(),
+                shown(text)
+            ));
+        }
+    }
+    let mut describe = |what: String, text: &str, max: usize| {
+        if text.len() > max {
+            problems.push(format!(
+                "the description of {what} is {} bytes, over the limit of {max}",
+                text.len()
+            ));
+        }
+    };
+    describe(
+        "the tool".into(),
+        &raw.description,
+        MAX_TOOL_DESCRIPTION_BYTES,
+    );
+    for s in &raw.secrets {
+        total += s.name.len() + s.description.len();
+        describe(
+            format!("secret `{}`", shown(&s.name)),
+            &s.description,
+            MAX_DESCRIPTION_BYTES,
+        );
+    }
+    for f in &raw.functions {
+        total += f.name.len() + f.description.len() + f.parameters.len();
+        describe(
+            format!("function `{}`", shown(&f.name)),
+            &f.description,
+            MAX_DESCRIPTION_BYTES,
+        );
+    }
+    if total > MAX_METADATA_BYTES {
+        problems.insert(
+            0,
+            format!("the metadata is {total} bytes, over the limit of {MAX_METADATA_BYTES}"),
+        );
+    }
+    problems
+}
+
 impl ToolMetadata {
     /// Converts the guest's answer, collecting every problem rather than
     /// stopping at the first so an author can fix them all at once.
     pub(crate) fn from_wit(raw: WitToolMetadata) -> Result<Self, Vec<String>> {
-        let mut problems = Vec::new();
+        let mut problems = bounds(&raw);
+        if !problems.is_empty() {
+            // Over a count or the total size: the entries are not looked at.
+            return Err(problems);
+        }
         if !is_valid_name(&raw.name) {
             problems.push(format!(
                 "tool name `{}` must match ^[a-z][a-z0-9_]{{0,63}}$",
-                raw.name
+                shown(&raw.name)
             ));
         }
         if raw.version.trim().is_empty() {
@@ -143,18 +285,19 @@ impl ToolMetadata {
             if !is_valid_name(&s.name) {
                 problems.push(format!(
                     "secret name `{}` must match ^[a-z][a-z0-9_]{{0,63}}$",
-                    s.name
+                    shown(&s.name)
                 ));
             }
             if !secret_names.insert(s.name.as_str()) {
-                problems.push(format!("duplicate secret name `{}`", s.name));
+                problems.push(format!("duplicate secret name `{}`", shown(&s.name)));
             }
         }
         for host in &raw.allowed_hosts {
             if !is_valid_host_pattern(host) {
                 problems.push(format!(
-                    "allowed host `{host}` must look like scheme://host[:port] \
-                     (optionally *.host)"
+                    "allowed host `{}` must look like scheme://host[:port] \
+                     (optionally *.host)",
+                    shown(host)
                 ));
             }
         }
@@ -162,30 +305,37 @@ impl ToolMetadata {
             if !secret_names.contains(c.secret.as_str()) {
                 problems.push(format!(
                     "credential uses the secret `{}`, which is not declared",
-                    c.secret
+                    shown(&c.secret)
                 ));
             }
             if http::HeaderName::from_bytes(c.header.as_bytes()).is_err() {
                 problems.push(format!(
                     "credential header `{}` is not a header name",
-                    c.header
+                    shown(&c.header)
                 ));
             }
             if !c.format.contains("{}") {
                 problems.push(format!(
                     "credential format `{}` has no `{{}}` for the secret",
-                    c.format
+                    shown(&c.format)
                 ));
             }
             if c.hosts.is_empty() {
-                problems.push(format!("credential for `{}` names no hosts", c.secret));
+                problems.push(format!(
+                    "credential for `{}` names no hosts",
+                    shown(&c.secret)
+                ));
             }
             for host in &c.hosts {
                 if !is_valid_host_pattern(host) {
-                    problems.push(format!("credential host `{host}` is not a host pattern"));
+                    problems.push(format!(
+                        "credential host `{}` is not a host pattern",
+                        shown(host)
+                    ));
                 } else if !host.starts_with("https://") {
                     problems.push(format!(
-                        "credential host `{host}` must use https: credentials never travel in clear text"
+                        "credential host `{}` must use https: credentials never travel in clear text",
+                        shown(host)
                     ));
                 }
             }
@@ -197,7 +347,10 @@ impl ToolMetadata {
                 ("token-url", &oauth.token_url),
             ] {
                 if !is_https_url(url) {
-                    problems.push(format!("oauth {what} `{url}` must be an https URL"));
+                    problems.push(format!(
+                        "oauth {what} `{}` must be an https URL",
+                        shown(url)
+                    ));
                 }
             }
             for name in [
@@ -231,19 +384,20 @@ impl ToolMetadata {
             if !is_valid_name(&f.name) {
                 problems.push(format!(
                     "function name `{}` must match ^[a-z][a-z0-9_]{{0,63}}$",
-                    f.name
+                    shown(&f.name)
                 ));
             } else if raw.name.len() + 2 + f.name.len() > MAX_QUALIFIED_NAME {
                 problems.push(format!(
                     "`{}__{}` is longer than {MAX_QUALIFIED_NAME} characters",
-                    raw.name, f.name
+                    shown(&raw.name),
+                    f.name
                 ));
             }
             if !function_names.insert(f.name.clone()) {
-                problems.push(format!("duplicate function name `{}`", f.name));
+                problems.push(format!("duplicate function name `{}`", shown(&f.name)));
             }
             let parameters = object_schema(
-                &format!("parameters of function `{}`", f.name),
+                &format!("parameters of function `{}`", shown(&f.name)),
                 &f.parameters,
                 &mut problems,
             );
@@ -256,6 +410,11 @@ impl ToolMetadata {
         }
 
         if !problems.is_empty() {
+            if problems.len() > MAX_PROBLEMS_LISTED {
+                let more = problems.len() - MAX_PROBLEMS_LISTED;
+                problems.truncate(MAX_PROBLEMS_LISTED);
+                problems.push(format!("and {more} more problems"));
+            }
             return Err(problems);
         }
         Ok(ToolMetadata {

@@ -4,7 +4,8 @@
 use crate::bindings::{
     ToolWorld, ToolWorldPre, WitCallContext, WitToolError, WitToolMetadata, log, secrets,
 };
-use crate::error::{Error, ErrorKind};
+use crate::compile::{self, ArtifactKey, ChildCompiler};
+use crate::error::{Error, ErrorKind, MAX_ERROR_MESSAGE_BYTES};
 use crate::http::{Client, HttpGrants, HttpPolicy, PolicyInput, TokenCallback, ToolNet};
 use crate::limits::Limits;
 use crate::log::LogRecord;
@@ -46,6 +47,22 @@ pub struct SandboxConfig {
     pub cache_dir: Option<PathBuf>,
     /// How often running guests are checked against their deadline.
     pub epoch_tick: Duration,
+    /// The most tools kept loaded (compiled, linked, metadata checked); the
+    /// least recently used is dropped beyond it and loaded again when
+    /// needed.
+    pub max_loaded_tools: usize,
+    /// The most component bytes (all loaded tools' components together) kept
+    /// loaded; compiled code takes a few times this much memory.
+    pub max_loaded_component_bytes: usize,
+    /// Compile components in a limited child process; `None` compiles in
+    /// this process, which suits trusted components only (tests, tools
+    /// that ship with the host).
+    pub compiler: Option<ChildCompiler>,
+    /// The key that authenticates cached artifacts; `None` keeps one in
+    /// `cache_dir` ([`ArtifactKey::from_dir`]).
+    pub artifact_key: Option<ArtifactKey>,
+    /// Compilations at once, all callers together.
+    pub max_concurrent_compiles: usize,
 }
 
 impl Default for SandboxConfig {
@@ -56,6 +73,12 @@ impl Default for SandboxConfig {
             default_limits: Limits::default(),
             cache_dir: None,
             epoch_tick: Duration::from_millis(5),
+            max_loaded_tools: 256,
+            max_loaded_component_bytes: 512 * Limits::MIB,
+            compiler: None,
+            artifact_key: None,
+            max_concurrent_compiles: std::thread::available_parallelism()
+                .map_or(1, std::num::NonZero::get),
         }
     }
 }
@@ -73,8 +96,9 @@ struct SandboxInner {
     slots: Semaphore,
     /// Calls waiting for a slot.
     waiting: AtomicUsize,
-    tools: Mutex<HashMap<String, Tool>>,
-    artifact_dir: Option<PathBuf>,
+    tools: Mutex<LoadedTools>,
+    artifacts: Option<ArtifactCache>,
+    compiles: Semaphore,
     stop_ticker: Arc<AtomicBool>,
     client: Client,
 }
@@ -185,7 +209,10 @@ struct Run {
     fuel_consumed: u64,
 }
 
-fn engine_config(config: &SandboxConfig) -> Config {
+/// The engine's settings. `pooling` is false in a compile child, which
+/// instantiates nothing (the allocation strategy does not change compiled
+/// code).
+pub(crate) fn engine_config(config: &SandboxConfig, pooling: bool) -> Config {
     let n = config.max_instances;
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(n)
@@ -214,7 +241,11 @@ fn engine_config(config: &SandboxConfig) -> Config {
         .epoch_interruption(true)
         .max_wasm_stack(512 * 1024)
         .async_stack_size(2 * Limits::MIB)
-        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        .allocation_strategy(if pooling {
+            InstanceAllocationStrategy::Pooling(pool)
+        } else {
+            InstanceAllocationStrategy::OnDemand
+        });
     c
 }
 
@@ -231,7 +262,7 @@ impl Sandbox {
     /// the instance pool and the epoch ticker.
     pub fn new(config: SandboxConfig) -> anyhow::Result<Sandbox> {
         anyhow::ensure!(config.max_instances > 0, "max_instances must be at least 1");
-        let engine = Engine::new(&engine_config(&config))
+        let engine = Engine::new(&engine_config(&config, true))
             .map_err(|e| anyhow::anyhow!("failed to create the WebAssembly engine: {e:#}"))?;
 
         let mut linker = Linker::<CallState>::new(&engine);
@@ -245,16 +276,25 @@ impl Sandbox {
         link(secrets::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))?;
         link(log::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))?;
 
-        let artifact_dir = match &config.cache_dir {
-            Some(dir) => {
-                let dir = dir.join(compatibility_key(&engine));
+        let artifacts = match &config.cache_dir {
+            Some(root) => {
+                let dir = root.join(compatibility_key(&engine));
                 std::fs::create_dir_all(&dir).map_err(|e| {
                     anyhow::anyhow!(
                         "failed to create the cache directory {}: {e}",
                         dir.display()
                     )
                 })?;
-                Some(dir)
+                let key = match &config.artifact_key {
+                    Some(key) => key.clone(),
+                    None => ArtifactKey::from_dir(root).map_err(|e| {
+                        anyhow::anyhow!(
+                            "failed to read or create the artifact key in {}: {e}",
+                            root.display()
+                        )
+                    })?,
+                };
+                Some(ArtifactCache { dir, key })
             }
             None => None,
         };
@@ -278,12 +318,18 @@ impl Sandbox {
         Ok(Sandbox {
             inner: Arc::new(SandboxInner {
                 slots: Semaphore::new(config.max_instances as usize),
+                compiles: Semaphore::new(config.max_concurrent_compiles.max(1)),
+                tools: Mutex::new(LoadedTools::new(
+                    config.max_loaded_tools,
+                    config.max_loaded_component_bytes,
+                )),
                 waiting: AtomicUsize::new(0),
                 engine,
                 linker,
                 config,
-                tools: Mutex::new(HashMap::new()),
-                artifact_dir,
+
+                artifacts,
+
                 stop_ticker,
                 client: Client::new(),
             }),
@@ -322,10 +368,10 @@ impl Sandbox {
         let bytes: Arc<[u8]> = bytes.into();
         let sha256 = hex::encode(Sha256::digest(&bytes));
         if let Some(tool) = self.lock_tools().get(&sha256) {
-            return Ok(tool.clone());
+            return Ok(tool);
         }
 
-        let component = self.compile(&sha256, bytes).await?;
+        let Compiled { component, fresh } = self.compile(&sha256, bytes.clone()).await?;
         let instance_pre = self.inner.linker.instantiate_pre(&component).map_err(|e| {
             Error::invalid_component(format!(
                 "the component needs imports Warden does not provide: {e:#}"
@@ -365,60 +411,119 @@ impl Sandbox {
             Error::invalid_component(format!("invalid tool metadata: {}", problems.join("; ")))
         })?;
         let tool = Tool::new(sha256.clone(), metadata, pre)?;
-        Ok(self.lock_tools().entry(sha256).or_insert(tool).clone())
+        // Only a component that passed every check reaches the cache.
+        if let (Some(cache), Some(artifact)) = (&self.inner.artifacts, fresh) {
+            let cache = cache.clone();
+            let sha256 = sha256.clone();
+            let stored = tokio::task::spawn_blocking(move || {
+                let artifact = if artifact.is_empty() {
+                    component
+                        .serialize()
+                        .map_err(|e| anyhow::anyhow!("serialize: {e:#}"))?
+                } else {
+                    artifact
+                };
+                cache.write(&sha256, artifact)
+            })
+            .await;
+            if let Ok(Err(e)) = stored {
+                tracing::warn!(tool = %tool.metadata().name, "failed to cache the compiled tool: {e:#}");
+            }
+        }
+        Ok(self.lock_tools().insert(sha256, tool, bytes.len()))
     }
 
     /// The tool already loaded from bytes with this hex SHA-256, if any: lets
     /// a caller that stores components by content hash skip reading them.
     pub fn loaded(&self, sha256: &str) -> Option<Tool> {
-        self.lock_tools().get(sha256).cloned()
+        self.lock_tools().get(sha256)
     }
 
-    fn lock_tools(&self) -> std::sync::MutexGuard<'_, HashMap<String, Tool>> {
+    fn lock_tools(&self) -> std::sync::MutexGuard<'_, LoadedTools> {
         self.inner.tools.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Compiles a component, going through the on-disk artifact cache.
-    async fn compile(&self, sha256: &str, bytes: Arc<[u8]>) -> Result<Component, Error> {
-        let engine = self.inner.engine.clone();
-        let artifact = self
-            .inner
-            .artifact_dir
-            .as_ref()
-            .map(|dir| dir.join(format!("{sha256}.cwasm")));
-        let compiled = tokio::task::spawn_blocking(move || -> Result<Component, Error> {
-            // Read into memory rather than mmap the file: an artifact replaced
-            // or truncated on disk must not affect components already loaded.
-            if let Some(path) = &artifact
-                && let Ok(precompiled) = std::fs::read(path)
-            {
-                // SAFETY: artifacts in this directory were produced by
-                // `Component::serialize` of an engine with the same
-                // compatibility key (the directory's name), and the directory
-                // belongs to the operator. Wasmtime also checks the header.
-                match unsafe { Component::deserialize(&engine, &precompiled) } {
-                    Ok(component) => return Ok(component),
-                    Err(e) => tracing::warn!(
-                        path = %path.display(),
-                        "ignoring unusable cached artifact: {e:#}"
-                    ),
-                }
+    /// How many tools are loaded right now.
+    pub fn tools_loaded(&self) -> usize {
+        self.lock_tools().entries.len()
+    }
+
+    /// Compiles a component, or reads its artifact from the on-disk cache
+    /// when one with a valid MAC is there. A fresh compilation is not
+    /// written to the cache here: [`Sandbox::load`] stores it once the
+    /// component passed every check.
+    async fn compile(&self, sha256: &str, bytes: Arc<[u8]>) -> Result<Compiled, Error> {
+        let cached = match &self.inner.artifacts {
+            Some(cache) => {
+                let cache = cache.clone();
+                let engine = self.inner.engine.clone();
+                let sha256 = sha256.to_owned();
+                tokio::task::spawn_blocking(move || cache.read(&engine, &sha256))
+                    .await
+                    .ok()
+                    .flatten()
             }
-            let component = Component::new(&engine, &*bytes).map_err(|e| {
-                Error::invalid_component(format!("not a valid WebAssembly component: {e:#}"))
-            })?;
-            if let Some(path) = &artifact
-                && let Err(e) = write_artifact(&component, path)
-            {
-                tracing::warn!(path = %path.display(), "failed to cache artifact: {e:#}");
-            }
-            Ok(component)
-        })
-        .await;
-        match compiled {
-            Ok(result) => result,
-            Err(e) => Err(Error::invalid_component(format!("compilation failed: {e}"))),
+            None => None,
+        };
+        if let Some(component) = cached {
+            return Ok(Compiled {
+                component,
+                fresh: None,
+            });
         }
+
+        let _compiling = self
+            .inner
+            .compiles
+            .acquire()
+            .await
+            .map_err(|_| Error::host(ErrorKind::Internal, "the sandbox is shutting down"))?;
+        let engine = self.inner.engine.clone();
+        let compiled = match &self.inner.config.compiler {
+            Some(compiler) => {
+                let artifact = compile::compile_in_child(
+                    compiler,
+                    self.inner.config.max_instances,
+                    self.inner.config.max_memory_bytes,
+                    &bytes,
+                )
+                .await?;
+                tokio::task::spawn_blocking(move || {
+                    // SAFETY: the artifact was just produced by our own
+                    // compile child (this program) for an engine with the
+                    // same settings; wasmtime checks its header and
+                    // compatibility too.
+                    let component =
+                        unsafe { Component::deserialize(&engine, &artifact) }.map_err(|e| {
+                            Error::host(
+                                ErrorKind::Internal,
+                                format!("the compiled component cannot be loaded: {e:#}"),
+                            )
+                        })?;
+                    Ok(Compiled {
+                        component,
+                        fresh: Some(artifact),
+                    })
+                })
+                .await
+            }
+            None => {
+                tokio::task::spawn_blocking(move || {
+                    let component = Component::new(&engine, &*bytes).map_err(|e| {
+                        Error::invalid_component(format!(
+                            "not a valid WebAssembly component: {e:#}"
+                        ))
+                    })?;
+                    Ok(Compiled {
+                        component,
+                        fresh: Some(Vec::new()),
+                    })
+                })
+                .await
+            }
+        };
+        compiled
+            .unwrap_or_else(|e| Err(Error::invalid_component(format!("compilation failed: {e}"))))
     }
 
     /// Runs `call` in a fresh instance of `tool` and drops the instance,
@@ -432,10 +537,13 @@ impl Sandbox {
                 ..CallReport::default()
             },
         };
-        if let Err(e) = tool.validate_arguments(&call.function, &call.arguments) {
+        if let Err(e) = tool
+            .validate_arguments(&call.function, &call.arguments)
+            .await
+        {
             return fail(e);
         }
-        if let Err(e) = tool.validate_config(&call.env.context.config) {
+        if let Err(e) = tool.validate_config(&call.env.context.config).await {
             return fail(e);
         }
         let ctx = wit_context(&call.env.context);
@@ -452,7 +560,7 @@ impl Sandbox {
     /// secrets in `env` work.
     pub async fn test(&self, tool: &Tool, env: CallEnv) -> CallOutcome {
         let started = Instant::now();
-        if let Err(e) = tool.validate_config(&env.context.config) {
+        if let Err(e) = tool.validate_config(&env.context.config).await {
             return CallOutcome {
                 result: Err(e),
                 report: CallReport {
@@ -620,6 +728,74 @@ impl Sandbox {
     }
 }
 
+/// Loaded tools by content hash, bounded in count and component bytes; the
+/// least recently used goes first. Calls in flight keep their own handle, so
+/// dropping a tool here never disturbs them.
+struct LoadedTools {
+    entries: HashMap<String, LoadedEntry>,
+    clock: u64,
+    bytes: usize,
+    max_count: usize,
+    max_bytes: usize,
+}
+
+struct LoadedEntry {
+    tool: Tool,
+    bytes: usize,
+    last_used: u64,
+}
+
+impl LoadedTools {
+    fn new(max_count: usize, max_bytes: usize) -> Self {
+        LoadedTools {
+            entries: HashMap::new(),
+            clock: 0,
+            bytes: 0,
+            max_count: max_count.max(1),
+            max_bytes,
+        }
+    }
+
+    fn get(&mut self, sha256: &str) -> Option<Tool> {
+        self.clock += 1;
+        let entry = self.entries.get_mut(sha256)?;
+        entry.last_used = self.clock;
+        Some(entry.tool.clone())
+    }
+
+    /// Keeps `tool` (or the one another load of the same bytes kept first)
+    /// and returns it, dropping the least recently used beyond the bounds.
+    fn insert(&mut self, sha256: String, tool: Tool, bytes: usize) -> Tool {
+        if let Some(kept) = self.get(&sha256) {
+            return kept;
+        }
+        self.clock += 1;
+        self.bytes += bytes;
+        self.entries.insert(
+            sha256,
+            LoadedEntry {
+                tool: tool.clone(),
+                bytes,
+                last_used: self.clock,
+            },
+        );
+        // The newest entry stays even if it alone is over the byte bound.
+        while self.entries.len() > 1
+            && (self.entries.len() > self.max_count || self.bytes > self.max_bytes)
+        {
+            let oldest = self
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.last_used)
+                .map(|(k, _)| k.clone())
+                .expect("not empty");
+            let evicted = self.entries.remove(&oldest).expect("present");
+            self.bytes -= evicted.bytes;
+        }
+        tool
+    }
+}
+
 /// Counts a call as waiting for a slot while it lives.
 struct Queued<'a>(&'a AtomicUsize);
 
@@ -636,15 +812,57 @@ impl Drop for Queued<'_> {
     }
 }
 
-fn write_artifact(component: &Component, path: &Path) -> anyhow::Result<()> {
-    let bytes = component
-        .serialize()
-        .map_err(|e| anyhow::anyhow!("serialize: {e:#}"))?;
-    let dir = path.parent().expect("artifact paths have a parent");
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut tmp, &bytes)?;
-    tmp.persist(path)?;
-    Ok(())
+/// A compiled component, and its serialized artifact when it was compiled
+/// now rather than read from the cache (empty when compiled in process:
+/// serialized only if it is cached).
+struct Compiled {
+    component: Component,
+    fresh: Option<Vec<u8>>,
+}
+
+/// The on-disk artifact cache: one file per component hash, each with a MAC
+/// ([`ArtifactKey`]) so that only artifacts Warden wrote are deserialized.
+#[derive(Clone)]
+struct ArtifactCache {
+    dir: PathBuf,
+    key: ArtifactKey,
+}
+
+impl ArtifactCache {
+    fn path(&self, sha256: &str) -> PathBuf {
+        self.dir.join(format!("{sha256}.cwasm"))
+    }
+
+    /// The cached component, if its file is there and authentic.
+    fn read(&self, engine: &Engine, sha256: &str) -> Option<Component> {
+        let path = self.path(sha256);
+        // Read into memory rather than mmap the file: an artifact replaced
+        // or truncated on disk must not affect components already loaded.
+        let stored = std::fs::read(&path).ok()?;
+        let Some(artifact) = self.key.open(sha256, &stored) else {
+            tracing::warn!(path = %path.display(), "discarding a cached artifact that fails its integrity check; compiling again");
+            let _ = std::fs::remove_file(&path);
+            return None;
+        };
+        // SAFETY: the MAC proves Warden wrote this artifact for this
+        // component, under a key only it holds; the directory's name is the
+        // engine's compatibility key, and wasmtime checks the header too.
+        match unsafe { Component::deserialize(engine, artifact) } {
+            Ok(component) => Some(component),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), "ignoring unusable cached artifact: {e:#}");
+                None
+            }
+        }
+    }
+
+    fn write(&self, sha256: &str, artifact: Vec<u8>) -> anyhow::Result<()> {
+        let sealed = self.key.seal(sha256, artifact);
+        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
+        std::io::Write::write_all(&mut tmp, &sealed)?;
+        tmp.persist(self.path(sha256))?;
+        Ok(())
+    }
 }
 
 fn wit_context(context: &CallContext) -> WitCallContext {
@@ -762,12 +980,17 @@ fn accept_result(
             format!("the tool returned invalid JSON: {e}"),
         )
     };
-    if !secrets.is_empty() && secrets.leaks_into(&json) {
-        let mut value: Value = serde_json::from_str(&json).map_err(invalid)?;
+    // Parsed and written again, so what leaves the sandbox is JSON every
+    // client parses: at most 128 levels deep (serde_json's limit), finite
+    // numbers, no lone surrogate escapes, no duplicate keys; and secrets are
+    // redacted in string values as a client decodes them, not only in the
+    // escaped text.
+    let mut value: Value = serde_json::from_str(&json).map_err(invalid)?;
+    drop(json);
+    if !secrets.is_empty() {
         redact_json(&mut value, secrets);
-        return serde_json::value::to_raw_value(&value).map_err(invalid);
     }
-    RawValue::from_string(json).map_err(invalid)
+    serde_json::value::to_raw_value(&value).map_err(invalid)
 }
 
 /// Builds the outcome of a run: classifies, redacts, collects the report.
@@ -817,7 +1040,8 @@ fn finish(run: Run, limits: &Limits, started: Instant) -> CallOutcome {
                 format!("the tool may not reach {denied}"),
             );
         }
-        e.message = secrets.redact(std::mem::take(&mut e.message));
+        (e.message, _) =
+            secrets.redact_bounded(std::mem::take(&mut e.message), MAX_ERROR_MESSAGE_BYTES);
         e
     });
 

@@ -1,9 +1,12 @@
 //! Per-call secrets and the host side of the `secrets` import.
 
 use crate::bindings::secrets::{Host, SecretError};
+use crate::encodings;
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::OnceLock;
+use zeroize::Zeroizing;
 
 /// The secrets available to one call, by name. Values are `secrecy` strings:
 /// redacted in `Debug`, zeroized on drop.
@@ -13,6 +16,8 @@ pub struct SecretMap {
     /// Values with no name (tokens the host obtained during the call) that
     /// are redacted like the others.
     unnamed: Vec<SecretString>,
+    /// Every value's spellings (`crate::encodings`), computed once.
+    forms: OnceLock<Vec<Zeroizing<String>>>,
 }
 
 impl SecretMap {
@@ -24,6 +29,7 @@ impl SecretMap {
     /// Adds (or replaces) the secret `name`.
     pub fn insert(&mut self, name: impl Into<String>, value: SecretString) {
         self.values.insert(name.into(), value);
+        self.forms = OnceLock::new();
     }
 
     /// Whether `name` has a value.
@@ -43,6 +49,18 @@ impl SecretMap {
     /// Adds a value to redact that no name resolves to.
     pub(crate) fn insert_redaction(&mut self, value: SecretString) {
         self.unnamed.push(value);
+        self.forms = OnceLock::new();
+    }
+
+    /// Every spelling of every value that redaction looks for, longest
+    /// first (so a longer form is replaced before a shorter one inside it).
+    fn forms(&self) -> &[Zeroizing<String>] {
+        self.forms.get_or_init(|| {
+            let mut forms: Vec<Zeroizing<String>> =
+                self.all_values().flat_map(encodings::forms).collect();
+            forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+            forms
+        })
     }
 
     fn all_values(&self) -> impl Iterator<Item = &str> {
@@ -52,7 +70,9 @@ impl SecretMap {
             .map(|v| v.expose_secret())
     }
 
-    /// Replaces every occurrence of a secret value in `text` with `[REDACTED]`.
+    /// Replaces every occurrence of a secret value in `text`, in any of the
+    /// spellings `crate::encodings` lists (base64, hex, percent-encoding,
+    /// JSON escapes), with `[REDACTED]`.
     ///
     /// Very short values (under 4 bytes) are not searched for: they would
     /// redact ordinary text and are no meaningful secret anyway.
@@ -60,41 +80,58 @@ impl SecretMap {
     /// costs no copy.
     pub fn redact(&self, text: String) -> String {
         let mut out = text;
-        for value in self.all_values() {
-            if value.len() >= 4 && out.contains(value) {
-                out = out.replace(value, "[REDACTED]");
+        for form in self.forms() {
+            if out.contains(form.as_str()) {
+                out = out.replace(form.as_str(), "[REDACTED]");
             }
         }
         out
     }
 
     /// [`SecretMap::redact`] for text that was `cut` short of what the tool
-    /// wrote (a bounded capture): a secret value whose beginning (4 bytes or
-    /// more) ends the text, its rest lost beyond the cut, is redacted too.
+    /// wrote (a bounded capture): a secret whose beginning (4 bytes or more,
+    /// in any spelling) ends the text, its rest lost beyond the cut, is
+    /// redacted too.
     pub fn redact_cut(&self, text: String, cut: bool) -> String {
         let mut out = self.redact(text);
         if !cut {
             return out;
         }
-        for value in self.all_values() {
-            let value = value.as_bytes();
-            let partial = (4..value.len())
+        for form in self.forms() {
+            let form = form.as_bytes();
+            let partial = (encodings::MIN_SECRET_BYTES..form.len())
                 .rev()
-                .find(|&len| out.as_bytes().ends_with(&value[..len]));
+                .find(|&len| out.as_bytes().ends_with(&form[..len]));
             if let Some(len) = partial {
-                // The value's first byte starts a character, so the cut is on a
-                // character boundary of `out` too.
-                out.truncate(out.len() - len);
-                out.push_str("[REDACTED]");
-                break;
+                // Every spelling starts with an ASCII byte or the value's
+                // first character, so the cut is on a character boundary.
+                if out.is_char_boundary(out.len() - len) {
+                    out.truncate(out.len() - len);
+                    out.push_str("[REDACTED]");
+                    break;
+                }
             }
         }
         out
     }
 
+    /// Redacts `text` and cuts it to at most `max` bytes; whether it was
+    /// cut. The work is bounded by `max`, however long `text` is: the text
+    /// is first cut to a window that still holds whole any secret that
+    /// straddles the final cut, so redacting before cutting leaves no part
+    /// of a secret behind.
+    pub fn redact_bounded(&self, mut text: String, max: usize) -> (String, bool) {
+        let longest = self.forms().first().map_or(0, |f| f.len());
+        let windowed =
+            crate::log::truncate_at_char_boundary(&mut text, max.saturating_add(longest));
+        let mut text = self.redact(text);
+        let cut = crate::log::truncate_at_char_boundary(&mut text, max) || windowed;
+        (self.redact_cut(text, cut), cut)
+    }
+
     /// Whether `text` contains any secret value (see [`SecretMap::redact`]).
     pub fn leaks_into(&self, text: &str) -> bool {
-        self.all_values().any(|v| v.len() >= 4 && text.contains(v))
+        self.forms().iter().any(|f| text.contains(f.as_str()))
     }
 }
 
@@ -109,6 +146,7 @@ impl FromIterator<(String, SecretString)> for SecretMap {
         SecretMap {
             values: iter.into_iter().collect(),
             unnamed: Vec::new(),
+            forms: OnceLock::new(),
         }
     }
 }

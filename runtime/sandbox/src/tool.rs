@@ -5,6 +5,7 @@ use crate::bindings::ToolWorldPre;
 use crate::error::{Error, ErrorKind};
 use crate::http::ToolNet;
 use crate::metadata::{FunctionSpec, ToolMetadata};
+use crate::schema::{self, MAX_VALIDATION_WORK, SchemaCost, VALIDATION_TIME_BUDGET, Validation};
 use crate::store::CallState;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -22,8 +23,8 @@ pub(crate) struct ToolInner {
     pub sha256: String,
     pub metadata: ToolMetadata,
     pub pre: ToolWorldPre<CallState>,
-    pub argument_validators: HashMap<String, jsonschema::Validator>,
-    pub config_validator: jsonschema::Validator,
+    pub argument_validators: HashMap<String, Arc<Checked>>,
+    pub config_validator: Arc<Checked>,
     pub secret_names: Arc<HashSet<String>>,
     pub net: Arc<ToolNet>,
 }
@@ -35,6 +36,72 @@ impl fmt::Debug for Tool {
             .field("version", &self.inner.metadata.version)
             .field("sha256", &self.inner.sha256)
             .finish()
+    }
+}
+
+/// A compiled schema and what validating against it may cost.
+pub(crate) struct Checked {
+    validator: jsonschema::Validator,
+    cost: SchemaCost,
+}
+
+impl Checked {
+    /// Validates `instance`; a description of the violations when invalid.
+    /// Cheap validations run here; costlier ones on a blocking thread under
+    /// [`VALIDATION_TIME_BUDGET`], so no schema can stall the async
+    /// runtime; too costly ones are refused without trying.
+    async fn validate(self: &Arc<Self>, instance: &Value) -> Result<(), Refusal> {
+        match Validation::plan(self.cost, instance) {
+            Validation::Inline => self.validate_now(instance),
+            Validation::TooCostly(work) => Err(Refusal::TooCostly(work)),
+            Validation::Blocking => {
+                let this = Arc::clone(self);
+                let instance = instance.clone();
+                let task = tokio::task::spawn_blocking(move || this.validate_now(&instance));
+                match tokio::time::timeout(VALIDATION_TIME_BUDGET, task).await {
+                    Ok(Ok(result)) => result,
+                    Ok(Err(_panicked)) => Err(Refusal::OverBudget),
+                    Err(_elapsed) => Err(Refusal::OverBudget),
+                }
+            }
+        }
+    }
+
+    fn validate_now(&self, instance: &Value) -> Result<(), Refusal> {
+        if self.validator.is_valid(instance) {
+            return Ok(());
+        }
+        Err(Refusal::Invalid(describe_violations(
+            self.validator.iter_errors(instance),
+        )))
+    }
+}
+
+/// Why a document did not pass its schema.
+enum Refusal {
+    Invalid(String),
+    TooCostly(u64),
+    OverBudget,
+}
+
+impl Refusal {
+    /// `what` is "the arguments" or "the configuration", `of` names whose
+    /// schema it is.
+    fn describe(self, what: &str, of: &str) -> String {
+        match self {
+            Refusal::Invalid(violations) => {
+                let verb = if what.ends_with('s') { "do" } else { "does" };
+                format!("{what} {verb} not match the schema of `{of}`: {violations}")
+            }
+            Refusal::TooCostly(work) => format!(
+                "{what} for `{of}` are too large to validate against its schema \
+                 (schema size × document size is {work}, over {MAX_VALIDATION_WORK})"
+            ),
+            Refusal::OverBudget => format!(
+                "validating {what} for `{of}` took longer than {} ms, so they were refused",
+                VALIDATION_TIME_BUDGET.as_millis()
+            ),
+        }
     }
 }
 
@@ -66,8 +133,13 @@ impl Tool {
         pre: ToolWorldPre<CallState>,
     ) -> Result<Tool, Error> {
         let compile = |what: String, schema: &Value| {
-            jsonschema::validator_for(schema)
-                .map_err(|e| Error::invalid_component(format!("{what} cannot be compiled: {e}")))
+            let invalid = |e: String| Error::invalid_component(format!("{what} {e}"));
+            // `ToolMetadata::from_wit` checked the schema; stored metadata
+            // is checked again here, as it is read back from the database.
+            let cost = schema::check(schema, schema.to_string().len()).map_err(invalid)?;
+            let validator =
+                schema::compile(schema).map_err(|e| invalid(format!("cannot be compiled: {e}")))?;
+            Ok(Arc::new(Checked { validator, cost }))
         };
         let config_validator = compile("config-schema".into(), &metadata.config_schema)?;
         let argument_validators = metadata
@@ -130,38 +202,30 @@ impl Tool {
         })
     }
 
-    /// Checks `arguments` against the function's JSON Schema.
-    pub fn validate_arguments(&self, function: &str, arguments: &Value) -> Result<(), Error> {
+    /// Checks `arguments` against the function's JSON Schema, under the
+    /// validation budget (`crate::schema`).
+    pub async fn validate_arguments(&self, function: &str, arguments: &Value) -> Result<(), Error> {
         self.function(function)?;
-        let validator = &self.inner.argument_validators[function];
-        if validator.is_valid(arguments) {
-            return Ok(());
-        }
-        Err(Error::host(
-            ErrorKind::InvalidArguments,
-            format!(
-                "the arguments do not match the schema of `{function}`: {}",
-                describe_violations(validator.iter_errors(arguments))
-            ),
-        ))
+        let checked = &self.inner.argument_validators[function];
+        checked.validate(arguments).await.map_err(|refusal| {
+            Error::host(
+                ErrorKind::InvalidArguments,
+                refusal.describe("the arguments", function),
+            )
+        })
     }
 
     /// Checks `config` against the tool's configuration schema (`null` counts
-    /// as `{}`).
-    pub fn validate_config(&self, config: &Value) -> Result<(), Error> {
+    /// as `{}`), under the validation budget (`crate::schema`).
+    pub async fn validate_config(&self, config: &Value) -> Result<(), Error> {
         let empty = Value::Object(Default::default());
         let config = if config.is_null() { &empty } else { config };
-        let validator = &self.inner.config_validator;
-        if validator.is_valid(config) {
-            return Ok(());
-        }
-        Err(Error::host(
-            ErrorKind::NotConfigured,
-            format!(
-                "the configuration does not match the schema of `{}`: {}",
-                self.inner.metadata.name,
-                describe_violations(validator.iter_errors(config))
-            ),
-        ))
+        let checked = &self.inner.config_validator;
+        checked.validate(config).await.map_err(|refusal| {
+            Error::host(
+                ErrorKind::NotConfigured,
+                refusal.describe("the configuration", &self.inner.metadata.name),
+            )
+        })
     }
 }

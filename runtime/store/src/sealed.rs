@@ -226,7 +226,12 @@ struct RingKey {
 /// Its `Debug` lists key ids only.
 pub struct KeyRing {
     keys: Vec<RingKey>,
+    /// HMAC-SHA256(primary key, [`ARTIFACT_KEY_LABEL`]), wiped on drop.
+    artifact_key: zeroize::Zeroizing<[u8; 32]>,
 }
+
+/// The label from which [`KeyRing::artifact_key`] is derived.
+const ARTIFACT_KEY_LABEL: &[u8] = b"warden compiled-artifact cache MAC key v1";
 
 impl fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -242,6 +247,7 @@ impl KeyRing {
     /// primary. Blank entries and lines starting with `#` are ignored.
     pub fn parse(spec: &SecretString) -> Result<Self, KeyRingError> {
         let mut keys: Vec<RingKey> = Vec::new();
+        let mut artifact_key = zeroize::Zeroizing::new([0u8; 32]);
         let entries = spec
             .expose_secret()
             .split([',', '\n'])
@@ -265,6 +271,14 @@ impl KeyRing {
                 "the key must be 32 bytes, base64-encoded (`warden keys generate` makes one)",
             ))?;
             let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key.as_slice()));
+            if keys.is_empty() {
+                use hmac::Mac as _;
+                let mut mac =
+                    <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(key.as_slice())
+                        .expect("HMAC takes any key length");
+                mac.update(ARTIFACT_KEY_LABEL);
+                artifact_key.copy_from_slice(&mac.finalize().into_bytes());
+            }
             keys.push(RingKey {
                 id: id.to_owned(),
                 cipher,
@@ -273,7 +287,15 @@ impl KeyRing {
         if keys.is_empty() {
             return Err(KeyRingError::Empty);
         }
-        Ok(Self { keys })
+        Ok(Self { keys, artifact_key })
+    }
+
+    /// A key for authenticating compiled artifacts on disk, derived from the
+    /// primary key: whoever cannot read the key ring cannot forge an
+    /// artifact Warden will load. It changes when the primary key does
+    /// (cached artifacts are then compiled again).
+    pub fn artifact_key(&self) -> [u8; 32] {
+        *self.artifact_key
     }
 
     /// Loads the ring from `WARDEN_SECRET_KEYS`, or else from the file named by

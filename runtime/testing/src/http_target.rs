@@ -25,7 +25,9 @@ use crate::server::Server;
 ///   (no body for 204 and 304);
 /// - `/echo-headers`: `200` with a JSON object of the received headers
 ///   (lowercase name → value; repeated headers joined with `", "`), to show that
-///   a credential echoed back by an upstream is still redacted;
+///   a credential echoed back by an upstream never reaches the tool;
+///   `?encoding=base64|hex|json-unicode|url` encodes the whole document, and
+///   `&chunk=N` sends it in `N`-byte frames;
 /// - `/slow?ms=N`: waits `N` ms before sending the response head, then `200`
 ///   `{"ok":true,"slept_ms":N}`;
 /// - `/bytes?n=N`: `200` with an `N`-byte body of `a`s (streamed, with a
@@ -138,7 +140,38 @@ async fn handle(
                 }
             }
         }
-        return json(StatusCode::OK, &Value::Object(headers));
+        let text = serde_json::to_string(&Value::Object(headers)).expect("serialize JSON");
+        // `encoding` re-encodes the whole document, as debugging APIs and
+        // error pages do; `chunk=N` sends it in N-byte frames.
+        let body = match req.query_param("encoding").as_deref() {
+            None => text,
+            Some("base64") => {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD.encode(&text)
+            }
+            Some("hex") => text.bytes().map(|b| format!("{b:02x}")).collect(),
+            Some("json-unicode") => text.encode_utf16().map(|u| format!("\\u{u:04x}")).collect(),
+            Some("url") => form_urlencoded::byte_serialize(text.as_bytes()).collect(),
+            Some(other) => {
+                return json(
+                    StatusCode::BAD_REQUEST,
+                    &json!({"error": format!("unknown encoding {other}")}),
+                );
+            }
+        };
+        let chunk = req
+            .query_param("chunk")
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(usize::MAX)
+            .max(1);
+        return Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, "text/plain")
+            .body(Body::new(ChunkedBody {
+                data: Bytes::from(body),
+                chunk,
+            }))
+            .expect("echo response");
     }
     if path == "/slow" {
         let Some(ms) = req.query_param("ms").and_then(|ms| ms.parse::<u64>().ok()) else {
@@ -210,5 +243,36 @@ impl http_body::Body for RepeatBody {
 
     fn size_hint(&self) -> SizeHint {
         SizeHint::with_exact(self.remaining)
+    }
+}
+
+/// `data` in frames of `chunk` bytes.
+struct ChunkedBody {
+    data: Bytes,
+    chunk: usize,
+}
+
+impl http_body::Body for ChunkedBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if self.data.is_empty() {
+            return Poll::Ready(None);
+        }
+        let n = self.chunk.min(self.data.len());
+        let frame = self.data.split_to(n);
+        Poll::Ready(Some(Ok(Frame::data(frame))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.data.len() as u64)
     }
 }

@@ -2,6 +2,7 @@
 
 mod business_hours;
 mod google_calendar;
+mod hostile;
 mod http_policy;
 mod keys;
 mod serve;

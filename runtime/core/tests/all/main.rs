@@ -11,6 +11,7 @@
 mod support;
 
 mod domain;
+mod hostile;
 mod isolation;
 mod worker_tokens;
 

@@ -26,12 +26,14 @@ mod addr;
 mod client;
 pub(crate) mod oauth;
 mod pattern;
+mod scrub;
 
 pub use oauth::{RefreshedToken, TokenCallback};
 pub use pattern::HostPattern;
 
 pub(crate) use client::Client;
-pub(crate) use oauth::SECRET_NAMES as OAUTH_SECRET_NAMES;
+/// Every secret OAuth2 uses; none of them is readable by the guest.
+pub use oauth::SECRET_NAMES as OAUTH_SECRET_NAMES;
 
 use crate::error::Error;
 use crate::limits::Limits;
@@ -176,6 +178,8 @@ struct Outbound {
     denied: Mutex<Vec<String>>,
     verdict: Mutex<Option<Error>>,
     new_secrets: Mutex<Vec<SecretString>>,
+    /// Host-only secret values of the call, scrubbed from every response.
+    host_only_values: Vec<SecretString>,
 }
 
 struct CallCredential {
@@ -299,6 +303,11 @@ impl HttpPolicy {
                 denied: Mutex::new(Vec::new()),
                 verdict: Mutex::new(None),
                 new_secrets: Mutex::new(Vec::new()),
+                host_only_values: net
+                    .host_only
+                    .iter()
+                    .filter_map(|name| secrets.get(name).cloned())
+                    .collect(),
             })),
             requests: 0,
             denied: Vec::new(),
@@ -576,11 +585,26 @@ impl Outbound {
                         )
                         .await;
                     tracing::debug!(%origin, %method, status = ?retried.as_ref().map(|r| r.status().as_u16()).ok(), "outbound request retried after refresh");
-                    return retried;
+                    return retried.map(|r| self.scrubbed(r));
                 }
             }
         }
-        Ok(response)
+        Ok(self.scrubbed(response))
+    }
+
+    /// `response` with every spelling of the call's host-only secrets (and
+    /// tokens obtained during the call) overwritten, before the guest sees it.
+    fn scrubbed(&self, response: http::Response<WasiBody>) -> http::Response<WasiBody> {
+        let new_secrets = lock(&self.new_secrets).clone();
+        let values = self
+            .host_only_values
+            .iter()
+            .chain(&new_secrets)
+            .map(|v| v.expose_secret());
+        match crate::encodings::Scrubber::new(values) {
+            Some(scrubber) => scrub::response(response, Arc::new(scrubber)),
+            None => response,
+        }
     }
 
     /// Runs the refresh grant in a task of its own, so that a token the

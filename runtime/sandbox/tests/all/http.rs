@@ -238,11 +238,12 @@ async fn credentials_reach_only_credential_hosts_and_never_the_tool() {
             .all(|r| r.header("authorization").is_none())
     );
 
-    // An upstream that echoes the credential back cannot smuggle it to the
-    // tool's caller: results are redacted.
+    // An upstream that echoes the credential back cannot hand it to the
+    // tool: the response is scrubbed before the guest reads it.
     let outcome = invoke(&probe, with(json!({ "url": api.url("/echo-headers") }))).await;
     let response = ok(&outcome);
-    assert!(response["body"].as_str().unwrap().contains("[REDACTED]"));
+    let body = response["body"].as_str().unwrap();
+    assert!(body.contains(&"*".repeat(CANARY.len())), "{body}");
     outputs += &everything(&outcome);
 
     // The guest cannot read the secret.

@@ -2,6 +2,7 @@
 //! `tools/` (see `warden-tool-artifacts`).
 
 mod fixtures;
+mod hostile;
 mod http;
 mod loading;
 mod oauth;
