@@ -69,6 +69,14 @@ pub struct RateLimit {
     pub burst: u32,
 }
 
+impl RateLimit {
+    /// The default for uploads: 12 a minute per organization, 10 at once.
+    pub const UPLOADS: RateLimit = RateLimit {
+        per_second: 0.2,
+        burst: 10,
+    };
+}
+
 impl Default for RateLimit {
     fn default() -> Self {
         RateLimit {
@@ -85,6 +93,9 @@ pub struct ApiSettings {
     pub role: Role,
     /// Invocation rate limit per (organization, tool); `None` turns it off.
     pub rate_limit: Option<RateLimit>,
+    /// Upload (`POST /v1/tools`) rate limit per organization; `None` turns
+    /// it off. Uploads also run one at a time per organization (core).
+    pub upload_rate_limit: Option<RateLimit>,
     /// Where clients reach this server (`https://warden.example.com`), for
     /// the URLs it hands out, such as a call session's MCP URL. `warden
     /// serve` defaults it to `http://{bind address}`.
@@ -102,6 +113,7 @@ impl Default for ApiSettings {
         ApiSettings {
             role: Role::All,
             rate_limit: Some(RateLimit::default()),
+            upload_rate_limit: Some(RateLimit::UPLOADS),
             public_url: DEFAULT_PUBLIC_URL.to_owned(),
             metrics: None,
         }
@@ -113,6 +125,7 @@ impl Default for ApiSettings {
 pub(crate) struct AppState {
     pub(crate) core: Core,
     pub(crate) limiter: Option<Arc<Limiter>>,
+    pub(crate) upload_limiter: Option<Arc<Limiter>>,
     pub(crate) openapi: axum::body::Bytes,
     /// The MCP endpoint's public URL, handed out with call sessions.
     pub(crate) mcp_url: Arc<str>,
@@ -127,6 +140,10 @@ pub fn router(core: Core, settings: ApiSettings) -> Router {
     let state = AppState {
         core,
         limiter: settings.rate_limit.and_then(Limiter::new).map(Arc::new),
+        upload_limiter: settings
+            .upload_rate_limit
+            .and_then(Limiter::new)
+            .map(Arc::new),
         openapi: axum::body::Bytes::from(system::openapi_document()),
         mcp_url: format!(
             "{}{}",

@@ -122,6 +122,16 @@ impl ApiError {
         error
     }
 
+    pub(crate) fn uploads_rate_limited(retry_after_secs: u64) -> Self {
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many uploads for this organization; retry later",
+        );
+        error.retry_after = Some(retry_after_secs.max(1));
+        error
+    }
+
     /// A tool call's error, with the audit row it was recorded under.
     pub(crate) fn tool(error: &ToolError, invocation_id: Option<String>) -> Self {
         let status = tool_status(error.kind);

@@ -158,6 +158,11 @@ pub(crate) async fn install_tool(
             "the body is empty: send the component's bytes",
         ));
     }
+    if let Some(limiter) = &state.upload_limiter
+        && let Err(retry_after) = limiter.check(&p.organization_id, "")
+    {
+        return Err(ApiError::uploads_rate_limited(retry_after));
+    }
     let installed = state.core.catalog(&p).install_tool(body.to_vec()).await?;
     let status = if installed.created {
         StatusCode::CREATED

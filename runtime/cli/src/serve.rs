@@ -66,6 +66,13 @@ pub(crate) struct ServeArgs {
     /// Invocations a (organization, tool) may burst above the rate.
     #[arg(long, default_value_t = 100, value_name = "N")]
     rate_limit_burst: u32,
+    /// Uploads (`POST /v1/tools`) per minute allowed per organization; 0
+    /// turns the limit off.
+    #[arg(long, default_value_t = warden_api::RateLimit::UPLOADS.per_second * 60.0, value_name = "N")]
+    upload_rate_limit: f64,
+    /// Uploads an organization may burst above the rate.
+    #[arg(long, default_value_t = warden_api::RateLimit::UPLOADS.burst, value_name = "N")]
+    upload_rate_limit_burst: u32,
     /// The URL clients reach this server at (`https://warden.example.com`),
     /// for the URLs it hands out, such as a call session's MCP URL; defaults
     /// to `http://{bind address}`.
@@ -307,6 +314,10 @@ pub(crate) async fn serve(args: ServeArgs, metrics: Option<prometheus::Registry>
             rate_limit: (args.rate_limit > 0.0).then_some(warden_api::RateLimit {
                 per_second: args.rate_limit,
                 burst: args.rate_limit_burst.max(1),
+            }),
+            upload_rate_limit: (args.upload_rate_limit > 0.0).then_some(warden_api::RateLimit {
+                per_second: args.upload_rate_limit / 60.0,
+                burst: args.upload_rate_limit_burst.max(1),
             }),
             public_url: args
                 .public_url

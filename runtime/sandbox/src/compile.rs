@@ -32,12 +32,14 @@ pub struct CompileLimits {
 
 impl Default for CompileLimits {
     fn default() -> Self {
-        // Enough for a 20 MB componentize-py component (BENCHMARKS.md,
-        // "Compiling uploads"), with room for a slower machine.
+        // An 18 MB componentize-py and a 13 MB componentize-js component
+        // take 17-21 s of CPU and compile within 1 GiB of address space on
+        // the reference machine (BENCHMARKS.md, "Compiling uploads"): about
+        // three times that CPU and twice that memory, for slower days.
         CompileLimits {
-            cpu_time: Duration::from_secs(120),
-            address_space_bytes: 4 << 30,
-            wall_clock: Duration::from_secs(180),
+            cpu_time: Duration::from_secs(60),
+            address_space_bytes: 2 << 30,
+            wall_clock: Duration::from_secs(120),
         }
     }
 }

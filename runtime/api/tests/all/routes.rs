@@ -12,7 +12,42 @@ on_both_backends!(
     every_safe_route_works,
     another_organizations_ids_are_not_found_and_nothing_changes,
     bad_requests_are_client_problems,
+    uploads_are_rate_limited_per_organization,
 );
+
+async fn uploads_are_rate_limited_per_organization(db: &TestDb) {
+    let server = Server::start(
+        db,
+        warden_core::CoreSettings::default(),
+        warden_api::ApiSettings {
+            upload_rate_limit: Some(warden_api::RateLimit {
+                per_second: 0.01,
+                burst: 2,
+            }),
+            ..warden_api::ApiSettings::default()
+        },
+    )
+    .await;
+    let (a, b) = (server.org("a").await, server.org("b").await);
+    let echo = component(artifacts::ECHO);
+    for _ in 0..2 {
+        let reply = server.upload(&a, echo.clone()).await;
+        assert!(reply.status == 200 || reply.status == 201, "{reply:?}");
+    }
+    let refused = server.upload(&a, echo.clone()).await;
+    let problem = refused.problem(429, "rate_limited");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("too many uploads"),
+        "{problem}"
+    );
+    assert!(refused.header("retry-after").is_some());
+    // Another organization has a bucket of its own.
+    let reply = server.upload(&b, echo).await;
+    assert_eq!(reply.status, 201, "{reply:?}");
+}
 
 async fn operational_routes_and_roles(db: &TestDb) {
     let server = Server::default(db).await;

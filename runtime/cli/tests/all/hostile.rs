@@ -104,6 +104,22 @@ fn compilation_runs_under_cpu_and_wall_clock_limits() {
         run.stdout
     );
 
+    let run = warden(&[
+        "tool",
+        "inspect",
+        &bomb,
+        "--cache-dir",
+        &cache_dir,
+        "--compile-memory-mib",
+        "64",
+    ]);
+    assert_eq!(run.error_kind(), "invalid_component");
+    assert!(
+        run.stdout.contains("more than the memory limit of 64 MiB"),
+        "{}",
+        run.stdout
+    );
+
     let started = Instant::now();
     let run = warden(&[
         "tool",
@@ -277,6 +293,19 @@ fn one_tenants_hostile_uploads_and_calls_do_not_stop_anothers_invokes() {
         assert_eq!(status, 422, "{body}");
         assert!(body["detail"].as_str().unwrap().contains(why), "{body}");
     }
+
+    // B cannot read a credential back through a new version of its tool.
+    let (status, body) = upload(&server, &b, &std::fs::read(artifacts::HTTP_PROBE).unwrap());
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = upload(&server, &b, &std::fs::read(artifacts::PROBE_V2).unwrap());
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("`api_token` is host-only"),
+        "{body}"
+    );
 
     // B's own tool returns unusable JSON and a 40 MB error message.
     let (status, tool) = upload(
