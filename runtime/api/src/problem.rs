@@ -112,21 +112,12 @@ impl ApiError {
         )
     }
 
-    pub(crate) fn rate_limited(retry_after_secs: u64) -> Self {
+    /// 429 with `Retry-After`; `what` says what there were too many of.
+    pub(crate) fn rate_limited(retry_after_secs: u64, what: &str) -> Self {
         let mut error = Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
-            "too many calls to this tool for this organization; retry later",
-        );
-        error.retry_after = Some(retry_after_secs.max(1));
-        error
-    }
-
-    pub(crate) fn uploads_rate_limited(retry_after_secs: u64) -> Self {
-        let mut error = Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many uploads for this organization; retry later",
+            format!("too many {what}; retry later"),
         );
         error.retry_after = Some(retry_after_secs.max(1));
         error

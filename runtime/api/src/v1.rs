@@ -161,7 +161,10 @@ pub(crate) async fn install_tool(
     if let Some(limiter) = &state.upload_limiter
         && let Err(retry_after) = limiter.check(&p.organization_id, "")
     {
-        return Err(ApiError::uploads_rate_limited(retry_after));
+        return Err(ApiError::rate_limited(
+            retry_after,
+            "uploads for this organization",
+        ));
     }
     let installed = state.core.catalog(&p).install_tool(body.to_vec()).await?;
     let status = if installed.created {

@@ -123,7 +123,10 @@ pub(crate) async fn invoke(
     if let Some(limiter) = &state.limiter
         && let Err(retry_after) = limiter.check(prepared.organization_id(), prepared.tool_name())
     {
-        return Err(ApiError::rate_limited(retry_after));
+        return Err(ApiError::rate_limited(
+            retry_after,
+            "calls to this tool for this organization",
+        ));
     }
     let invoked = state.core.run(prepared).await?;
     match invoked.result {

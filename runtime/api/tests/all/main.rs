@@ -87,10 +87,13 @@ fn capture_logs() {
 pub fn assert_never_logged(needle: &str) {
     let logs = LOGS.lock().unwrap_or_else(|e| e.into_inner());
     assert!(!logs.is_empty(), "no logs were captured");
-    assert!(
-        !String::from_utf8_lossy(&logs).contains(needle),
-        "a secret appeared in a log line"
-    );
+    let logs = String::from_utf8_lossy(&logs);
+    for spelling in warden_sandbox::redacted_spellings(needle) {
+        assert!(
+            !logs.contains(&spelling),
+            "a secret appeared in a log line (spelled {spelling:?})"
+        );
+    }
 }
 
 /// A response, read whole.
@@ -274,10 +277,13 @@ impl Server {
     #[track_caller]
     pub fn assert_never_sent(&self, needle: &str) {
         let seen = self.seen.lock().unwrap();
-        assert!(
-            !String::from_utf8_lossy(&seen).contains(needle),
-            "a secret appeared in a response body"
-        );
+        let seen = String::from_utf8_lossy(&seen);
+        for spelling in warden_sandbox::redacted_spellings(needle) {
+            assert!(
+                !seen.contains(&spelling),
+                "a secret appeared in a response body (spelled {spelling:?})"
+            );
+        }
     }
 
     pub async fn stop(mut self) {

@@ -2,7 +2,7 @@
 //! call|inspect`, and a real `warden serve` where one organization uploads
 //! and calls them while another keeps being served.
 
-use crate::serve::{Server, http, raw, start_with_env};
+use crate::serve::{Server, agent_with_tool, http, raw, start_with_env};
 use crate::*;
 
 /// A component whose one core function has thousands of live locals and a
@@ -88,53 +88,35 @@ fn compilation_runs_under_cpu_and_wall_clock_limits() {
     let cache = tempfile::tempdir().unwrap();
     let cache_dir = cache.path().display().to_string();
 
-    let run = warden(&[
-        "tool",
-        "inspect",
-        &bomb,
-        "--cache-dir",
-        &cache_dir,
+    // Each limit, set low, refuses the bomb and names itself.
+    let refused = |flag: &str, value: &str, why: &str| {
+        let run = warden(&[
+            "tool",
+            "inspect",
+            &bomb,
+            "--cache-dir",
+            &cache_dir,
+            flag,
+            value,
+        ]);
+        assert_eq!(run.error_kind(), "invalid_component");
+        assert!(run.stdout.contains(why), "{flag}: {}", run.stdout);
+    };
+    refused(
         "--compile-cpu-seconds",
         "1",
-    ]);
-    assert_eq!(run.error_kind(), "invalid_component");
-    assert!(
-        run.stdout.contains("more than the CPU time limit of 1 s"),
-        "{}",
-        run.stdout
+        "more than the CPU time limit of 1 s",
     );
-
-    let run = warden(&[
-        "tool",
-        "inspect",
-        &bomb,
-        "--cache-dir",
-        &cache_dir,
+    refused(
         "--compile-memory-mib",
         "64",
-    ]);
-    assert_eq!(run.error_kind(), "invalid_component");
-    assert!(
-        run.stdout.contains("more than the memory limit of 64 MiB"),
-        "{}",
-        run.stdout
+        "more than the memory limit of 64 MiB",
     );
-
     let started = Instant::now();
-    let run = warden(&[
-        "tool",
-        "inspect",
-        &bomb,
-        "--cache-dir",
-        &cache_dir,
+    refused(
         "--compile-timeout",
         "1",
-    ]);
-    assert_eq!(run.error_kind(), "invalid_component");
-    assert!(
-        run.stdout.contains("took longer than the limit of 1 s"),
-        "{}",
-        run.stdout
+        "took longer than the limit of 1 s",
     );
     // Not a speed assertion: the child was killed rather than waited for.
     assert!(started.elapsed() < Duration::from_secs(60));
@@ -220,27 +202,13 @@ fn one_tenants_hostile_uploads_and_calls_do_not_stop_anothers_invokes() {
         .as_str()
         .unwrap()
         .to_owned();
-    let (_, agent) = http(
+    let agent = agent_with_tool(
         &server.address,
-        "POST",
-        "/v1/agents",
-        Some(&a_key),
-        Some(r#"{"name":"Front desk"}"#),
+        &a_key,
+        "Front desk",
+        &hours,
+        r#"{"config":{"time_zone":"America/New_York","weekly_hours":{"monday":[{"open":"09:00","close":"17:00"}]}}}"#,
     );
-    let agent = serde_json::from_str::<Value>(&agent).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (status, body) = http(
-        &server.address,
-        "PUT",
-        &format!("/v1/agents/{agent}/tools/{hours}"),
-        Some(&a_key),
-        Some(
-            r#"{"config":{"time_zone":"America/New_York","weekly_hours":{"monday":[{"open":"09:00","close":"17:00"}]}}}"#,
-        ),
-    );
-    assert_eq!(status, 200, "{body}");
     is_open(&server.address, &worker, &agent);
 
     // Organization B, hostile.
@@ -315,25 +283,7 @@ fn one_tenants_hostile_uploads_and_calls_do_not_stop_anothers_invokes() {
     );
     assert_eq!(status, 201, "{tool}");
     let tool = tool["tool"]["id"].as_str().unwrap().to_owned();
-    let (_, b_agent) = http(
-        &server.address,
-        "POST",
-        "/v1/agents",
-        Some(&b.key),
-        Some(r#"{"name":"Mallory"}"#),
-    );
-    let b_agent = serde_json::from_str::<Value>(&b_agent).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (status, body) = http(
-        &server.address,
-        "PUT",
-        &format!("/v1/agents/{b_agent}/tools/{tool}"),
-        Some(&b.key),
-        Some("{}"),
-    );
-    assert_eq!(status, 200, "{body}");
+    let b_agent = agent_with_tool(&server.address, &b.key, "Mallory", &tool, "{}");
     for (function, arguments, kind) in [
         ("deep", r#"{"depth":100000}"#, "internal"),
         ("huge_number", "{}", "internal"),

@@ -239,6 +239,38 @@ pub(crate) fn raw(address: &str, head: &str, body: &[u8]) -> String {
     String::from_utf8_lossy(&response).into_owned()
 }
 
+/// Creates an agent named `name` and attaches `tool` with `settings` (the
+/// body of `PUT /v1/agents/{id}/tools/{tool}`); the agent's id.
+pub(crate) fn agent_with_tool(
+    address: &str,
+    key: &str,
+    name: &str,
+    tool: &str,
+    settings: &str,
+) -> String {
+    let (status, agent) = http(
+        address,
+        "POST",
+        "/v1/agents",
+        Some(key),
+        Some(&json!({ "name": name }).to_string()),
+    );
+    assert_eq!(status, 201, "{agent}");
+    let agent = serde_json::from_str::<Value>(&agent).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = http(
+        address,
+        "PUT",
+        &format!("/v1/agents/{agent}/tools/{tool}"),
+        Some(key),
+        Some(settings),
+    );
+    assert_eq!(status, 200, "{body}");
+    agent
+}
+
 /// A server with the `sleeper` tool attached to an agent: (server, worker
 /// token, agent id).
 fn sleeper_server(data: &std::path::Path, grace_seconds: &str) -> (Server, String, String) {
@@ -259,26 +291,7 @@ fn sleeper_server(data: &std::path::Path, grace_seconds: &str) -> (Server, Strin
     assert!(installed.starts_with("HTTP/1.1 201"), "{installed}");
     let tool: Value = serde_json::from_str(installed.split_once("\r\n\r\n").unwrap().1).unwrap();
     let tool = tool["tool"]["id"].as_str().unwrap().to_owned();
-    let (status, agent) = http(
-        &server.address,
-        "POST",
-        "/v1/agents",
-        Some(&key),
-        Some(r#"{"name":"Sleepy"}"#),
-    );
-    assert_eq!(status, 201, "{agent}");
-    let agent = serde_json::from_str::<Value>(&agent).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (status, body) = http(
-        &server.address,
-        "PUT",
-        &format!("/v1/agents/{agent}/tools/{tool}"),
-        Some(&key),
-        Some("{}"),
-    );
-    assert_eq!(status, 200, "{body}");
+    let agent = agent_with_tool(&server.address, &key, "Sleepy", &tool, "{}");
     (server, worker, agent)
 }
 

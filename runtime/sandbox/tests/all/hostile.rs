@@ -105,7 +105,7 @@ async fn a_swapped_cached_artifact_is_discarded_and_recompiled() {
     let echo = first.load_file(artifacts::ECHO.as_ref()).await.unwrap();
     let other = first.load_file(artifacts::STATEFUL.as_ref()).await.unwrap();
     let file = |sha: &str| {
-        walk_files(dir.path())
+        crate::loading::walk(dir.path())
             .into_iter()
             .find(|p| p.ends_with(&format!("{sha}.cwasm")))
             .expect("the artifact was cached")
@@ -149,7 +149,7 @@ async fn refused_components_leave_nothing_in_the_cache() {
     ] {
         sandbox.load_file(path.as_ref()).await.unwrap_err();
     }
-    let cached: Vec<_> = walk_files(dir.path())
+    let cached: Vec<_> = crate::loading::walk(dir.path())
         .into_iter()
         .filter(|p| p.ends_with(".cwasm"))
         .collect();
@@ -256,17 +256,4 @@ async fn secrets_a_tool_may_read_are_redacted_in_their_encodings_too() {
     for form in warden_sandbox::redacted_spellings(CANARY) {
         assert!(!text.contains(form.as_str()), "{form} in {text}");
     }
-}
-
-fn walk_files(dir: &std::path::Path) -> Vec<String> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(walk_files(&path));
-        } else {
-            files.push(path.display().to_string());
-        }
-    }
-    files
 }

@@ -102,7 +102,7 @@ async fn compiled_artifacts_are_cached_on_disk_and_reused() {
     assert_eq!(ok(&outcome)["message"], "recompiled");
 }
 
-fn walk(dir: &std::path::Path) -> Vec<String> {
+pub(crate) fn walk(dir: &std::path::Path) -> Vec<String> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
