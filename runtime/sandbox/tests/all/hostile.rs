@@ -257,3 +257,19 @@ async fn secrets_a_tool_may_read_are_redacted_in_their_encodings_too() {
         assert!(!text.contains(form.as_str()), "{form} in {text}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn large_arguments_are_validated_under_the_budget() {
+    // 600,000 values against echo's schema: more work than is done inline,
+    // so it runs on a blocking thread under the time budget, with the same
+    // answer as any invalid call.
+    let echo = load(artifacts::ECHO).await;
+    let args = json!({ "message": "x", "extra": vec![0; 600_000] });
+    let e = err(invoke(&echo, call("echo", args)).await);
+    assert_eq!(e.kind, ErrorKind::InvalidArguments, "{e:?}");
+    assert!(
+        e.message.contains("do not match the schema of `echo`"),
+        "{e:?}"
+    );
+    echo_still_works().await;
+}
