@@ -214,15 +214,22 @@ struct Run {
 /// code).
 pub(crate) fn engine_config(config: &SandboxConfig, pooling: bool) -> Config {
     let n = config.max_instances;
+    // Per component: what the largest tool may use. In total: what typical
+    // tools use times the instances, but never less than one instance of
+    // the largest, so a small pool (the CLI's) still runs every component
+    // that loads. A Rust tool is one core module plus a few small adapter
+    // instances; a componentize-py or -js tool has more of each.
+    const CORE_INSTANCES: u32 = 16;
+    const MEMORIES: u32 = 4;
+    const TABLES: u32 = 8;
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(n)
-        // A Rust tool is one core module plus a few small adapter instances.
-        .max_core_instances_per_component(16)
-        .total_core_instances(n.saturating_mul(8))
-        .max_memories_per_component(4)
-        .total_memories(n.saturating_mul(2))
-        .max_tables_per_component(8)
-        .total_tables(n.saturating_mul(4))
+        .max_core_instances_per_component(CORE_INSTANCES)
+        .total_core_instances(n.saturating_mul(8).max(CORE_INSTANCES))
+        .max_memories_per_component(MEMORIES)
+        .total_memories(n.saturating_mul(2).max(MEMORIES))
+        .max_tables_per_component(TABLES)
+        .total_tables(n.saturating_mul(4).max(TABLES))
         .total_stacks(n)
         .max_memory_size(config.max_memory_bytes)
         // Reset the first 512 KiB of a slot in place instead of returning the
