@@ -149,8 +149,21 @@ fn set_limits(request: &ChildRequest) -> Result<(), String> {
         "the address space",
     )?;
     // A child killed over a limit leaves no core file.
-    set(libc::RLIMIT_CORE, 0, 0, "core files")
+    set(libc::RLIMIT_CORE, 0, 0, "core files")?;
+    // Compiling yields the CPU to the server's calls.
+    // SAFETY: setpriority changes only this process's scheduling priority.
+    if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, COMPILE_NICENESS) } != 0 {
+        return Err(format!(
+            "cannot lower the compiler's priority: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
 }
+
+/// The compile child's niceness: calls in flight come first.
+#[cfg(unix)]
+const COMPILE_NICENESS: libc::c_int = 10;
 
 #[cfg(not(unix))]
 fn set_limits(_request: &ChildRequest) -> Result<(), String> {
