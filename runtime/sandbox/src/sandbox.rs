@@ -378,7 +378,7 @@ impl Sandbox {
             return Ok(tool);
         }
 
-        let Compiled { component, fresh } = self.compile(&sha256, bytes.clone()).await?;
+        let Compiled { component, source } = self.compile(&sha256, bytes.clone()).await?;
         let instance_pre = self.inner.linker.instantiate_pre(&component).map_err(|e| {
             Error::invalid_component(format!(
                 "the component needs imports Warden does not provide: {e:#}"
@@ -419,16 +419,17 @@ impl Sandbox {
         })?;
         let tool = Tool::new(sha256.clone(), metadata, pre)?;
         // Only a component that passed every check reaches the cache.
-        if let (Some(cache), Some(artifact)) = (&self.inner.artifacts, fresh) {
+        if let Some(cache) = &self.inner.artifacts
+            && !matches!(source, Source::Cache)
+        {
             let cache = cache.clone();
             let sha256 = sha256.clone();
             let stored = tokio::task::spawn_blocking(move || {
-                let artifact = if artifact.is_empty() {
-                    component
+                let artifact = match source {
+                    Source::Child(artifact) => artifact,
+                    Source::InProcess | Source::Cache => component
                         .serialize()
-                        .map_err(|e| anyhow::anyhow!("serialize: {e:#}"))?
-                } else {
-                    artifact
+                        .map_err(|e| anyhow::anyhow!("serialize: {e:#}"))?,
                 };
                 cache.write(&sha256, artifact)
             })
@@ -475,7 +476,7 @@ impl Sandbox {
         if let Some(component) = cached {
             return Ok(Compiled {
                 component,
-                fresh: None,
+                source: Source::Cache,
             });
         }
 
@@ -509,7 +510,7 @@ impl Sandbox {
                         })?;
                     Ok(Compiled {
                         component,
-                        fresh: Some(artifact),
+                        source: Source::Child(artifact),
                     })
                 })
                 .await
@@ -523,7 +524,7 @@ impl Sandbox {
                     })?;
                     Ok(Compiled {
                         component,
-                        fresh: Some(Vec::new()),
+                        source: Source::InProcess,
                     })
                 })
                 .await
@@ -819,12 +820,21 @@ impl Drop for Queued<'_> {
     }
 }
 
-/// A compiled component, and its serialized artifact when it was compiled
-/// now rather than read from the cache (empty when compiled in process:
-/// serialized only if it is cached).
+/// A compiled component, and where it came from.
 struct Compiled {
     component: Component,
-    fresh: Option<Vec<u8>>,
+    source: Source,
+}
+
+/// Where a compiled component came from, which decides what the cache
+/// gets once the component passed every check.
+enum Source {
+    /// The artifact cache: nothing to write.
+    Cache,
+    /// A compile child, which handed over the serialized artifact.
+    Child(Vec<u8>),
+    /// This process: serialized only if it is cached.
+    InProcess,
 }
 
 /// The on-disk artifact cache: one file per component hash, each with a MAC
