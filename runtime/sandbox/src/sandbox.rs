@@ -1018,11 +1018,15 @@ fn finish(run: Run, limits: &Limits, started: Instant) -> CallOutcome {
         captures,
         fuel_consumed,
     } = run;
-    let policy = state.policy.report();
-    for token in policy.new_secrets {
+    let mut policy = state.policy.report();
+    for token in std::mem::take(&mut policy.new_secrets) {
         state.secrets.insert_redaction(token);
     }
     let secrets = &state.secrets;
+    for denied in &mut policy.denied {
+        *denied = secrets.redact(std::mem::take(denied));
+        tracing::debug!(%denied, "outbound request denied by policy");
+    }
     let (stdout, stdout_dropped) = captures.stdout.contents();
     let (stderr, stderr_dropped) = captures.stderr.contents();
     let stdout = secrets.redact_cut(stdout, stdout_dropped > 0);

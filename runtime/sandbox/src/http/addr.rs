@@ -76,6 +76,8 @@ fn classify_v4(ip: Ipv4Addr) -> Option<Forbidden> {
         | (198, 18..=19, ..)
         | (198, 51, 100, _)
         | (203, 0, 113, _)
+        // The deprecated 6to4 relay anycast range.
+        | (192, 88, 99, _)
         | (240..=255, ..) => Forbidden::Reserved,
         _ => return None,
     };
@@ -85,8 +87,8 @@ fn classify_v4(ip: Ipv4Addr) -> Option<Forbidden> {
 fn classify_v6(ip: Ipv6Addr) -> Option<Forbidden> {
     let segments = ip.segments();
     // Addresses that embed an IPv4 address are judged by it: IPv4-mapped
-    // (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d), NAT64 (64:ff9b::/96) and
-    // 6to4 (2002::/16).
+    // (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d), IPv4-translated
+    // (::ffff:0:a.b.c.d), NAT64 (64:ff9b::/96) and 6to4 (2002::/16).
     if let Some(v4) = ip.to_ipv4_mapped() {
         return classify_v4(v4);
     }
@@ -95,7 +97,8 @@ fn classify_v6(ip: Ipv6Addr) -> Option<Forbidden> {
             (u32::from(segments[6]) << 16) | u32::from(segments[7]),
         ));
     }
-    if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+    // NAT64 (64:ff9b::/96) and SIIT's IPv4-translated form (::ffff:0:a.b.c.d).
+    if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || segments[..6] == [0, 0, 0, 0, 0xffff, 0] {
         return classify_v4(Ipv4Addr::from(
             (u32::from(segments[6]) << 16) | u32::from(segments[7]),
         ));
@@ -115,6 +118,12 @@ fn classify_v6(ip: Ipv6Addr) -> Option<Forbidden> {
         [s0, ..] if s0 & 0xffc0 == 0xfe80 => Forbidden::LinkLocal, // fe80::/10
         [s0, ..] if s0 & 0xffc0 == 0xfec0 => Forbidden::Private, // fec0::/10 (site-local)
         [s0, ..] if s0 & 0xff00 == 0xff00 => Forbidden::Multicast,
+        // NAT64 for local use (64:ff9b:1::/48): translated to whatever
+        // IPv4 network the operator's translator serves.
+        [0x64, 0xff9b, 0x0001, ..] => Forbidden::Private,
+        // IETF protocol assignments (2001::/23), Teredo (2001::/32) among
+        // them, which tunnels to an IPv4 address it hides.
+        [0x2001, s1, ..] if s1 < 0x0200 => Forbidden::Reserved,
         [0x2001, 0x0db8, ..] => Forbidden::Reserved, // documentation
         [0x0100, 0, 0, 0, ..] => Forbidden::Reserved, // discard-only
         _ => return None,
@@ -257,6 +266,13 @@ mod tests {
             ("fe80::1", LinkLocal),
             ("ff02::1", Multicast),
             ("2001:db8::1", Reserved),
+            ("::ffff:0:127.0.0.1", Loopback),
+            ("::ffff:0:a9fe:a9fe", CloudMetadata),
+            ("64:ff9b:1::a00:1", Private),
+            ("64:ff9b:1:ffff::1", Private),
+            ("2001::1", Reserved),
+            ("2001:0:4136:e378:8000:63bf:3fff:fdd2", Reserved),
+            ("192.88.99.1", Reserved),
         ] {
             assert_eq!(class(ip), Some(want), "{ip}");
         }
@@ -266,6 +282,9 @@ mod tests {
             "172.32.0.1",
             "2606:4700::1111",
             "::ffff:8.8.8.8",
+            "::ffff:0:8.8.8.8",
+            "2001:4860:4860::8888",
+            "192.88.100.1",
         ] {
             assert_eq!(class(public), None, "{public}");
         }

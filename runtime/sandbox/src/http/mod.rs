@@ -201,8 +201,9 @@ const MAX_DENIALS_KEPT: usize = 16;
 
 /// Records a refusal, bounded in count and size: a guest must not be able
 /// to grow host memory by making refused requests.
+/// The call's outcome redacts the records and logs them (a guest that can
+/// read a secret could put it in a host name).
 fn record_denial(denied: &mut Vec<String>, origin: &str, reason: &str) {
-    tracing::debug!(%origin, reason, "outbound request denied by policy");
     if denied.len() < MAX_DENIALS_KEPT {
         let mut origin = origin.to_owned();
         crate::log::truncate_at_char_boundary(&mut origin, 256);

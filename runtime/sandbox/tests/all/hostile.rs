@@ -273,3 +273,21 @@ async fn large_arguments_are_validated_under_the_budget() {
     );
     echo_still_works().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_request_records_are_redacted() {
+    // A guest that knows a secret puts it in the host name of a request the
+    // policy refuses: the record of the refusal must not carry it.
+    const SECRET: &str = "canary-host-label-51c9";
+    let probe = load(artifacts::HTTP_PROBE).await;
+    let mut c = call(
+        "fetch",
+        json!({ "url": format!("https://{SECRET}.nowhere.example/") }),
+    );
+    c.env.secrets = secrets(&[("api_token", SECRET)]);
+    let outcome = invoke(&probe, c).await;
+    assert!(!outcome.report.denied_requests.is_empty());
+    let seen = everything(&outcome);
+    assert!(seen.contains("[REDACTED].nowhere.example"), "{seen}");
+    assert!(!seen.contains(SECRET), "{seen}");
+}
