@@ -123,13 +123,35 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 }
 
 impl StateArgs {
+    /// Creates the data directory (0700) and makes everything Warden
+    /// creates from here on private to its user, whatever the directory's
+    /// own mode: the database holds sealed secrets and token hashes.
     fn prepare_dir(&self) -> Result<(), String> {
-        use std::os::unix::fs::DirBuilderExt;
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        // SAFETY: umask only changes this process's file-creation mask.
+        unsafe { libc::umask(0o077) };
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(&self.data_dir)
-            .map_err(|e| format!("cannot create {}: {e}", self.data_dir.display()))
+            .map_err(|e| format!("cannot create {}: {e}", self.data_dir.display()))?;
+        // Files an earlier version created with the default mask.
+        for name in [
+            "warden.db",
+            "warden.db-wal",
+            "warden.db-shm",
+            KEY_FILE,
+            BOOTSTRAP_FILE,
+        ] {
+            let path = self.data_dir.join(name);
+            if let Ok(meta) = std::fs::metadata(&path)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                    .map_err(|e| format!("cannot make {} private: {e}", path.display()))?;
+            }
+        }
+        Ok(())
     }
 
     fn database_url(&self) -> String {

@@ -383,3 +383,34 @@ fn the_grace_period_bounds_shutdown() {
         "{stderr}"
     );
 }
+
+#[test]
+fn files_in_an_existing_world_readable_data_dir_are_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("state");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let server = start(&data);
+    assert_eq!(http(&server.address, "GET", "/readyz", None, None).0, 200);
+    for name in [
+        "warden.db",
+        "warden.db-wal",
+        "secret-keys",
+        "bootstrap.json",
+    ] {
+        let path = data.join(name);
+        assert!(path.exists(), "{name} exists while serve runs");
+        assert_eq!(mode(&path), 0o600, "{name}");
+    }
+    drop(server);
+
+    // A database an earlier start left readable is made private again.
+    std::fs::set_permissions(
+        data.join("warden.db"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let again = start(&data);
+    assert_eq!(mode(&data.join("warden.db")), 0o600);
+    drop(again);
+}
