@@ -62,17 +62,22 @@ impl Metrics {
         }
     }
 
-    /// Counts one call that reached the sandbox.
+    /// Counts one call that reached the sandbox. `function` is the name
+    /// of one of the tool's functions, or `None` for a name the tool does
+    /// not have: caller-chosen text never becomes a label.
     pub(crate) fn record(
         &self,
         tool: &str,
-        function: &str,
+        function: Option<&str>,
         error: Option<ErrorKind>,
         report: &CallReport,
     ) {
         let attributes = [
             KeyValue::new("warden.tool", tool.to_owned()),
-            KeyValue::new("warden.function", function.to_owned()),
+            KeyValue::new(
+                "warden.function",
+                function.unwrap_or(UNKNOWN_FUNCTION).to_owned(),
+            ),
             KeyValue::new("warden.outcome", outcome(error)),
             KeyValue::new("warden.error.kind", error.map_or("", ErrorKind::as_str)),
         ];
@@ -122,11 +127,15 @@ pub(crate) fn invocation_span(
     )
 }
 
+/// The `warden.function` label of calls to a function the tool does not
+/// have.
+pub(crate) const UNKNOWN_FUNCTION: &str = "(unknown)";
+
 /// Longest caller-chosen text (function name, call id, agent id) a span
 /// records; real values are far shorter (function names ≤ 64 characters).
 const MAX_ATTRIBUTE_BYTES: usize = 128;
 
-fn bounded(text: &str) -> &str {
+pub(crate) fn bounded(text: &str) -> &str {
     if text.len() <= MAX_ATTRIBUTE_BYTES {
         return text;
     }

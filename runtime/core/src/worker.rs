@@ -406,8 +406,13 @@ impl Core {
             .await;
 
         let error = outcome.result.as_ref().err().map(|e| e.kind);
-        self.metrics
-            .record(&tool.name, &function, error, &outcome.report);
+        let known = loaded.tool.metadata().function(&function).is_some();
+        self.metrics.record(
+            &tool.name,
+            known.then_some(function.as_str()),
+            error,
+            &outcome.report,
+        );
         telemetry::finish_span(&span, error, &outcome.report);
 
         let token = refreshed.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -425,7 +430,8 @@ impl Core {
                     agent_id: Some(agent_id),
                     tool_id: tool.id,
                     tool_version_id: loaded.version_id,
-                    function,
+                    // The name as asked for, cut like a span attribute.
+                    function: telemetry::bounded(&function).to_owned(),
                     call_id,
                     call_session_id,
                     started_at,

@@ -163,7 +163,7 @@ fn object_schema(what: &str, raw: &str, problems: &mut Vec<String>) -> Value {
 }
 
 /// At most 64 characters of tenant text, for messages.
-fn shown(text: &str) -> String {
+pub(crate) fn shown(text: &str) -> String {
     let mut out: String = text.chars().take(64).collect();
     if out.len() < text.len() {
         out.push('…');

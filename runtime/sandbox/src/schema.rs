@@ -229,7 +229,7 @@ impl<'a> Walk<'a> {
         let Some(pointer) = reference.strip_prefix('#') else {
             return Err(format!(
                 "has `$ref` `{}` at {at}: only references within the schema (`#/…`) are allowed",
-                shorten(reference)
+                crate::metadata::shown(reference)
             ));
         };
         if let Some(&cost) = self.memo.get(pointer) {
@@ -238,13 +238,13 @@ impl<'a> Walk<'a> {
         if self.on_path.iter().any(|p| p == pointer) {
             return Err(format!(
                 "has a reference cycle through `#{}` at {at}: recursive schemas are not allowed",
-                shorten(pointer)
+                crate::metadata::shown(pointer)
             ));
         }
         let Some(target) = self.root.pointer(pointer) else {
             return Err(format!(
                 "has `$ref` `#{}` at {at}, which points nowhere",
-                shorten(pointer)
+                crate::metadata::shown(pointer)
             ));
         };
         self.on_path.push(pointer.to_owned());
@@ -259,15 +259,6 @@ impl<'a> Walk<'a> {
 /// A JSON pointer token for `name`.
 fn escape(name: &str) -> String {
     name.replace('~', "~0").replace('/', "~1")
-}
-
-/// At most 64 characters of tenant text, for messages.
-fn shorten(s: &str) -> String {
-    let mut out: String = s.chars().take(64).collect();
-    if out.len() < s.len() {
-        out.push('…');
-    }
-    out
 }
 
 /// Compiles a checked schema with Warden's validation options: patterns on

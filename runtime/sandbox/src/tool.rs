@@ -194,8 +194,9 @@ impl Tool {
             Error::host(
                 ErrorKind::UnknownFunction,
                 format!(
-                    "the tool `{}` has no function `{name}` (it has: {})",
+                    "the tool `{}` has no function `{}` (it has: {})",
                     self.inner.metadata.name,
+                    crate::metadata::shown(name),
                     known.join(", ")
                 ),
             )

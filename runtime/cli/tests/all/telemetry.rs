@@ -585,6 +585,36 @@ fn metrics_count_calls_by_outcome_and_the_endpoint_can_be_turned_off() {
         ) >= 4.0,
         "{after}"
     );
+
+    // Caller-chosen names never become labels: 20 calls to distinct 10 KB
+    // function names add one `(unknown)` series, not 200 KB of labels.
+    for i in 0..20 {
+        let name = format!("business_hours__{i}{}", "x".repeat(10 * 1024));
+        let (status, body) = invoke(&name, json!({}));
+        assert_eq!(body["kind"], "unknown_function", "{status} {body}");
+        assert!(
+            body.to_string().len() < 2048,
+            "the error echoes the name in full"
+        );
+    }
+    let flooded = metrics_page(&server);
+    assert_eq!(
+        calls(
+            &flooded,
+            &[
+                ("warden_tool", "business_hours"),
+                ("warden_function", "(unknown)")
+            ]
+        ),
+        20.0,
+        "{flooded}"
+    );
+    assert!(
+        flooded.len() < after.len() + 16 * 1024,
+        "/metrics grew from {} to {} bytes",
+        after.len(),
+        flooded.len()
+    );
     drop(server);
 
     let data = tempfile::tempdir().unwrap();
