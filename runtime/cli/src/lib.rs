@@ -69,6 +69,8 @@ enum ApiKeyCommand {
 enum WorkerTokenCommand {
     /// Create a worker token; prints `{"worker_token",…}` once.
     Create(serve::WorkerTokenCreateArgs),
+    /// Revoke a worker token by its id; it stops working at once.
+    Revoke(serve::WorkerTokenRevokeArgs),
 }
 
 /// Runs a parsed command line and returns the process exit code.
@@ -107,6 +109,9 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::ApiKey(ApiKeyCommand::Revoke(args)) => serve::api_key_revoke(args).await,
             Command::WorkerToken(WorkerTokenCommand::Create(args)) => {
                 serve::worker_token_create(args).await
+            }
+            Command::WorkerToken(WorkerTokenCommand::Revoke(args)) => {
+                serve::worker_token_revoke(args).await
             }
             Command::Compile(_) => unreachable!("handled before the runtime starts"),
         }

@@ -463,3 +463,31 @@ pub(crate) async fn worker_token_create(args: WorkerTokenCreateArgs) -> ExitCode
         Err(e) => fail(&e.to_string()),
     }
 }
+
+#[derive(Debug, Args)]
+pub(crate) struct WorkerTokenRevokeArgs {
+    #[command(flatten)]
+    state: StateArgs,
+    /// The token's id (`worker_token_id`), not the token itself.
+    token_id: String,
+}
+
+pub(crate) async fn worker_token_revoke(args: WorkerTokenRevokeArgs) -> ExitCode {
+    let core = match args.state.open(CoreSettings::default()).await {
+        Ok(core) => core,
+        Err(e) => return fail(&e),
+    };
+    match core.revoke_worker_token(&args.token_id).await {
+        Ok(token) => {
+            println!(
+                "{}",
+                json!({ "worker_token_id": token.id, "revoked": true })
+            );
+            ExitCode::SUCCESS
+        }
+        Err(warden_core::CoreError::NotFound(_)) => {
+            fail(&format!("no worker token with id {}", args.token_id))
+        }
+        Err(e) => fail(&e.to_string()),
+    }
+}

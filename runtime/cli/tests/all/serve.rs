@@ -203,6 +203,34 @@ fn first_start_bootstraps_and_operator_commands_share_the_database() {
             .starts_with("wdw_")
     );
 
+    // A worker token revoked from the command line is refused at once; an
+    // unknown id is an error.
+    let token = run.json()["worker_token"].as_str().unwrap().to_owned();
+    let token_id = run.json()["worker_token_id"].as_str().unwrap().to_owned();
+    let agents_route = "/worker/v1/agents/00000000-0000-0000-0000-000000000000/toolset";
+    assert_eq!(
+        http(&server.address, "GET", agents_route, Some(&token), None).0,
+        404
+    );
+    let mut args = vec!["worker-token".to_owned(), "revoke".to_owned()];
+    args.extend(state_args(&data));
+    args.push(token_id.clone());
+    let revoked = warden(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(revoked.code, 0, "{}", revoked.stderr);
+    assert_eq!(revoked.json()["revoked"], true);
+    assert_eq!(
+        http(&server.address, "GET", agents_route, Some(&token), None).0,
+        401
+    );
+    *args.last_mut().unwrap() = "no-such-token".into();
+    let unknown = warden(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(unknown.code, 1);
+    assert!(
+        unknown.stderr.contains("no worker token with id"),
+        "{}",
+        unknown.stderr
+    );
+
     // A revoked key is refused at once.
     let mut args = vec!["api-key".to_owned(), "revoke".to_owned()];
     args.extend(state_args(&data));
