@@ -21,6 +21,7 @@ use crate::server::Server;
 /// tests need (any method on each):
 ///
 /// - `/redirect?to=<url-encoded URL>`: `302 Found` with `Location: <URL>`;
+///   `&status=301|303|307|308` answers that status instead;
 /// - `/status/{code}`: that status (200–999) with body `{"status":code}`
 ///   (no body for 204 and 304);
 /// - `/echo-headers`: `200` with a JSON object of the received headers
@@ -101,8 +102,20 @@ async fn handle(
                 &json!({"error": "`to` is not a valid header value"}),
             );
         };
+        let status = match req.query_param("status").as_deref() {
+            None => StatusCode::FOUND,
+            Some(code @ ("301" | "302" | "303" | "307" | "308")) => {
+                StatusCode::from_bytes(code.as_bytes()).expect("redirect status")
+            }
+            Some(other) => {
+                return json(
+                    StatusCode::BAD_REQUEST,
+                    &json!({"error": format!("not a redirect status: {other}")}),
+                );
+            }
+        };
         return Response::builder()
-            .status(StatusCode::FOUND)
+            .status(status)
             .header(header::LOCATION, location)
             .body(Body::empty())
             .expect("redirect response");

@@ -79,9 +79,29 @@ const WRITE_CHUNK: usize = 4096;
 /// Response bodies are read in chunks of at most this many bytes.
 const READ_CHUNK: u64 = 64 * 1024;
 
-/// Headers dropped when a redirect leads to another origin, so a value the
-/// tool set for one server is not handed to another.
-const CROSS_ORIGIN_SENSITIVE: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
+/// The only headers the tool set that a redirect carries to another origin
+/// (scheme, host or port): they describe what the tool wants back, never
+/// who it is. Anything else (`authorization`, `cookie`, and custom
+/// credentials such as `x-api-key` or `private-token` alike) stays with the
+/// origin the tool addressed it to.
+const CROSS_ORIGIN_SAFE: [&str; 6] = [
+    "accept",
+    "accept-encoding",
+    "accept-language",
+    "cache-control",
+    "range",
+    "user-agent",
+];
+
+/// Headers that describe the request body: carried to another origin only
+/// when the hop repeats the body (a 307 or 308, or a 301 or 302 answering
+/// anything but a `POST`).
+const BODY_HEADERS: [&str; 4] = [
+    "content-type",
+    "content-length",
+    "content-encoding",
+    "content-language",
+];
 
 /// An HTTP request method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -757,10 +777,21 @@ impl Request {
     /// A 303, and a 301 or 302 answering a `POST`, continue as a `GET`
     /// without the body; 307 and 308 repeat the method and body. Each hop is
     /// a new request that passes the host's policy again (a redirect to a
-    /// host the tool may not reach fails with [`Error::Denied`]), and
-    /// `authorization`, `proxy-authorization` and `cookie` headers the tool
-    /// set are dropped when a hop changes origin. When off, the redirect
-    /// itself is the [`Response`].
+    /// host the tool may not reach fails with [`Error::Denied`]). When off,
+    /// the redirect itself is the [`Response`].
+    ///
+    /// Headers the tool set go on unchanged while the redirects stay on the
+    /// same origin (scheme, host and port). A hop to another origin keeps
+    /// only `accept`, `accept-encoding`, `accept-language`, `cache-control`,
+    /// `range` and `user-agent`, plus `content-type`, `content-length`,
+    /// `content-encoding` and `content-language` when the body is repeated;
+    /// every other header is dropped, so a credential the tool put in a
+    /// header of its own choosing (`x-api-key`, `private-token`, …) is never
+    /// handed to a server it was not meant for. What is dropped stays
+    /// dropped for the rest of the chain, even if a later hop comes back to
+    /// the first origin. (Credentials the host injects for a
+    /// `credential(...)` are set by the host on each hop, for its declared
+    /// hosts only.)
     pub fn follow_redirects(mut self, follow: bool) -> Request {
         self.follow_redirects = follow;
         self
@@ -797,24 +828,47 @@ impl Request {
             }
             redirects += 1;
             let next = url.join(location)?;
-            if (status == 303 && method != Method::Head)
-                || (matches!(status, 301 | 302) && method == Method::Post)
-            {
-                method = Method::Get;
+            let (next_method, keep_body) = redirect_hop(status, method, &url, &next, &mut headers);
+            method = next_method;
+            if !keep_body {
                 body.clear();
-                headers.retain(|(name, _)| {
-                    !matches!(
-                        name.as_str(),
-                        "content-type" | "content-length" | "content-encoding"
-                    )
-                });
-            }
-            if next.origin() != url.origin() {
-                headers.retain(|(name, _)| !CROSS_ORIGIN_SENSITIVE.contains(&name.as_str()));
             }
             url = next;
         }
     }
+}
+
+/// How a redirect with `status` from `from` to `to` changes a request made
+/// with `method`: returns the next hop's method and whether the body is
+/// repeated, and removes from `headers` (names in lowercase) what must not
+/// go on. See [`Request::follow_redirects`] for the rules.
+fn redirect_hop(
+    status: u16,
+    method: Method,
+    from: &Url,
+    to: &Url,
+    headers: &mut Vec<(String, String)>,
+) -> (Method, bool) {
+    let (method, keep_body) = if (status == 303 && method != Method::Head)
+        || (matches!(status, 301 | 302) && method == Method::Post)
+    {
+        headers.retain(|(name, _)| {
+            !matches!(
+                name.as_str(),
+                "content-type" | "content-length" | "content-encoding"
+            )
+        });
+        (Method::Get, false)
+    } else {
+        (method, true)
+    };
+    if to.origin() != from.origin() {
+        headers.retain(|(name, _)| {
+            let name = name.as_str();
+            CROSS_ORIGIN_SAFE.contains(&name) || (keep_body && BODY_HEADERS.contains(&name))
+        });
+    }
+    (method, keep_body)
 }
 
 /// One request, no redirects.
@@ -1283,6 +1337,132 @@ mod tests {
             transport.to_string(),
             "the request to https://api.example.com failed: the connection was refused"
         );
+    }
+
+    fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn names(headers: &[(String, String)]) -> Vec<&str> {
+        headers.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    /// Everything a tool might set, credentials of its own naming included.
+    const SET: [(&str, &str); 12] = [
+        ("accept", "application/json"),
+        ("accept-language", "en"),
+        ("user-agent", "tool/1"),
+        ("authorization", "Bearer t"),
+        ("proxy-authorization", "Basic p"),
+        ("cookie", "session=s"),
+        ("x-api-key", "sk-1"),
+        ("x-auth-token", "tok"),
+        ("private-token", "glpat"),
+        ("referer", "https://a.example/?token=x"),
+        ("content-type", "application/json"),
+        ("content-length", "2"),
+    ];
+
+    #[test]
+    fn same_origin_redirects_keep_every_header() {
+        let from = url("https://a.example/v1/old");
+        for (status, to) in [
+            (302, "/v1/new"),
+            (307, "https://A.example:443/v2"),
+            (308, "?page=2"),
+        ] {
+            let to = from.join(to).unwrap();
+            let mut h = headers(&SET);
+            assert_eq!(
+                redirect_hop(status, Method::Get, &from, &to, &mut h),
+                (Method::Get, true)
+            );
+            assert_eq!(h, headers(&SET), "{status} {to}");
+        }
+    }
+
+    #[test]
+    fn cross_origin_redirects_keep_only_safe_headers() {
+        let from = url("https://a.example/v1");
+        // Another host, another scheme, another port: each is another origin.
+        for to in [
+            "https://b.example/v1",
+            "http://a.example/v1",
+            "https://a.example:8443/v1",
+            "https://sub.a.example/v1",
+        ] {
+            let to = url(to);
+            // The method and body go on: so do the headers describing the body.
+            for status in [307, 308] {
+                let mut h = headers(&SET);
+                assert_eq!(
+                    redirect_hop(status, Method::Put, &from, &to, &mut h),
+                    (Method::Put, true)
+                );
+                assert_eq!(
+                    names(&h),
+                    [
+                        "accept",
+                        "accept-language",
+                        "user-agent",
+                        "content-type",
+                        "content-length"
+                    ],
+                    "{status} {to}"
+                );
+            }
+            // A POST turned into a GET loses its body and what describes it.
+            for status in [301, 302, 303] {
+                let mut h = headers(&SET);
+                assert_eq!(
+                    redirect_hop(status, Method::Post, &from, &to, &mut h),
+                    (Method::Get, false)
+                );
+                assert_eq!(
+                    names(&h),
+                    ["accept", "accept-language", "user-agent"],
+                    "{status} {to}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn redirect_methods_and_bodies() {
+        let from = url("https://a.example/");
+        let to = url("https://a.example/next");
+        let hop = |status, method| {
+            let mut h = headers(&[("content-type", "text/plain"), ("x-api-key", "k")]);
+            let next = redirect_hop(status, method, &from, &to, &mut h);
+            (next, names(&h).join(","))
+        };
+        let body_dropped = "x-api-key".to_owned();
+        let body_kept = "content-type,x-api-key".to_owned();
+        assert_eq!(
+            hop(303, Method::Put),
+            ((Method::Get, false), body_dropped.clone())
+        );
+        assert_eq!(
+            hop(303, Method::Head),
+            ((Method::Head, true), body_kept.clone())
+        );
+        assert_eq!(
+            hop(301, Method::Post),
+            ((Method::Get, false), body_dropped.clone())
+        );
+        assert_eq!(hop(302, Method::Post), ((Method::Get, false), body_dropped));
+        assert_eq!(
+            hop(302, Method::Put),
+            ((Method::Put, true), body_kept.clone())
+        );
+        assert_eq!(
+            hop(307, Method::Post),
+            ((Method::Post, true), body_kept.clone())
+        );
+        assert_eq!(hop(308, Method::Patch), ((Method::Patch, true), body_kept));
     }
 
     #[test]

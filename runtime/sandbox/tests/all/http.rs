@@ -189,6 +189,104 @@ async fn redirects_are_returned_to_the_tool_and_each_hop_is_checked() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_redirect_to_another_origin_keeps_only_safe_headers() {
+    let probe = load(artifacts::HTTP_PROBE).await;
+    // Two servers on loopback: different ports, so different origins.
+    let first = HttpTarget::start().await;
+    let other = HttpTarget::start().await;
+    let grants = HttpGrants {
+        allow_hosts: vec![pattern(&first.origin()), pattern(&other.origin())],
+        allow_private_network: true,
+        ..HttpGrants::default()
+    };
+    let redirect = |to: &str, status: u16| {
+        let to: String = form_urlencoded::byte_serialize(to.as_bytes()).collect();
+        first.url(&format!("/redirect?to={to}&status={status}"))
+    };
+    // Credentials of the tool's own naming, and headers that only say what
+    // the tool wants back.
+    let guest_headers = json!({
+        "x-api-key": "sk-guest-key",
+        "x-auth-token": "guest-token",
+        "private-token": "glpat-guest",
+        "authorization": "Bearer guest",
+        "accept": "application/json",
+        "user-agent": "http-probe/1",
+    });
+    let follow = |url: String, method: &str| {
+        let mut c = call(
+            "fetch",
+            json!({
+                "url": url,
+                "method": method,
+                "headers": guest_headers,
+                "body": if method == "GET" { "" } else { "{}" },
+                "follow_redirects": true,
+            }),
+        );
+        c.env.secrets = secrets(&[("api_token", CANARY)]);
+        c.env.http = grants.clone();
+        c
+    };
+
+    // Same origin: every header the tool set goes on.
+    let outcome = invoke(
+        &probe,
+        follow(redirect(&first.url("/echo-headers"), 302), "GET"),
+    )
+    .await;
+    let response = ok(&outcome);
+    assert_eq!(response["status"], 200);
+    let echoed: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert_eq!(echoed["x-api-key"], "sk-guest-key", "{echoed}");
+    assert_eq!(echoed["private-token"], "glpat-guest", "{echoed}");
+    assert_eq!(echoed["authorization"], "Bearer guest", "{echoed}");
+
+    // Another origin: the credentials stay behind, the safe headers go on.
+    for (status, method) in [(302, "GET"), (307, "POST"), (308, "PUT")] {
+        let outcome = invoke(
+            &probe,
+            follow(redirect(&other.url("/echo-headers"), status), method),
+        )
+        .await;
+        let response = ok(&outcome);
+        assert_eq!(response["status"], 200, "{status}");
+        let echoed: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+        for name in [
+            "x-api-key",
+            "x-auth-token",
+            "private-token",
+            "authorization",
+        ] {
+            assert_eq!(echoed.get(name), None, "{status}: {name} reached {echoed}");
+        }
+        assert_eq!(echoed["accept"], "application/json", "{status}");
+        assert_eq!(echoed["user-agent"], "http-probe/1", "{status}");
+    }
+    let received = other.requests();
+    assert_eq!(received.len(), 3);
+    for r in &received {
+        assert_eq!(r.header("x-api-key"), None, "{r:?}");
+    }
+    // 307 and 308 repeat the method and the body.
+    assert_eq!(
+        (received[1].method.as_str(), received[1].body.as_slice()),
+        ("POST", b"{}".as_slice())
+    );
+    assert_eq!(
+        (received[2].method.as_str(), received[2].body.as_slice()),
+        ("PUT", b"{}".as_slice())
+    );
+    // The first origin did get the key each time.
+    assert!(
+        first
+            .requests()
+            .iter()
+            .all(|r| r.header("x-api-key") == Some("sk-guest-key"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn credentials_reach_only_credential_hosts_and_never_the_tool() {
     let probe = load(artifacts::HTTP_PROBE).await;
     let api = HttpTarget::start().await;
