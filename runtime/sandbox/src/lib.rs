@@ -32,6 +32,7 @@ mod metadata;
 mod sandbox;
 mod schema;
 mod secrets;
+mod slots;
 mod stdio;
 mod store;
 mod tool;
@@ -46,12 +47,15 @@ pub use metadata::{
     Credential, FunctionSpec, MAX_QUALIFIED_NAME, OAuth2, SecretSpec, ToolMetadata, caps,
     is_valid_host_pattern, is_valid_name,
 };
-pub use sandbox::{Call, CallContext, CallEnv, CallOutcome, CallReport, Sandbox, SandboxConfig};
+pub use sandbox::{
+    Call, CallContext, CallEnv, CallOutcome, CallReport, HOST_TENANT, Sandbox, SandboxConfig,
+};
 pub use schema::{
     MAX_EXPANDED_SCHEMA_NODES, MAX_PATTERN_BYTES, MAX_SCHEMA_BYTES, MAX_SCHEMA_DEPTH,
     MAX_VALIDATION_WORK, VALIDATION_TIME_BUDGET,
 };
 pub use secrets::SecretMap;
+pub use slots::TenantLoad;
 pub use tool::Tool;
 
 /// Re-exported so callers build [`SecretMap`]s without depending on `secrecy`.

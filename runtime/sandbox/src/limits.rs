@@ -35,6 +35,20 @@ pub struct Limits {
 impl Limits {
     /// 1 MiB.
     pub const MIB: usize = 1 << 20;
+
+    /// The limits of a load-time `metadata()` call, which only returns
+    /// constants: one second, a tenth of the default fuel, 32 MiB of memory
+    /// and no outbound requests. A component that needs more is refused as
+    /// invalid, before it takes any of its tenant's time at call time.
+    pub fn metadata() -> Limits {
+        Limits {
+            fuel: 1_000_000_000,
+            timeout: Duration::from_secs(1),
+            memory_bytes: 32 * Limits::MIB,
+            max_requests: 0,
+            ..Limits::default()
+        }
+    }
 }
 
 impl Default for Limits {

@@ -11,6 +11,7 @@ use crate::limits::Limits;
 use crate::log::LogRecord;
 use crate::metadata::ToolMetadata;
 use crate::secrets::SecretMap;
+use crate::slots::{Slots, TenantLoad};
 use crate::store::{CallState, Captures};
 use crate::tool::{Tool, ToolInner};
 use serde_json::Value;
@@ -19,7 +20,7 @@ use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
@@ -37,11 +38,19 @@ pub struct SandboxConfig {
     /// Calls beyond this wait for a free slot until their deadline, then fail
     /// as `overloaded`.
     pub max_instances: u32,
+    /// How many of those one tenant (an organization; see
+    /// [`CallContext::organization_id`]) may hold at once. When slots are
+    /// short, free ones go round-robin to the tenants that wait, so one
+    /// tenant's flood never queues another's calls behind it.
+    pub max_instances_per_tenant: u32,
     /// The largest linear memory any call may be granted, in bytes; per-call
     /// [`Limits::memory_bytes`] is capped at this.
     pub max_memory_bytes: usize,
     /// The limits calls run under unless they bring their own.
     pub default_limits: Limits,
+    /// The limits a component's `metadata()` runs under when it is loaded:
+    /// tight, since it only returns constants ([`Limits::metadata`]).
+    pub metadata_limits: Limits,
     /// Where precompiled components are cached across restarts; `None` keeps
     /// them in memory only.
     pub cache_dir: Option<PathBuf>,
@@ -69,8 +78,10 @@ impl Default for SandboxConfig {
     fn default() -> Self {
         SandboxConfig {
             max_instances: 256,
+            max_instances_per_tenant: 64,
             max_memory_bytes: 64 * Limits::MIB,
             default_limits: Limits::default(),
+            metadata_limits: Limits::metadata(),
             cache_dir: None,
             epoch_tick: Duration::from_millis(5),
             max_loaded_tools: 256,
@@ -93,9 +104,7 @@ struct SandboxInner {
     engine: Engine,
     linker: Linker<CallState>,
     config: SandboxConfig,
-    slots: Semaphore,
-    /// Calls waiting for a slot.
-    waiting: AtomicUsize,
+    slots: Arc<Slots>,
     tools: Mutex<LoadedTools>,
     artifacts: Option<ArtifactCache>,
     compiles: Semaphore,
@@ -108,6 +117,10 @@ impl Drop for SandboxInner {
         self.stop_ticker.store(true, Ordering::Relaxed);
     }
 }
+
+/// The tenant that loads made without one ([`Sandbox::load`]) count against:
+/// the host itself (tools it ships, the CLI).
+pub const HOST_TENANT: &str = "(host)";
 
 /// Who is calling, and the tool's configuration for this call.
 #[derive(Debug, Clone, Default)]
@@ -324,13 +337,15 @@ impl Sandbox {
 
         Ok(Sandbox {
             inner: Arc::new(SandboxInner {
-                slots: Semaphore::new(config.max_instances as usize),
+                slots: Slots::new(
+                    config.max_instances as usize,
+                    config.max_instances_per_tenant as usize,
+                ),
                 compiles: Semaphore::new(config.max_concurrent_compiles.max(1)),
                 tools: Mutex::new(LoadedTools::new(
                     config.max_loaded_tools,
                     config.max_loaded_component_bytes,
                 )),
-                waiting: AtomicUsize::new(0),
                 engine,
                 linker,
                 config,
@@ -350,13 +365,17 @@ impl Sandbox {
 
     /// Instances that exist right now (calls holding a slot).
     pub fn instances_active(&self) -> usize {
-        (self.inner.config.max_instances as usize)
-            .saturating_sub(self.inner.slots.available_permits())
+        self.inner.slots.active()
     }
 
     /// Calls waiting for a free instance slot right now.
     pub fn queue_depth(&self) -> usize {
-        self.inner.waiting.load(Ordering::Relaxed)
+        self.inner.slots.waiting()
+    }
+
+    /// Instances held and calls waiting, per tenant that has either.
+    pub fn instances_by_tenant(&self) -> Vec<TenantLoad> {
+        self.inner.slots.by_tenant()
     }
 
     /// Loads a tool from a component file.
@@ -371,7 +390,17 @@ impl Sandbox {
     /// artifact for the same bytes), links it, asks it for its metadata and
     /// validates that. A component that is not a valid Warden tool is refused
     /// as `invalid_component` with a message that says what is wrong.
+    ///
+    /// Its `metadata()` runs under [`SandboxConfig::metadata_limits`] and
+    /// counts against the host's own share of instance slots; use
+    /// [`Sandbox::load_for`] to count it against a tenant's.
     pub async fn load(&self, bytes: impl Into<Arc<[u8]>>) -> Result<Tool, Error> {
+        self.load_for(bytes, HOST_TENANT).await
+    }
+
+    /// [`Sandbox::load`] on behalf of `tenant` (an organization id): the
+    /// instance that answers `metadata()` takes one of the tenant's slots.
+    pub async fn load_for(&self, bytes: impl Into<Arc<[u8]>>, tenant: &str) -> Result<Tool, Error> {
         let bytes: Arc<[u8]> = bytes.into();
         let sha256 = hex::encode(Sha256::digest(&bytes));
         if let Some(tool) = self.lock_tools().get(&sha256) {
@@ -390,10 +419,12 @@ impl Sandbox {
             ))
         })?;
 
-        let limits = self.inner.config.default_limits.clone();
+        let mut limits = self.inner.config.metadata_limits.clone();
+        limits.memory_bytes = limits.memory_bytes.min(self.inner.config.max_memory_bytes);
         let deadline = Instant::now() + limits.timeout;
         let run = self
             .run(
+                tenant,
                 &pre,
                 Arc::default(),
                 None,
@@ -590,7 +621,7 @@ impl Sandbox {
         export: Export<'_>,
     ) -> CallOutcome {
         let CallEnv {
-            context: _,
+            context,
             secrets,
             limits,
             deadline,
@@ -615,6 +646,7 @@ impl Sandbox {
         });
         let run = self
             .run(
+                &context.organization_id,
                 &inner.pre,
                 inner.secret_names.clone(),
                 Some(inner.net.clone()),
@@ -633,6 +665,7 @@ impl Sandbox {
     #[expect(clippy::too_many_arguments, reason = "the private core of every call")]
     async fn run(
         &self,
+        tenant: &str,
         pre: &ToolWorldPre<CallState>,
         declared_secrets: Arc<HashSet<String>>,
         net: Option<Arc<ToolNet>>,
@@ -646,23 +679,12 @@ impl Sandbox {
             CallState::new(declared_secrets, net, policy, secrets, limits, deadline);
         let tokio_deadline = tokio::time::Instant::from_std(deadline);
 
-        // Fast path without a timer when a slot is free.
-        let permit = match self.inner.slots.try_acquire() {
-            Ok(permit) => Ok(permit),
-            Err(_) => {
-                let _queued = Queued::enter(&self.inner.waiting);
-                match tokio::time::timeout_at(tokio_deadline, self.inner.slots.acquire())
-                    .instrument(tracing::info_span!("wait for a sandbox slot"))
-                    .await
-                {
-                    Ok(Ok(permit)) => Ok(permit),
-                    _ => Err(()),
-                }
-            }
-        };
+        let permit = tokio::time::timeout_at(tokio_deadline, self.inner.slots.acquire(tenant))
+            .instrument(tracing::info_span!("wait for a sandbox slot"))
+            .await;
         let permit = match permit {
             Ok(permit) => permit,
-            Err(()) => {
+            Err(_elapsed) => {
                 return Run {
                     returned: Err(Error::host(
                         ErrorKind::Overloaded,
@@ -801,22 +823,6 @@ impl LoadedTools {
             self.bytes -= evicted.bytes;
         }
         tool
-    }
-}
-
-/// Counts a call as waiting for a slot while it lives.
-struct Queued<'a>(&'a AtomicUsize);
-
-impl<'a> Queued<'a> {
-    fn enter(waiting: &'a AtomicUsize) -> Self {
-        waiting.fetch_add(1, Ordering::Relaxed);
-        Queued(waiting)
-    }
-}
-
-impl Drop for Queued<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

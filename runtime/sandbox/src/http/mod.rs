@@ -62,7 +62,10 @@ use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpH
 pub struct HttpGrants {
     /// Hosts the tool may reach in addition to its `allowed-hosts`.
     pub allow_hosts: Vec<HostPattern>,
-    /// Hosts the tool may not reach, whatever it or `allow_hosts` says.
+    /// Hosts the tool may not reach, whatever it or `allow_hosts` says. A
+    /// denial covers its host on every scheme and port, and an IP address in
+    /// every spelling (`127.1`, `::ffff:127.0.0.1`, NAT64, …), checked again
+    /// against the address a name resolves to.
     pub deny_hosts: Vec<HostPattern>,
     /// Permit loopback, private and CGNAT addresses (for local services and
     /// test stand-ins). Link-local and cloud metadata addresses stay refused.
@@ -75,6 +78,15 @@ pub struct HttpGrants {
 }
 
 impl HttpGrants {
+    /// These grants' denials alone: what a tool gets when the operator's
+    /// grants are not meant for it (they only ever take access away).
+    pub fn denials_only(&self) -> HttpGrants {
+        HttpGrants {
+            deny_hosts: self.deny_hosts.clone(),
+            ..HttpGrants::default()
+        }
+    }
+
     fn is_empty(&self) -> bool {
         self.allow_hosts.is_empty() && self.credential_hosts.is_empty()
     }
@@ -368,7 +380,7 @@ impl HttpPolicy {
         if *method == http::Method::TRACE || *method == http::Method::CONNECT {
             return Err(self.deny(origin, "the method is not allowed"));
         }
-        if out.grants.deny_hosts.iter().any(|p| p.matches(&target)) {
+        if out.grants.deny_hosts.iter().any(|p| p.covers_host(&target)) {
             return Err(self.deny(origin, "denied by the operator"));
         }
         let allowed = out.net.allowed.iter().any(|p| p.matches(&target))
@@ -621,7 +633,11 @@ impl Outbound {
             .parse::<http::Uri>()
             .ok()
             .and_then(|uri| Target::from_uri(&uri))
-            && self.grants.deny_hosts.iter().any(|p| p.matches(&target))
+            && self
+                .grants
+                .deny_hosts
+                .iter()
+                .any(|p| p.covers_host(&target))
         {
             return Err(Error::host(
                 crate::error::ErrorKind::HostDenied,
@@ -673,7 +689,10 @@ impl Outbound {
     /// Whether an operator denial names the address a request resolved to.
     fn denies_address(&self, ip: std::net::IpAddr, port: u16, https: bool) -> bool {
         let target = Target::from_ip(ip, port, https);
-        self.grants.deny_hosts.iter().any(|p| p.matches(&target))
+        self.grants
+            .deny_hosts
+            .iter()
+            .any(|p| p.covers_host(&target))
     }
 
     /// Timeouts for the next attempt: the tighter of the host's limits, the

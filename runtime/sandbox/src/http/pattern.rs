@@ -35,7 +35,7 @@ enum HostMatch {
 fn canonical_host(host: &str) -> String {
     let host = host.to_ascii_lowercase();
     if let Ok(v6) = host.parse::<Ipv6Addr>() {
-        return match v6.to_ipv4_mapped() {
+        return match embedded_ipv4(v6) {
             Some(v4) => v4.to_string(),
             None => v6.to_string(),
         };
@@ -43,6 +43,24 @@ fn canonical_host(host: &str) -> String {
     match super::addr::parse_ipv4_loose(&host) {
         Some(v4) => v4.to_string(),
         None => host,
+    }
+}
+
+/// The IPv4 address an IPv6 address stands for, in the forms that reach it:
+/// IPv4-mapped (`::ffff:a.b.c.d`), IPv4-translated (`::ffff:0:a.b.c.d`),
+/// IPv4-compatible (`::a.b.c.d`) and NAT64's well-known prefix
+/// (`64:ff9b::a.b.c.d`).
+fn embedded_ipv4(v6: Ipv6Addr) -> Option<std::net::Ipv4Addr> {
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    let s = v6.segments();
+    let low = std::net::Ipv4Addr::from((u32::from(s[6]) << 16) | u32::from(s[7]));
+    match s[..6] {
+        [0, 0, 0, 0, 0xffff, 0] | [0x64, 0xff9b, 0, 0, 0, 0] => Some(low),
+        // `::` and `::1` are IPv6's own, not IPv4-compatible.
+        [0, 0, 0, 0, 0, 0] if u32::from(low) > 1 => Some(low),
+        _ => None,
     }
 }
 
@@ -100,9 +118,13 @@ impl Target {
 impl HostPattern {
     /// Whether a request to `target` is covered by this pattern.
     pub(crate) fn matches(&self, target: &Target) -> bool {
-        if self.https != target.https || self.port != target.port {
-            return false;
-        }
+        self.https == target.https && self.port == target.port && self.covers_host(target)
+    }
+
+    /// Whether `target` is on this pattern's host (or below it, for `*.`),
+    /// on any scheme and port: how operator denials match, so that a denied
+    /// service is not reachable over another scheme or port.
+    pub(crate) fn covers_host(&self, target: &Target) -> bool {
         match &self.host {
             HostMatch::Exact(host) => *host == target.host,
             HostMatch::Below(suffix) => {
@@ -242,6 +264,39 @@ mod tests {
         ));
         assert!(matches("http://127.0.0.1:8080", "http://127.0.0.1:8080/"));
         assert!(!matches("http://127.0.0.1:8080", "http://127.0.0.1:8081/"));
+    }
+
+    #[test]
+    fn denials_cover_a_host_on_every_scheme_port_and_ip_spelling() {
+        let covers = |pattern: &str, url: &str| {
+            pattern
+                .parse::<HostPattern>()
+                .unwrap()
+                .covers_host(&target(url))
+        };
+        for url in [
+            "http://127.0.0.1/",
+            "https://127.0.0.1:8443/",
+            "http://127.1:9090/",
+            "http://2130706433/",
+            "http://[::ffff:127.0.0.1]:8080/",
+            "http://[::ffff:0:127.0.0.1]/",
+            "http://[64:ff9b::7f00:1]/",
+            "http://[::127.0.0.1]/",
+        ] {
+            assert!(covers("http://127.0.0.1:8080", url), "{url}");
+        }
+        assert!(!covers("http://127.0.0.1:8080", "http://127.0.0.2:8080/"));
+        assert!(
+            !covers("http://[::1]", "http://127.0.0.1/"),
+            "::1 is not ::0.0.0.1"
+        );
+        assert!(covers("http://[::1]", "https://[0::1]:9/"));
+        assert!(covers(
+            "https://*.corp.example",
+            "http://a.corp.example:81/"
+        ));
+        assert!(!covers("https://*.corp.example", "http://corp.example/"));
     }
 
     #[test]
