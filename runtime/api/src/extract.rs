@@ -42,14 +42,9 @@ impl FromRequestParts<AppState> for OrgAuth {
     }
 }
 
-/// A worker token, authenticated: the worker API's caller.
-pub struct WorkerAuth(
-    #[expect(
-        dead_code,
-        reason = "who called is not needed yet, only that they are a worker"
-    )]
-    pub WorkerPrincipal,
-);
+/// A worker token, authenticated: the worker API's caller. Its
+/// organization, if the token has one, limits which agents it finds.
+pub struct WorkerAuth(pub WorkerPrincipal);
 
 impl FromRequestParts<AppState> for WorkerAuth {
     type Rejection = ApiError;

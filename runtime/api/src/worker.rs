@@ -1,6 +1,8 @@
 //! The worker API, `/worker/v1`: worker tokens only. A worker acts across
 //! organizations; each request finds the agent's organization from the agent
-//! itself, then goes through the organization-scoped core.
+//! itself, then goes through the organization-scoped core. A token limited to
+//! one organization finds only that organization's agents: every route answers
+//! another organization's agent exactly as an unknown agent (404).
 //!
 //! Invocations run inside the handler's future, never in a detached task, so
 //! a client that disconnects (the caller barged in) drops the call and with
@@ -17,7 +19,7 @@ use axum::response::Json;
 use axum::routing::{get, post};
 use secrecy::ExposeSecret;
 use std::time::{Duration, Instant};
-use warden_core::InvocationRequest;
+use warden_core::{InvocationRequest, WorkerPrincipal};
 use warden_store::{CallDirection, VoiceAgent};
 
 /// The optional header that tightens a call's wall clock, in milliseconds.
@@ -30,11 +32,17 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/worker/v1/sessions", post(open_session))
 }
 
-async fn agent(state: &AppState, agent_id: &str) -> Result<VoiceAgent, ApiError> {
+/// The agent `agent_id`, within the worker token's organization if it has
+/// one (another organization's agent is not found, as an unknown one).
+async fn agent(
+    state: &AppState,
+    worker: &WorkerPrincipal,
+    agent_id: &str,
+) -> Result<VoiceAgent, ApiError> {
     Ok(state
         .core
         .store()
-        .agent_by_id(agent_id)
+        .agent_by_id(worker.organization_id.as_deref(), agent_id)
         .await
         .map_err(warden_core::CoreError::from)?)
 }
@@ -45,10 +53,10 @@ async fn agent(state: &AppState, agent_id: &str) -> Result<VoiceAgent, ApiError>
     responses((status = 200, body = Toolset), Problems))]
 pub(crate) async fn toolset(
     State(state): State<AppState>,
-    _worker: WorkerAuth,
+    WorkerAuth(worker): WorkerAuth,
     ApiPath(agent_id): ApiPath<String>,
 ) -> Result<Json<Toolset>, ApiError> {
-    let agent = agent(&state, &agent_id).await?;
+    let agent = agent(&state, &worker, &agent_id).await?;
     let toolset = state
         .core
         .toolset(&agent.organization_id, &agent.id)
@@ -103,8 +111,9 @@ pub(crate) async fn invoke(
         }
     };
     // One query checks the token and loads the agent (whichever organization
-    // it belongs to), the tool, the association and the secrets; the rate
-    // limit applies before anything runs.
+    // it belongs to, or only within the token's organization if it has one),
+    // the tool, the association and the secrets; the rate limit applies
+    // before anything runs.
     let prepared = state
         .core
         .prepare_for_worker(
@@ -166,7 +175,7 @@ fn deadline(headers: &HeaderMap) -> Result<Option<Instant>, ApiError> {
     responses((status = 201, body = SessionOpened), Problems))]
 pub(crate) async fn open_session(
     State(state): State<AppState>,
-    _worker: WorkerAuth,
+    WorkerAuth(worker): WorkerAuth,
     ApiJson(body): ApiJson<OpenSession>,
 ) -> Result<(StatusCode, Json<SessionOpened>), ApiError> {
     let (agent_id, phone_number, room_name) = match (body.agent_id, body.room_name) {
@@ -201,7 +210,7 @@ pub(crate) async fn open_session(
             ));
         }
     };
-    let agent = agent(&state, &agent_id).await?;
+    let agent = agent(&state, &worker, &agent_id).await?;
     let issued = state
         .core
         .open_call_session(

@@ -67,8 +67,11 @@ enum ApiKeyCommand {
 
 #[derive(Debug, Subcommand)]
 enum WorkerTokenCommand {
-    /// Create a worker token; prints `{"worker_token",…}` once.
+    /// Create a worker token (`--organization ORG_ID` limits it to one
+    /// organization's agents); prints `{"worker_token",…}` once.
     Create(serve::WorkerTokenCreateArgs),
+    /// List worker tokens (never the tokens themselves) with their scope.
+    List(serve::WorkerTokenListArgs),
     /// Revoke a worker token by its id; it stops working at once.
     Revoke(serve::WorkerTokenRevokeArgs),
 }
@@ -109,6 +112,9 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::ApiKey(ApiKeyCommand::Revoke(args)) => serve::api_key_revoke(args).await,
             Command::WorkerToken(WorkerTokenCommand::Create(args)) => {
                 serve::worker_token_create(args).await
+            }
+            Command::WorkerToken(WorkerTokenCommand::List(args)) => {
+                serve::worker_token_list(args).await
             }
             Command::WorkerToken(WorkerTokenCommand::Revoke(args)) => {
                 serve::worker_token_revoke(args).await

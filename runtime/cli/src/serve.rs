@@ -442,6 +442,11 @@ pub(crate) struct WorkerTokenCreateArgs {
     /// A label for the token.
     #[arg(long, default_value = "worker")]
     name: String,
+    /// Limit the token to this organization's agents (its `organization_id`);
+    /// another organization's agent is then answered as an unknown one.
+    /// Without it, the token reaches every organization's agents.
+    #[arg(long, value_name = "ORG_ID")]
+    organization: Option<String>,
 }
 
 pub(crate) async fn worker_token_create(args: WorkerTokenCreateArgs) -> ExitCode {
@@ -449,15 +454,59 @@ pub(crate) async fn worker_token_create(args: WorkerTokenCreateArgs) -> ExitCode
         Ok(core) => core,
         Err(e) => return fail(&e),
     };
-    match core.create_worker_token(&args.name).await {
+    match core
+        .create_scoped_worker_token(&args.name, args.organization.as_deref())
+        .await
+    {
         Ok(token) => {
             println!(
                 "{}",
                 json!({
                     "worker_token": token.token.expose_secret(),
                     "worker_token_id": token.record.id,
+                    "organization_id": token.record.organization_id,
                 })
             );
+            ExitCode::SUCCESS
+        }
+        Err(warden_core::CoreError::NotFound("organization")) => fail(&format!(
+            "no organization with id {}; no worker token was created",
+            args.organization.as_deref().unwrap_or_default()
+        )),
+        Err(e) => fail(&e.to_string()),
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WorkerTokenListArgs {
+    #[command(flatten)]
+    state: StateArgs,
+}
+
+/// Prints every worker token (revoked ones too), newest first, as one JSON
+/// array: ids, labels, prefixes and scopes, never the tokens.
+pub(crate) async fn worker_token_list(args: WorkerTokenListArgs) -> ExitCode {
+    let core = match args.state.open(CoreSettings::default()).await {
+        Ok(core) => core,
+        Err(e) => return fail(&e),
+    };
+    match core.store().list_worker_tokens().await {
+        Ok(tokens) => {
+            let listed: Vec<_> = tokens
+                .iter()
+                .map(|token| {
+                    json!({
+                        "worker_token_id": token.id,
+                        "name": token.name,
+                        "prefix": token.prefix,
+                        "organization_id": token.organization_id,
+                        "created_at": token.created_at.to_rfc3339(),
+                        "last_used_at": token.last_used_at.map(|at| at.to_rfc3339()),
+                        "revoked_at": token.revoked_at.map(|at| at.to_rfc3339()),
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::Value::from(listed));
             ExitCode::SUCCESS
         }
         Err(e) => fail(&e.to_string()),

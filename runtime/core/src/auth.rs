@@ -22,8 +22,9 @@ use warden_store::{ApiKey, NewApiKey, NewWorkerToken, Organization, WorkerToken}
 pub const API_KEY_PREFIX: &str = "wdn_";
 
 /// Every worker token starts with this. Worker tokens authenticate LiveKit
-/// agent workers to the worker plane; they are operator-level (no
-/// organization) and are refused wherever an API key is expected.
+/// agent workers to the worker plane; they are operator-level (created by the
+/// operator, for every organization or limited to one) and are refused
+/// wherever an API key is expected.
 pub const WORKER_TOKEN_PREFIX: &str = "wdw_";
 
 /// The longest credential any check will hash; anything longer is refused.
@@ -60,11 +61,17 @@ pub struct IssuedWorkerToken {
 }
 
 /// The worker established by [`Core::authenticate_worker`]. It acts for no
-/// organization: the worker plane names the organization in each request.
+/// organization of its own: each request names an agent, whose organization
+/// applies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerPrincipal {
     /// The worker token that was presented.
     pub worker_token_id: String,
+    /// The one organization whose agents the token reaches (`None`: every
+    /// organization's). Pass it with every look-up of the request's agent, so
+    /// that another organization's agent is not found, exactly as an unknown
+    /// one.
+    pub organization_id: Option<String>,
 }
 
 pub(crate) fn hash(key: &str) -> String {
@@ -167,9 +174,21 @@ impl Core {
         Ok(self.store.revoke_api_key(organization_id, key_id).await?)
     }
 
-    /// Issues a new worker token (operator-level: it belongs to no
-    /// organization).
+    /// Issues a new worker token for every organization's agents
+    /// (operator-level: it belongs to no organization).
     pub async fn create_worker_token(&self, name: &str) -> Result<IssuedWorkerToken> {
+        self.create_scoped_worker_token(name, None).await
+    }
+
+    /// Issues a new worker token; with `organization_id`, it reaches only
+    /// that organization's agents (another organization's agent is answered
+    /// as an unknown agent). An unknown organization is
+    /// [`CoreError::NotFound`]`("organization")` and creates nothing.
+    pub async fn create_scoped_worker_token(
+        &self,
+        name: &str,
+        organization_id: Option<&str>,
+    ) -> Result<IssuedWorkerToken> {
         let name = name.trim();
         if name.is_empty() || name.len() > 200 {
             return Err(CoreError::Invalid(
@@ -184,6 +203,7 @@ impl Core {
                 name: name.to_owned(),
                 prefix: exposed[..WORKER_TOKEN_PREFIX.len() + SHOWN_CHARS].to_owned(),
                 token_hash: hash(exposed),
+                organization_id: organization_id.map(str::to_owned),
             })
             .await?;
         Ok(IssuedWorkerToken { record, token })
@@ -211,6 +231,7 @@ impl Core {
         self.touch_worker_token(&record).await;
         Ok(WorkerPrincipal {
             worker_token_id: record.id,
+            organization_id: record.organization_id,
         })
     }
 

@@ -224,7 +224,9 @@ impl Core {
     /// with [`Core::authenticate_worker`] then [`Core::prepare`], a token
     /// that is not valid is refused before anything else about the request
     /// is looked at; the request's own organization, if any, is ignored (the
-    /// agent's applies).
+    /// agent's applies). A token limited to one organization finds only that
+    /// organization's agents, in the same query: another organization's agent
+    /// is [`CoreError::NotFound`] exactly as an unknown agent.
     pub async fn prepare_for_worker(
         &self,
         presented: &str,
@@ -238,9 +240,15 @@ impl Core {
             ..request
         };
         if check_request(&request).is_err() {
-            // Refused by `prepare` as it would be after the plain check.
-            self.authenticate_worker(presented).await?;
-            return self.prepare(request).await;
+            // Refused by `prepare` as it would be after the plain check (within
+            // the token's organization, if it has one).
+            let worker = self.authenticate_worker(presented).await?;
+            return self
+                .prepare(InvocationRequest {
+                    organization_id: worker.organization_id,
+                    ..request
+                })
+                .await;
         }
         // The call's span covers the look-up, token check included: a
         // request refused as unauthenticated here is a rejected call in it.

@@ -18,12 +18,20 @@ impl Store {
     /// The agent `agent_id`, whichever organization it belongs to (its
     /// `organization_id` says which). Only for cross-organization callers such
     /// as the worker API.
-    pub async fn agent_by_id(&self, agent_id: &str) -> Result<VoiceAgent> {
-        let row = sqlx::query("SELECT organization_id FROM voice_agents WHERE id = $1")
-            .bind(agent_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound("voice agent"))?;
+    ///
+    /// With `scope` (a worker token's organization), an agent of another
+    /// organization is [`StoreError::NotFound`]`("voice agent")`, exactly as an
+    /// unknown agent: the scope is part of the query that finds the agent.
+    pub async fn agent_by_id(&self, scope: Option<&str>, agent_id: &str) -> Result<VoiceAgent> {
+        let row = sqlx::query(
+            "SELECT organization_id FROM voice_agents \
+             WHERE id = $1 AND ($2 IS NULL OR organization_id = $2)",
+        )
+        .bind(agent_id)
+        .bind(scope)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("voice agent"))?;
         let organization_id = row.text("organization_id")?;
         self.agent(&organization_id, agent_id).await
     }
@@ -82,15 +90,20 @@ static TARGET_SELECT: LazyLock<String> = LazyLock::new(|| {
 
 /// `$1` agent id, `$2` worker token hash, `$3` tool name. No row when the
 /// token is unknown or revoked; rows whose agent columns are NULL when the
-/// token is valid but the agent does not exist. Every row also carries the
-/// look-up version the answer was read at.
+/// token is valid but the agent does not exist or belongs to an organization
+/// other than the token's (a token limited to one organization joins only
+/// that organization's agents, so the two cases cannot be told apart). Every
+/// row also carries the look-up version the answer was read at.
 static WORKER_TARGET_SELECT: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT (SELECT version FROM lookup_version) AS lookup_version, \
          w.id AS w_id, w.name AS w_name, w.prefix AS w_prefix, \
-         w.token_hash AS w_token_hash, w.created_at AS w_created_at, \
+         w.token_hash AS w_token_hash, w.organization_id AS w_organization_id, \
+         w.created_at AS w_created_at, \
          w.last_used_at AS w_last_used_at, w.revoked_at AS w_revoked_at, {TARGET_COLUMNS} \
-         FROM worker_tokens w LEFT JOIN voice_agents a ON a.id = $1 {TARGET_JOINS} \
+         FROM worker_tokens w LEFT JOIN voice_agents a ON a.id = $1 \
+              AND (w.organization_id IS NULL OR a.organization_id = w.organization_id) \
+         {TARGET_JOINS} \
          WHERE w.token_hash = $2 AND w.revoked_at IS NULL ORDER BY s.name"
     )
 });
@@ -126,7 +139,10 @@ impl Store {
     /// whatever the agent, so nothing about agents is learnt without a valid
     /// token; compare the presented token's hash in constant time before
     /// trusting the result. Not scoped to an organization, like
-    /// [`Store::active_worker_token_by_hash`].
+    /// [`Store::active_worker_token_by_hash`], unless the token itself is
+    /// ([`WorkerToken::organization_id`]): then an agent of another
+    /// organization is [`StoreError::NotFound`]`("voice agent")`, the same
+    /// answer as an unknown agent, decided in the same query.
     ///
     /// Answers are as of the last commit, whoever made it: each call reads the
     /// look-up version (one row that every change to the tables read here
@@ -338,6 +354,7 @@ impl PushRow for WorkerTargetRows {
                 name: row.text("w_name")?,
                 prefix: row.text("w_prefix")?,
                 token_hash: row.text("w_token_hash")?,
+                organization_id: row.opt_text("w_organization_id")?,
                 created_at: row.time("w_created_at")?,
                 last_used_at: row.opt_time("w_last_used_at")?,
                 revoked_at: row.opt_time("w_revoked_at")?,

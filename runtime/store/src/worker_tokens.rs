@@ -1,7 +1,9 @@
 //! Worker tokens: the credentials LiveKit agent workers present to the worker plane.
 //!
-//! Operator-level, like platform tools: a worker token belongs to no organization, so
-//! none of these methods takes one. They live in their own table, apart from
+//! Operator-level, like platform tools: the operator creates, lists and revokes worker
+//! tokens, so none of these methods is scoped to an organization. A token may be limited
+//! to one organization ([`WorkerToken::organization_id`]); the worker plane's look-ups
+//! then find only that organization's agents. They live in their own table, apart from
 //! organizations' API keys, so a hash of one kind never finds a row of the other.
 
 use chrono::{DateTime, Utc};
@@ -21,6 +23,8 @@ pub struct WorkerToken {
     pub prefix: String,
     /// SHA-256 of the token, lower-case hex.
     pub token_hash: String,
+    /// The one organization whose agents the token reaches; `None`: every organization's.
+    pub organization_id: Option<String>,
     /// When created.
     pub created_at: DateTime<Utc>,
     /// When last used to authenticate, if ever.
@@ -38,10 +42,12 @@ pub struct NewWorkerToken {
     pub prefix: String,
     /// SHA-256 of the whole token, lower-case hex.
     pub token_hash: String,
+    /// Limits the token to this organization's agents; `None`: every organization's.
+    pub organization_id: Option<String>,
 }
 
 const WORKER_TOKEN_COLUMNS: &str =
-    "id, name, prefix, token_hash, created_at, last_used_at, revoked_at";
+    "id, name, prefix, token_hash, organization_id, created_at, last_used_at, revoked_at";
 
 fn worker_token(row: &AnyRow) -> Result<WorkerToken> {
     Ok(WorkerToken {
@@ -49,6 +55,7 @@ fn worker_token(row: &AnyRow) -> Result<WorkerToken> {
         name: row.text("name")?,
         prefix: row.text("prefix")?,
         token_hash: row.text("token_hash")?,
+        organization_id: row.opt_text("organization_id")?,
         created_at: row.time("created_at")?,
         last_used_at: row.opt_time("last_used_at")?,
         revoked_at: row.opt_time("revoked_at")?,
@@ -56,21 +63,24 @@ fn worker_token(row: &AnyRow) -> Result<WorkerToken> {
 }
 
 impl Store {
-    /// Stores a new worker token. A hash already stored is a [`StoreError::Conflict`].
+    /// Stores a new worker token. A hash already stored is a [`StoreError::Conflict`]; an
+    /// unknown [`NewWorkerToken::organization_id`] is [`StoreError::NotFound`]`("organization")`
+    /// (checked by its foreign key), and nothing is stored.
     pub async fn create_worker_token(&self, token: &NewWorkerToken) -> Result<WorkerToken> {
         let _writer = self.write_guard().await;
         let row = sqlx::query(&format!(
-            "INSERT INTO worker_tokens (id, name, prefix, token_hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING {WORKER_TOKEN_COLUMNS}"
+            "INSERT INTO worker_tokens (id, name, prefix, token_hash, organization_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {WORKER_TOKEN_COLUMNS}"
         ))
         .bind(new_id())
         .bind(&token.name)
         .bind(&token.prefix)
         .bind(&token.token_hash)
+        .bind(token.organization_id.as_deref())
         .bind(micros(now()))
         .fetch_one(&self.pool)
         .await
-        .map_err(map_db("worker token", "worker token"))?;
+        .map_err(map_db("worker token", "organization"))?;
         worker_token(&row)
     }
 

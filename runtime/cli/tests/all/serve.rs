@@ -252,6 +252,181 @@ fn first_start_bootstraps_and_operator_commands_share_the_database() {
     );
 }
 
+/// `warden worker-token create --organization ORG_ID`: the token reaches that
+/// organization's agents, and every worker route answers another
+/// organization's agent exactly as an unknown agent.
+#[test]
+fn a_worker_token_limited_to_one_organization_sees_others_as_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("state");
+    let server = start(&data);
+    let address = server.address.as_str();
+    let bootstrap: Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("bootstrap.json")).unwrap())
+            .unwrap();
+    let acme = bootstrap["organization_id"].as_str().unwrap().to_owned();
+    let acme_key = bootstrap["api_key"].as_str().unwrap().to_owned();
+    let everywhere = bootstrap["worker_token"].as_str().unwrap().to_owned();
+    let command = |words: &[&str]| {
+        let mut args: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
+        args.extend(state_args(&data));
+        warden(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let run = command(&["org", "create", "globex"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let globex = run.json()["organization_id"].as_str().unwrap().to_owned();
+    let globex_key = run.json()["api_key"].as_str().unwrap().to_owned();
+
+    // An agent in each organization, with the bundled business_hours.
+    let (status, tools) = http(address, "GET", "/v1/tools", Some(&acme_key), None);
+    assert_eq!(status, 200, "{tools}");
+    let tools: Value = serde_json::from_str(&tools).unwrap();
+    let hours = tools
+        .as_array()
+        .or_else(|| tools["items"].as_array())
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "business_hours")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let settings = json!({ "config": {
+        "time_zone": "America/New_York",
+        "weekly_hours": { "monday": [{ "open": "09:00", "close": "17:00" }] },
+    }})
+    .to_string();
+    let acme_agent = agent_with_tool(address, &acme_key, "Front desk", &hours, &settings);
+    let globex_agent = agent_with_tool(address, &globex_key, "Reception", &hours, &settings);
+    let unknown_agent = "0193e0c4-7c1a-7b5e-9d0f-2a9f1c3b4d5e";
+
+    // An unknown organization: a clear error, and no token.
+    let refused = command(&["worker-token", "create", "--organization", "no-such-org"]);
+    assert_eq!(refused.code, 1, "{}", refused.stdout);
+    assert!(
+        refused
+            .stderr
+            .contains("no organization with id no-such-org"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!refused.stdout.contains("wdw_"), "{}", refused.stdout);
+    let listed = command(&["worker-token", "list"]);
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    assert_eq!(
+        listed.json().as_array().unwrap().len(),
+        1,
+        "{}",
+        listed.stdout
+    );
+
+    let run = command(&[
+        "worker-token",
+        "create",
+        "--name",
+        "acme-only",
+        "--organization",
+        &acme,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["organization_id"], acme.as_str());
+    let scoped = run.json()["worker_token"].as_str().unwrap().to_owned();
+    let scoped_id = run.json()["worker_token_id"].as_str().unwrap().to_owned();
+    // The listing shows each token's scope, never a token.
+    let listed = command(&["worker-token", "list"]);
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    assert!(!listed.stdout.contains(&scoped), "{}", listed.stdout);
+    let listed = listed.json();
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert_eq!(listed[0]["worker_token_id"], scoped_id.as_str());
+    assert_eq!(listed[0]["name"], "acme-only");
+    assert_eq!(listed[0]["organization_id"], acme.as_str());
+    assert_eq!(listed[1]["organization_id"], Value::Null);
+
+    let invoke = |token: &str, agent: &str| {
+        http(
+            address,
+            "POST",
+            &format!("/worker/v1/agents/{agent}/invoke"),
+            Some(token),
+            Some(
+                &json!({
+                    "name": "business_hours__is_open",
+                    "arguments": { "at": "2026-03-09T14:30" },
+                    "call_id": "call-1",
+                })
+                .to_string(),
+            ),
+        )
+    };
+    let toolset = |token: &str, agent: &str| {
+        http(
+            address,
+            "GET",
+            &format!("/worker/v1/agents/{agent}/toolset"),
+            Some(token),
+            None,
+        )
+    };
+    let session = |token: &str, body: Value| {
+        http(
+            address,
+            "POST",
+            "/worker/v1/sessions",
+            Some(token),
+            Some(&body.to_string()),
+        )
+    };
+    let by_agent = |agent: &str| json!({ "agent_id": agent, "phone_number": "+15551234567" });
+    let by_room = |agent: &str| json!({ "room_name": format!("agent-{agent}-+15551234567") });
+
+    // Its own organization's agent: served.
+    let (status, body) = invoke(&scoped, &acme_agent);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["result"]["open"],
+        true,
+        "{body}"
+    );
+    let (status, body) = toolset(&scoped, &acme_agent);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(session(&scoped, by_agent(&acme_agent)).0, 201);
+    assert_eq!(session(&scoped, by_room(&acme_agent)).0, 201);
+
+    // Another organization's agent: exactly an unknown agent, on every route.
+    let unknown = invoke(&scoped, unknown_agent);
+    assert_eq!(unknown.0, 404, "{}", unknown.1);
+    assert_eq!(invoke(&scoped, &globex_agent), unknown);
+    let unknown = toolset(&scoped, unknown_agent);
+    assert_eq!(unknown.0, 404, "{}", unknown.1);
+    assert_eq!(toolset(&scoped, &globex_agent), unknown);
+    let unknown = session(&scoped, by_agent(unknown_agent));
+    assert_eq!(unknown.0, 404, "{}", unknown.1);
+    assert_eq!(session(&scoped, by_agent(&globex_agent)), unknown);
+    let unknown = session(&scoped, by_room(unknown_agent));
+    assert_eq!(unknown.0, 404, "{}", unknown.1);
+    assert_eq!(session(&scoped, by_room(&globex_agent)), unknown);
+
+    // And the other way round.
+    let run = command(&["worker-token", "create", "--organization", &globex]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let globex_only = run.json()["worker_token"].as_str().unwrap().to_owned();
+    let (status, body) = invoke(&globex_only, &globex_agent);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        invoke(&globex_only, &acme_agent),
+        invoke(&globex_only, unknown_agent)
+    );
+
+    // A token without an organization still reaches both.
+    for agent in [&acme_agent, &globex_agent] {
+        let (status, body) = invoke(&everywhere, agent);
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(toolset(&everywhere, agent).0, 200);
+    }
+}
+
 /// Sends a raw HTTP request with a body and returns the whole response text,
 /// or what arrived before the server closed the connection.
 pub(crate) fn raw(address: &str, head: &str, body: &[u8]) -> String {

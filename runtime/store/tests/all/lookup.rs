@@ -19,6 +19,7 @@ use warden_store::{
 on_both_backends!(
     worker_lookups_see_another_handles_writes_at_once,
     an_abandoned_lookup_leaves_the_store_usable,
+    a_scoped_token_finds_only_its_organizations_agents,
 );
 
 fn settings(config: serde_json::Value) -> AgentToolSettings {
@@ -34,6 +35,7 @@ fn new_token(secret: &str) -> NewWorkerToken {
         name: "livekit".to_owned(),
         prefix: secret[..8].to_owned(),
         token_hash: sha256_hex(secret.as_bytes()),
+        organization_id: None,
     }
 }
 
@@ -278,4 +280,101 @@ async fn an_abandoned_lookup_leaves_the_store_usable(db: &TestDb) {
         "unknown token",
         lookup(store, "wdw_unknown", &agent.id).await,
     );
+}
+
+async fn a_scoped_token_finds_only_its_organizations_agents(db: &TestDb) {
+    scoped_lookups(&db.store).await;
+}
+
+/// The same on an in-memory SQLite database, whose look-ups go through sqlx
+/// rather than the synchronous reader of a SQLite file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scoped_token_finds_only_its_organizations_agents_through_sqlx_on_sqlite() {
+    let store = Store::connect("sqlite::memory:").await.unwrap();
+    scoped_lookups(&store).await;
+}
+
+/// A token limited to one organization: that organization's agents are found,
+/// another organization's agent is exactly an unknown agent, in the one query
+/// of the worker look-up and in `agent_by_id`.
+async fn scoped_lookups(store: &Store) {
+    let everywhere = "wdw_everywhere";
+    let Seeded {
+        org: acme,
+        agent: acme_agent,
+        tool,
+        ..
+    } = seed(store, everywhere).await;
+    let globex = store.create_organization("globex", false).await.unwrap();
+    let globex_agent = store
+        .create_agent(&globex.id, &new_agent("G", true))
+        .await
+        .unwrap();
+    store
+        .upsert_agent_tool(
+            &globex.id,
+            &globex_agent.id,
+            &tool.id,
+            &settings(json!({"v": 9})),
+        )
+        .await
+        .unwrap();
+    let scoped = "wdw_acme-only";
+    let created = store
+        .create_worker_token(&NewWorkerToken {
+            organization_id: Some(acme.id.clone()),
+            ..new_token(scoped)
+        })
+        .await
+        .unwrap();
+
+    // The unscoped token reaches both organizations' agents (looked up first,
+    // so an answer for it is cached when the scoped token asks).
+    let target = lookup(store, everywhere, &globex_agent.id).await.unwrap();
+    assert_eq!(target.agent.organization_id, globex.id);
+
+    for _ in 0..2 {
+        let (token, target) = store
+            .worker_invocation_target(&sha256_hex(scoped.as_bytes()), &acme_agent.id, "calendar")
+            .await
+            .unwrap();
+        assert_eq!(token, created);
+        let target = target.unwrap();
+        assert_eq!(target.agent.id, acme_agent.id);
+        assert_eq!(target.association.unwrap().config, json!({"v": 1}));
+
+        let other = lookup(store, scoped, &globex_agent.id).await;
+        let unknown = lookup(store, scoped, "no-such-agent").await;
+        assert!(
+            matches!(other, Err(StoreError::NotFound("voice agent"))),
+            "another organization's agent: {other:?}"
+        );
+        assert_eq!(format!("{other:?}"), format!("{unknown:?}"));
+    }
+    // Still the token that is checked first: revoked, it is refused whatever
+    // the agent.
+    store.revoke_worker_token(&created.id).await.unwrap();
+    refused(
+        "revoked scoped token",
+        lookup(store, scoped, &globex_agent.id).await,
+    );
+
+    // agent_by_id with the token's organization: the same rule.
+    assert_eq!(
+        store
+            .agent_by_id(Some(&acme.id), &acme_agent.id)
+            .await
+            .unwrap(),
+        acme_agent
+    );
+    assert_eq!(
+        store.agent_by_id(None, &globex_agent.id).await.unwrap(),
+        globex_agent
+    );
+    for agent_id in [globex_agent.id.as_str(), "no-such-agent"] {
+        match store.agent_by_id(Some(&acme.id), agent_id).await {
+            Err(StoreError::NotFound("voice agent")) => {}
+            other => panic!("{agent_id}: expected NotFound(voice agent), got {other:?}"),
+        }
+    }
 }

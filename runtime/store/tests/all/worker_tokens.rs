@@ -7,6 +7,7 @@ use crate::support::{TestDb, on_both_backends};
 on_both_backends!(
     worker_token_lifecycle,
     worker_tokens_and_api_keys_never_find_each_other,
+    a_worker_token_may_be_limited_to_one_organization,
 );
 
 fn token(name: &str, hash: &str) -> NewWorkerToken {
@@ -14,6 +15,7 @@ fn token(name: &str, hash: &str) -> NewWorkerToken {
         name: name.to_owned(),
         prefix: format!("wdw_{}", &hash[..4]),
         token_hash: hash.to_owned(),
+        organization_id: None,
     }
 }
 
@@ -29,6 +31,7 @@ async fn worker_token_lifecycle(db: &TestDb) {
     assert_eq!(created.name, "worker-1");
     assert_eq!(created.prefix, "wdw_aaaa");
     assert_eq!(created.token_hash, hash);
+    assert_eq!(created.organization_id, None);
     assert_eq!(created.last_used_at, None);
     assert_eq!(created.revoked_at, None);
     assert_eq!(
@@ -124,7 +127,7 @@ async fn worker_tokens_and_api_keys_never_find_each_other(db: &TestDb) {
         std::slice::from_ref(&worker)
     );
 
-    // Worker tokens belong to no organization: deleting one leaves them alone.
+    // Unscoped worker tokens belong to no organization: deleting one leaves them alone.
     store.delete_organization(&org.id).await.unwrap();
     assert_eq!(
         store
@@ -132,5 +135,69 @@ async fn worker_tokens_and_api_keys_never_find_each_other(db: &TestDb) {
             .await
             .unwrap(),
         worker
+    );
+}
+
+async fn a_worker_token_may_be_limited_to_one_organization(db: &TestDb) {
+    let store = &db.store;
+    let acme = store.create_organization("acme", false).await.unwrap();
+    let globex = store.create_organization("globex", false).await.unwrap();
+    let everywhere = store
+        .create_worker_token(&token("everywhere", &"1".repeat(64)))
+        .await
+        .unwrap();
+    let scoped_hash = "2".repeat(64);
+    let scoped = store
+        .create_worker_token(&NewWorkerToken {
+            organization_id: Some(acme.id.clone()),
+            ..token("acme-only", &scoped_hash)
+        })
+        .await
+        .unwrap();
+    assert_eq!(scoped.organization_id.as_deref(), Some(acme.id.as_str()));
+    assert_eq!(
+        store
+            .active_worker_token_by_hash(&scoped_hash)
+            .await
+            .unwrap(),
+        scoped
+    );
+    assert_eq!(
+        store.list_worker_tokens().await.unwrap(),
+        [scoped.clone(), everywhere.clone()]
+    );
+
+    // An unknown organization: refused, and nothing is stored.
+    let error = store
+        .create_worker_token(&NewWorkerToken {
+            organization_id: Some("no-such-organization".into()),
+            ..token("nowhere", &"3".repeat(64))
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, StoreError::NotFound("organization")),
+        "{error:?}"
+    );
+    assert_eq!(store.list_worker_tokens().await.unwrap().len(), 2);
+
+    // Deleting another organization leaves the scoped token alone; deleting its
+    // own deletes it (it never becomes a token for every organization).
+    store.delete_organization(&globex.id).await.unwrap();
+    assert_eq!(
+        store
+            .active_worker_token_by_hash(&scoped_hash)
+            .await
+            .unwrap(),
+        scoped
+    );
+    store.delete_organization(&acme.id).await.unwrap();
+    assert!(matches!(
+        store.active_worker_token_by_hash(&scoped_hash).await,
+        Err(StoreError::NotFound("worker token"))
+    ));
+    assert_eq!(
+        store.list_worker_tokens().await.unwrap(),
+        std::slice::from_ref(&everywhere)
     );
 }
