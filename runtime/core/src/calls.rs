@@ -67,9 +67,21 @@ pub struct StartedCall {
 pub struct WebhookOutcome {
     /// The event, e.g. `room_finished`.
     pub event: String,
+    /// LiveKit's id of the event (`EV_…`).
+    pub event_id: String,
     /// The sessions it applied to.
     pub call_session_ids: Vec<String>,
+    /// The event had been applied already (a replay, or a retry of a webhook
+    /// that was applied): nothing changed.
+    pub replayed: bool,
 }
+
+/// Longest event id accepted (LiveKit's are `EV_` and a dozen characters).
+const MAX_EVENT_ID_BYTES: usize = 128;
+
+/// How long past a webhook's last valid moment its event id is remembered
+/// anyway: room for the clocks of replicas sharing one database to disagree.
+const EVENT_ID_CLOCK_MARGIN: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
 const NOT_CONFIGURED: &str = "LiveKit is not configured (set WARDEN_LIVEKIT_URL, \
      WARDEN_LIVEKIT_API_KEY and WARDEN_LIVEKIT_API_SECRET)";
@@ -171,19 +183,84 @@ impl Core {
         }
     }
 
-    /// Applies a LiveKit webhook after checking its signature and body hash:
-    /// `room_finished` ends the room's sessions and revokes their tokens;
-    /// participant joins and leaves are recorded on the sessions. Other
+    /// Applies a LiveKit webhook after checking its signature, body hash and
+    /// expiry: `room_finished` ends the room's sessions and revokes their
+    /// tokens; participant joins and leaves are recorded on the sessions. Other
     /// events are accepted and change nothing.
+    ///
+    /// Each event is applied once: a request verifies again for as long as its
+    /// token is valid, so the event's id is recorded (atomically) before the
+    /// event is applied, and an id already recorded is a replay, answered as
+    /// success with [`WebhookOutcome::replayed`] and no change. An event
+    /// without an id is refused ([`CoreError::Invalid`]): LiveKit gives every
+    /// event one.
     pub async fn livekit_webhook(&self, body: &str, authorization: &str) -> Result<WebhookOutcome> {
         let livekit = self.livekit()?;
         let event = livekit.webhooks.verify(body, authorization)?;
-        let Some(room) = event.room_name.as_deref().filter(|r| !r.is_empty()) else {
-            return Ok(WebhookOutcome {
-                event: event.event,
-                call_session_ids: Vec::new(),
-            });
+        if event.id.trim().is_empty() {
+            return Err(CoreError::Invalid(
+                "the webhook event has no id; LiveKit gives every event one, and Warden \
+                 applies each event id once"
+                    .to_owned(),
+            ));
+        }
+        if event.id.len() > MAX_EVENT_ID_BYTES {
+            return Err(CoreError::Invalid(format!(
+                "the webhook event's id is longer than {MAX_EVENT_ID_BYTES} bytes"
+            )));
+        }
+        let mut outcome = WebhookOutcome {
+            event: event.event.clone(),
+            event_id: event.id.clone(),
+            call_session_ids: Vec::new(),
+            replayed: false,
         };
+        let Some(room) = event.room_name.as_deref().filter(|r| !r.is_empty()) else {
+            return Ok(outcome);
+        };
+        if !matches!(
+            event.event.as_str(),
+            "room_finished" | "participant_joined" | "participant_left"
+        ) {
+            return Ok(outcome);
+        }
+        // Remembered whether or not the room has sessions now: room names are
+        // reused (`agent-{agent}-{phone}`), and a replayed room_finished must not
+        // end the next call's session in the same room.
+        let keep_until = chrono::DateTime::from_timestamp(event.replayable_until, 0)
+            .unwrap_or(chrono::DateTime::<Utc>::MAX_UTC)
+            .checked_add_signed(EVENT_ID_CLOCK_MARGIN)
+            .unwrap_or(chrono::DateTime::<Utc>::MAX_UTC);
+        if !self
+            .store
+            .claim_webhook_event(&event.id, keep_until)
+            .await?
+        {
+            outcome.replayed = true;
+            return Ok(outcome);
+        }
+        match self.apply_room_event(&event, room).await {
+            Ok(ids) => {
+                outcome.call_session_ids = ids;
+                Ok(outcome)
+            }
+            Err(error) => {
+                // Not applied (or not wholly): forget the id, so LiveKit's retry
+                // is applied rather than taken for a replay.
+                if let Err(e) = self.store.release_webhook_event(&event.id).await {
+                    tracing::error!(event_id = %event.id, "failed to forget a webhook event that was not applied: {e}");
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Applies a verified room or participant event to the room's open sessions.
+    async fn apply_room_event(
+        &self,
+        event: &warden_livekit::WebhookEvent,
+        room: &str,
+    ) -> Result<Vec<String>> {
         let sessions = self.store.open_call_sessions_in_room(room).await?;
         let mut ids = Vec::with_capacity(sessions.len());
         for session in sessions {
@@ -223,9 +300,6 @@ impl Core {
             }
             ids.push(session.id);
         }
-        Ok(WebhookOutcome {
-            event: event.event,
-            call_session_ids: ids,
-        })
+        Ok(ids)
     }
 }

@@ -25,7 +25,9 @@
 //!
 //! [`WebhookVerifier`] checks LiveKit's webhook requests: the `Authorization`
 //! header is a token signed with the API secret whose `sha256` claim is the
-//! base64 SHA-256 of the body.
+//! base64 SHA-256 of the body, and whose `exp` has not passed (with
+//! [`WEBHOOK_TOKEN_LEEWAY_SECS`]). It does not remember events: applying each
+//! event id once is the caller's part.
 //!
 //! Configuration comes from the environment ([`LiveKitConfig::from_env`]); the
 //! API secret is a [`secrecy::SecretString`] from the moment it is read, and no
@@ -44,4 +46,4 @@ mod webhook;
 pub use client::{AgentDispatch, DialedParticipant, LiveKit, LiveKitError, Operation, Room};
 pub use config::{ConfigError, DEFAULT_AGENT_NAME, LiveKitConfig};
 pub use room_name::{E164Error, RoomName, parse_room_name, room_name, validate_e164};
-pub use webhook::{WebhookError, WebhookEvent, WebhookVerifier};
+pub use webhook::{WEBHOOK_TOKEN_LEEWAY_SECS, WebhookError, WebhookEvent, WebhookVerifier};

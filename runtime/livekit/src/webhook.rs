@@ -4,15 +4,27 @@
 //! is an access token (bare, without `Bearer `) signed with the API secret,
 //! issued by the API key, valid for a few minutes, whose `sha256` claim is the
 //! base64 SHA-256 of the body. The SDK's `WebhookReceiver` checks all of it.
+//!
+//! A verified request stays valid for as long as its token does, so the same
+//! request can be sent again until then: [`WebhookEvent::replayable_until`]
+//! says how long, and the caller applies each event id once.
 
 use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::errors::ErrorKind;
-use livekit_api::access_token::{AccessTokenError, TokenVerifier};
+use livekit_api::access_token::{AccessTokenError, Claims, TokenVerifier};
 use livekit_api::webhooks::{WebhookError as SdkError, WebhookReceiver};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::LiveKitConfig;
+
+/// How long after its `exp` a webhook token is still accepted, in seconds: room
+/// for the clocks of LiveKit and Warden to disagree. The SDK's verifier allows
+/// the same (jsonwebtoken's default leeway); [`WebhookVerifier::verify`] checks
+/// `exp` again itself so that the bound, and with it how long a replay must be
+/// remembered, does not rest on a dependency's default.
+pub const WEBHOOK_TOKEN_LEEWAY_SECS: i64 = 60;
 
 /// Verifies LiveKit webhook requests signed with one API key and secret.
 ///
@@ -36,7 +48,8 @@ impl fmt::Debug for WebhookVerifier {
 pub struct WebhookEvent {
     /// The event, e.g. `room_started`, `participant_joined`, `room_finished`.
     pub event: String,
-    /// The event's unique id (for de-duplicating retries).
+    /// The event's unique id (`EV_…`; for applying each event once). Empty when
+    /// the body has none (LiveKit always sends one).
     pub id: String,
     /// When LiveKit created the event, in seconds since the Unix epoch.
     pub created_at: i64,
@@ -48,6 +61,12 @@ pub struct WebhookEvent {
     pub participant_identity: Option<String>,
     /// The participant's id (`PA_…`).
     pub participant_sid: Option<String>,
+    /// The last moment, in seconds since the Unix epoch, at which this request
+    /// (body and token) is accepted: the token's `exp` plus
+    /// [`WEBHOOK_TOKEN_LEEWAY_SECS`]. Until then the same request can be sent
+    /// again and verifies again; after it, it is refused as
+    /// [`WebhookError::Expired`].
+    pub replayable_until: i64,
 }
 
 /// Why a webhook request is not accepted.
@@ -133,6 +152,14 @@ impl WebhookVerifier {
                     reason: error.to_string(),
                 },
             })?;
+        // The token verified above: its claims, for the expiry Warden enforces itself.
+        let claims = Claims::from_unverified(token).map_err(|_| WebhookError::MalformedToken)?;
+        let replayable_until = i64::try_from(claims.exp)
+            .map_err(|_| WebhookError::MalformedToken)?
+            .saturating_add(WEBHOOK_TOKEN_LEEWAY_SECS);
+        if replayable_until < unix_now() {
+            return Err(WebhookError::Expired);
+        }
         let non_empty = |s: String| Some(s).filter(|s| !s.is_empty());
         let (room_name, room_sid) = match event.room {
             Some(room) => (non_empty(room.name), non_empty(room.sid)),
@@ -150,6 +177,13 @@ impl WebhookVerifier {
             room_sid,
             participant_identity,
             participant_sid,
+            replayable_until,
         })
     }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }

@@ -38,7 +38,8 @@
 //! `voice_agents (id, organization_id)`, so the database itself refuses a cross-tenant
 //! association or call session. The exceptions are documented on their methods: look-ups
 //! by a credential hash (which is how the organization is found) and operator-wide
-//! operations (platform tools, worker tokens, [`Store::rewrap_secrets`]).
+//! operations (platform tools, worker tokens, LiveKit webhook event ids,
+//! [`Store::rewrap_secrets`]).
 //!
 //! # Secrets
 //!
@@ -56,6 +57,7 @@ pub mod sealed;
 mod secrets;
 mod sync_read;
 mod tools;
+mod webhook_events;
 mod worker_tokens;
 
 pub use agents::{
@@ -75,4 +77,5 @@ pub use tools::{
     InstalledVersion, NewToolFunction, NewToolVersion, Tool, ToolFunction, ToolVersion,
     ToolVersionRef, sha256_hex,
 };
+pub use webhook_events::WEBHOOK_EVENT_PRUNE_BATCH;
 pub use worker_tokens::{NewWorkerToken, WorkerToken};

@@ -20,6 +20,7 @@ on_both_backends!(
     livekit_failures_fail_the_session,
     room_finished_ends_the_session_and_tampered_webhooks_change_nothing,
     inbound_sessions_by_room_name,
+    replayed_webhooks_change_nothing,
 );
 
 const PHONE: &str = "+15551234567";
@@ -69,9 +70,14 @@ async fn mcp(server: &Server, token: &str, method: &str, params: Value) -> Reply
 /// The `Authorization` header LiveKit server puts on a webhook: a token
 /// signed with the API secret whose `sha256` claim is the body's hash.
 fn signed(body: &str, secret: &str) -> String {
+    signed_for(body, secret, Duration::from_secs(300))
+}
+
+/// [`signed`] with a token valid for `ttl`.
+fn signed_for(body: &str, secret: &str, ttl: Duration) -> String {
     let digest = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(body.as_bytes()));
     AccessToken::with_api_key(LiveKitServer::API_KEY, secret)
-        .with_ttl(Duration::from_secs(300))
+        .with_ttl(ttl)
         .with_sha256(&digest)
         .to_jwt()
         .unwrap()
@@ -93,10 +99,15 @@ async fn webhook(server: &Server, body: &str, authorization: &str) -> Reply {
 }
 
 fn event(kind: &str, room: &str, participant: Option<&str>) -> String {
+    event_with_id(kind, room, participant, &format!("EV_{kind}"))
+}
+
+/// A WebhookEvent as LiveKit server sends it, with the event id `id`.
+fn event_with_id(kind: &str, room: &str, participant: Option<&str>, id: &str) -> String {
     let mut event = json!({
         "event": kind,
         "room": { "sid": "RM_test", "name": room },
-        "id": format!("EV_{kind}"),
+        "id": id,
         "createdAt": "1764000000",
     });
     if let Some(identity) = participant {
@@ -469,5 +480,164 @@ async fn inbound_sessions_by_room_name(db: &TestDb) {
     open(json!({ "room_name": format!("agent-0193e0c4-7c1a-7b5e-9d0f-2a9f1c3b4d5e-{PHONE}") }))
         .await
         .problem(404, "not_found");
+    server.stop().await;
+}
+
+/// A validly signed webhook stays valid for its token's lifetime: sent again
+/// (the same request, the same body signed afresh, or concurrently) its event
+/// is applied once, and the repeats are answered 204 and change nothing.
+async fn replayed_webhooks_change_nothing(db: &TestDb) {
+    let lk = LiveKitServer::start().await;
+    let server = Server::start(db, livekit(&lk, false), ApiSettings::default()).await;
+    install_hours(&server).await;
+    let (key, agent) = front_desk(&server, "acme").await;
+    let org = server
+        .core
+        .authenticate(&key)
+        .await
+        .unwrap()
+        .organization_id;
+    let call = || async {
+        let started = server
+            .json(
+                "POST",
+                &format!("/v1/agents/{agent}/calls"),
+                &key,
+                &json!({ "phone_number": PHONE }),
+            )
+            .await;
+        assert_eq!(
+            started.status,
+            201,
+            "{}",
+            String::from_utf8_lossy(&started.body)
+        );
+        let started = started.json();
+        let token = serde_json::from_str::<Value>(&lk.dispatch_requests().last().unwrap().metadata)
+            .unwrap()["session_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        (
+            started["room_name"].as_str().unwrap().to_owned(),
+            started["call_session_id"].as_str().unwrap().to_owned(),
+            token,
+        )
+    };
+    let session = |id: String| {
+        let server = &server;
+        let org = org.clone();
+        async move { server.core.store().call_session(&org, &id).await.unwrap() }
+    };
+    let participants = |id: String| {
+        let session = &session;
+        async move {
+            session(id).await.metadata["participants"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        }
+    };
+    let (room, session_id, _) = call().await;
+
+    // The same signed participant_joined, twice: recorded once.
+    let joined = event_with_id(
+        "participant_joined",
+        &room,
+        Some("phone-+15551234567"),
+        "EV_joinedReplayed",
+    );
+    let authorization = signed(&joined, LiveKitServer::API_SECRET);
+    for _ in 0..2 {
+        let reply = webhook(&server, &joined, &authorization).await;
+        assert_eq!(
+            reply.status,
+            204,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+    }
+    assert_eq!(participants(session_id.clone()).await.len(), 1);
+    assert!(logged(&["DEBUG", "replayed", "EV_joinedReplayed"]));
+    // The same event signed afresh (as a retry would be): still once.
+    let resigned = signed_for(&joined, LiveKitServer::API_SECRET, Duration::from_secs(600));
+    assert_ne!(resigned, authorization);
+    assert_eq!(webhook(&server, &joined, &resigned).await.status, 204);
+    assert_eq!(participants(session_id.clone()).await.len(), 1);
+
+    // Sent concurrently: applied once.
+    let left = event_with_id(
+        "participant_left",
+        &room,
+        Some("phone-+15551234567"),
+        "EV_leftConcurrently",
+    );
+    let authorization = signed(&left, LiveKitServer::API_SECRET);
+    let replies = tokio::join!(
+        webhook(&server, &left, &authorization),
+        webhook(&server, &left, &authorization),
+        webhook(&server, &left, &authorization),
+        webhook(&server, &left, &authorization),
+    );
+    for reply in [replies.0, replies.1, replies.2, replies.3] {
+        assert_eq!(
+            reply.status,
+            204,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+    }
+    let recorded = participants(session_id.clone()).await;
+    assert_eq!(
+        recorded
+            .iter()
+            .map(|p| p["event"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["participant_joined", "participant_left"]
+    );
+
+    // room_finished ends the call. Replayed after the next call to the same
+    // number opened a session in the same room, it changes nothing.
+    let finished = event_with_id("room_finished", &room, None, "EV_finishedOnce");
+    let authorization = signed(&finished, LiveKitServer::API_SECRET);
+    assert_eq!(
+        webhook(&server, &finished, &authorization).await.status,
+        204
+    );
+    assert_eq!(session(session_id.clone()).await.status, "ended");
+    let (next_room, next_id, next_token) = call().await;
+    assert_eq!(next_room, room);
+    assert_eq!(
+        webhook(&server, &finished, &authorization).await.status,
+        204
+    );
+    let next = session(next_id.clone()).await;
+    assert_eq!((next.status.as_str(), next.ended_at), ("active", None));
+    assert_eq!(
+        mcp(&server, &next_token, "tools/list", json!({}))
+            .await
+            .status,
+        200
+    );
+    // Nor does the first call's participant_joined, replayed into the next call.
+    assert_eq!(webhook(&server, &joined, &resigned).await.status, 204);
+    assert!(participants(next_id.clone()).await.is_empty());
+
+    // An event without an id cannot be applied once: refused, nothing changes.
+    let mut anonymous: Value = serde_json::from_str(&joined).unwrap();
+    anonymous.as_object_mut().unwrap().remove("id");
+    let anonymous = anonymous.to_string();
+    let refused = webhook(
+        &server,
+        &anonymous,
+        &signed(&anonymous, LiveKitServer::API_SECRET),
+    )
+    .await
+    .problem(400, "invalid_request");
+    assert!(
+        refused["detail"].as_str().unwrap().contains("no id"),
+        "{refused}"
+    );
+    assert!(participants(next_id).await.is_empty());
     server.stop().await;
 }

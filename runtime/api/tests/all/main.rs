@@ -96,6 +96,14 @@ pub fn assert_never_logged(needle: &str) {
     }
 }
 
+/// Whether some log line so far (of any test) contains every one of `needles`.
+pub fn logged(needles: &[&str]) -> bool {
+    let logs = LOGS.lock().unwrap_or_else(|e| e.into_inner());
+    String::from_utf8_lossy(&logs)
+        .lines()
+        .any(|line| needles.iter().all(|needle| line.contains(needle)))
+}
+
 /// A response, read whole.
 #[derive(Debug)]
 pub struct Reply {

@@ -6,7 +6,7 @@ use base64::Engine as _;
 use livekit_api::access_token::{AccessToken, Claims};
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
-use warden_livekit::{WebhookError, WebhookVerifier};
+use warden_livekit::{WEBHOOK_TOKEN_LEEWAY_SECS, WebhookError, WebhookVerifier};
 
 use crate::support::{now, sign_claims};
 
@@ -112,4 +112,57 @@ fn unsigned_foreign_and_expired_tokens_are_rejected() {
         verifier.verify(ROOM_FINISHED, &expired),
         Err(WebhookError::Expired)
     ));
+}
+
+fn claims_expiring(exp: usize, body: &str) -> Claims {
+    Claims {
+        iss: KEY.to_owned(),
+        exp,
+        nbf: exp.saturating_sub(300),
+        sha256: body_sha256(body),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_request_is_replayable_until_its_token_expires_plus_the_leeway() {
+    // The same request verifies again (the verifier keeps no state): the
+    // caller applies each event id once, for as long as replayable_until says.
+    let token = signed(ROOM_FINISHED, KEY, SECRET);
+    let first = verifier().verify(ROOM_FINISHED, &token).unwrap();
+    let again = verifier().verify(ROOM_FINISHED, &token).unwrap();
+    assert_eq!(first, again);
+    assert_eq!(first.id, "EV_eRxZMn2shxcE");
+    let exp = Claims::from_unverified(&token).unwrap().exp;
+    assert_eq!(
+        first.replayable_until,
+        i64::try_from(exp).unwrap() + WEBHOOK_TOKEN_LEEWAY_SECS
+    );
+    assert_eq!(WEBHOOK_TOKEN_LEEWAY_SECS, 60);
+
+    // Expired, but within the leeway: accepted, replayable for the rest of it.
+    let lenient = sign_claims(&claims_expiring(now() - 30, ROOM_FINISHED), SECRET);
+    let event = verifier().verify(ROOM_FINISHED, &lenient).unwrap();
+    assert!(event.replayable_until >= i64::try_from(now()).unwrap());
+    // Past the leeway: refused.
+    let late = sign_claims(&claims_expiring(now() - 90, ROOM_FINISHED), SECRET);
+    assert!(matches!(
+        verifier().verify(ROOM_FINISHED, &late),
+        Err(WebhookError::Expired)
+    ));
+    // An exp of 0 (what a missing exp would decode to): refused as expired.
+    let zero = sign_claims(&claims_expiring(0, ROOM_FINISHED), SECRET);
+    assert!(matches!(
+        verifier().verify(ROOM_FINISHED, &zero),
+        Err(WebhookError::Expired)
+    ));
+}
+
+#[test]
+fn an_event_without_an_id_verifies_with_an_empty_id() {
+    // Refusing it is the caller's decision (Warden's core answers 400).
+    let body =
+        r#"{"event":"room_finished","room":{"sid":"RM_1","name":"r"},"createdAt":"1700000000"}"#;
+    let event = verifier().verify(body, &signed(body, KEY, SECRET)).unwrap();
+    assert_eq!(event.id, "");
 }

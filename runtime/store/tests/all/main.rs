@@ -12,4 +12,5 @@ mod organizations;
 mod schema;
 mod secrets;
 mod tools;
+mod webhook_events;
 mod worker_tokens;

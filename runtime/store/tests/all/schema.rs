@@ -32,6 +32,7 @@ async fn migrations_apply_and_are_idempotent(db: &TestDb) {
         "invocations",
         "call_sessions",
         "worker_tokens",
+        "webhook_events",
     ] {
         let count: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
             .fetch_one(&pool)
