@@ -25,22 +25,22 @@ pub mod mcp;
 mod openapi;
 pub mod problem;
 mod rate_limit;
+mod server;
 mod system;
 mod telemetry;
 mod v1;
 mod worker;
 
 pub use problem::{ApiError, PROBLEM_JSON, Problem};
-pub use telemetry::MetricsEndpoint;
+pub use server::{ServerLimits, serve};
+pub use telemetry::{MetricsEndpoint, metrics_router};
 pub use v1::{DEFAULT_PAGE_SIZE, MAX_COMPONENT_BYTES, MAX_PAGE_SIZE};
 pub use worker::DEADLINE_HEADER;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::serve::ListenerExt;
 use rate_limit::Limiter;
-use std::future::Future;
 use std::sync::Arc;
 use warden_core::Core;
 
@@ -184,22 +184,4 @@ async fn method_not_allowed() -> ApiError {
         "method_not_allowed",
         "this route does not accept that method",
     )
-}
-
-/// Serves `router` on `listener` until `shutdown` resolves, then stops
-/// accepting and waits for in-flight requests (bound that wait by racing this
-/// future against a timer if needed). Accepted sockets get `TCP_NODELAY`.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::trace!("failed to set TCP_NODELAY: {error}");
-        }
-    });
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
 }

@@ -59,6 +59,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 use warden_core::{Core, CoreError, InvocationRequest, NAME_SEPARATOR, SessionPrincipal};
 use warden_sandbox::{Error as ToolError, ErrorKind, Origin};
+use warden_sandbox::{MAX_QUALIFIED_NAME, is_valid_name};
 
 /// The path of the MCP endpoint.
 pub const MCP_PATH: &str = "/mcp";
@@ -353,10 +354,23 @@ impl ServerHandler for SessionServer {
     ) -> Result<CallToolResponse, ErrorData> {
         let principal = principal(&context)?;
         let name = request.name.into_owned();
-        let asked_for = name.clone();
         let tool_name = name
             .split_once(NAME_SEPARATOR)
             .map_or(name.as_str(), |(t, _)| t);
+        // The name is the caller's (an LLM's) text: anything that cannot be
+        // one of this agent's tools is refused before it keys a rate-limit
+        // bucket, reaches a span, or is echoed at length.
+        if name.len() > MAX_QUALIFIED_NAME || !is_valid_name(tool_name) {
+            return Ok(error_result(
+                "unknown_function",
+                &format!(
+                    "no tool of this agent has that name (names match \
+                     `tool{NAME_SEPARATOR}function`, at most {MAX_QUALIFIED_NAME} characters)"
+                ),
+            )
+            .into());
+        }
+        let asked_for = name.clone();
         if let Some(limiter) = &self.limiter
             && limiter
                 .check(&principal.organization_id, tool_name)
@@ -409,6 +423,9 @@ impl ServerHandler for SessionServer {
             Err(CoreError::NotFound(_)) => {
                 let message = format!("`{asked_for}` is not one of this agent's tools");
                 return Ok(error_result("unknown_function", &message).into());
+            }
+            Err(CoreError::Refused(error)) => {
+                return Ok(error_result(error.kind.as_str(), &llm_message(&error)).into());
             }
             Err(error) => {
                 let kind = match &error {

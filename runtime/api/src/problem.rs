@@ -183,6 +183,7 @@ impl From<CoreError> for ApiError {
         match error {
             CoreError::NotFound(what) => Self::not_found(format!("{what} not found")),
             CoreError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
+            CoreError::Refused(error) => Self::tool(&error, None),
             CoreError::Busy(message) => {
                 let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, "busy", message);
                 error.retry_after = Some(1);

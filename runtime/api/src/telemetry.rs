@@ -16,6 +16,8 @@ use axum::response::{IntoResponse, Response};
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::Histogram;
 use opentelemetry_http::HeaderExtractor;
+use secrecy::SecretString;
+use sha2::Digest as _;
 use std::sync::Arc;
 use std::time::Instant;
 use tracing::Instrument as _;
@@ -24,13 +26,53 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 /// What `GET /metrics` renders: the Prometheus registry the process's meter
 /// provider reads into.
 #[derive(Clone)]
-pub struct MetricsEndpoint(Arc<prometheus::Registry>);
+pub struct MetricsEndpoint(Arc<prometheus::Registry>, Option<Arc<SecretString>>);
 
 impl MetricsEndpoint {
-    /// Serves `registry` at `GET /metrics`.
+    /// Serves `registry` at `GET /metrics`, to anyone who can connect.
     pub fn new(registry: prometheus::Registry) -> Self {
-        MetricsEndpoint(Arc::new(registry))
+        MetricsEndpoint(Arc::new(registry), None)
     }
+
+    /// Serves only requests with `Authorization: Bearer {token}`; others get
+    /// 401.
+    #[must_use]
+    pub fn with_token(mut self, token: SecretString) -> Self {
+        self.1 = Some(Arc::new(token));
+        self
+    }
+
+    /// Whether `headers` carry the endpoint's token, when it has one.
+    fn admits(&self, headers: &axum::http::HeaderMap) -> bool {
+        use secrecy::ExposeSecret as _;
+        use subtle::ConstantTimeEq as _;
+        let Some(token) = &self.1 else {
+            return true;
+        };
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        // Equal-length digests: the comparison takes the same time whatever
+        // was presented.
+        let digest = |text: &str| sha2::Sha256::digest(text.as_bytes());
+        bool::from(digest(presented).ct_eq(&digest(token.expose_secret())))
+    }
+}
+
+/// `GET /metrics` alone, for a listener of its own (`warden serve
+/// --metrics-listen`): scrapers reach it, API clients never do.
+pub fn metrics_router(endpoint: MetricsEndpoint) -> axum::Router {
+    axum::Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(move |headers: axum::http::HeaderMap| {
+                let endpoint = endpoint.clone();
+                async move { render(&endpoint, &headers) }
+            }),
+        )
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
 }
 
 impl std::fmt::Debug for MetricsEndpoint {
@@ -133,16 +175,40 @@ pub(crate) async fn observe(
     responses(
         (status = 200, description = "Prometheus text exposition format", body = String,
             content_type = "text/plain; version=0.0.4"),
-        (status = 404, description = "The endpoint is turned off (`warden serve --no-metrics-endpoint`)",
+        (status = 401, description = "`warden serve --metrics-token` is set and the request does not carry it",
+            body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The endpoint is turned off (`warden serve --no-metrics-endpoint`) or on its own listener (`--metrics-listen`)",
             body = crate::problem::Problem, content_type = "application/problem+json")))]
-pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+pub(crate) async fn metrics(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
     let Some(endpoint) = state.metrics else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
-            "the metrics endpoint is turned off",
+            "the metrics endpoint is turned off or served on another address",
         ));
     };
+    render(&endpoint, &headers)
+}
+
+fn render(
+    endpoint: &MetricsEndpoint,
+    headers: &axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    if !endpoint.admits(headers) {
+        let mut error = ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "the metrics endpoint needs its bearer token",
+        )
+        .into_response();
+        error
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return Ok(error);
+    }
     let text = prometheus::TextEncoder::new()
         .encode_to_string(&endpoint.0.gather())
         .map_err(|e| {

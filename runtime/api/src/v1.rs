@@ -449,6 +449,10 @@ pub(crate) async fn delete_agent_tool(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The rate-limit bucket of an organization's tool tests: no tool is named
+/// this (names are `[a-z][a-z0-9_]*`), so it never shares a tool's bucket.
+const TEST_BUCKET: &str = "(test)";
+
 /// Runs the tool's `test` export with the organization's secrets; returns
 /// only its safe result, or the tool's error as a problem.
 #[utoipa::path(post, path = "/v1/agents/{agent_id}/tools/{tool_id}/test", tag = "agents", security(("api_key" = [])),
@@ -459,6 +463,17 @@ pub(crate) async fn test_agent_tool(
     OrgAuth(p): OrgAuth,
     ApiPath((agent_id, tool_id)): ApiPath<(String, String)>,
 ) -> Result<Json<TestResult>, ApiError> {
+    // Tests run real instances: they share the invocation rate limit (one
+    // bucket per organization for all its tests) as they share the
+    // organization's instance slots.
+    if let Some(limiter) = &state.limiter
+        && let Err(retry_after) = limiter.check(&p.organization_id, TEST_BUCKET)
+    {
+        return Err(ApiError::rate_limited(
+            retry_after,
+            "tool tests for this organization",
+        ));
+    }
     match state
         .core
         .test_agent_tool(&p.organization_id, &agent_id, &tool_id)

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
-use warden_core::{BundledInstall, Core, CoreSettings};
+use warden_core::{BundledInstall, Core, CoreSettings, OrganizationGrants};
 use warden_sandbox::{ArtifactKey, Sandbox, SandboxConfig};
 use warden_store::{KeyRing, Store};
 
@@ -56,9 +56,38 @@ pub(crate) struct ServeArgs {
     /// How long in-flight calls may take to finish after SIGTERM/SIGINT.
     #[arg(long, default_value_t = 10, value_name = "SECONDS")]
     shutdown_grace: u64,
-    /// Operator grants for every tool's outbound HTTP.
+    /// Operator grants for the platform's tools' outbound HTTP (and, with
+    /// the flags below, for organizations' own tools).
     #[command(flatten)]
     grants: crate::tool::GrantArgs,
+    /// Extend the grants above (`--allow-host`, `--allow-private-network`,
+    /// `--credential-host`, `--oauth-token-url`) to the tools this
+    /// organization uploads (repeatable). Denials apply to every tool.
+    #[arg(long = "grants-for-organization", value_name = "ORG_ID")]
+    grants_for_organizations: Vec<String>,
+    /// Extend the grants to every organization's own tools: only where the
+    /// operator trusts every uploader (one tenant, development).
+    #[arg(long, conflicts_with = "grants_for_organizations")]
+    grants_for_all_organizations: bool,
+    /// Sandbox instances one organization may hold at once (of 256); free
+    /// slots go round-robin to the organizations waiting.
+    #[arg(long, default_value_t = warden_sandbox::SandboxConfig::default().max_instances_per_tenant, value_name = "N")]
+    max_instances_per_organization: u32,
+    /// Open connections at once, all clients together (every listener).
+    #[arg(long, default_value_t = warden_api::ServerLimits::default().max_connections, value_name = "N")]
+    max_connections: usize,
+    /// Open connections at once from one client address; 0 for no cap
+    /// (behind a reverse proxy, which connects from one address).
+    #[arg(long, default_value_t = warden_api::ServerLimits::default().max_connections_per_ip, value_name = "N")]
+    max_connections_per_ip: usize,
+    /// Seconds for a request's headers to arrive, from when the connection
+    /// opens or the previous response ends (so also the keep-alive idle
+    /// timeout).
+    #[arg(long, default_value_t = warden_api::ServerLimits::default().header_read_timeout.as_secs(), value_name = "SECONDS")]
+    header_read_timeout: u64,
+    /// Seconds for a request's body to arrive once its headers did.
+    #[arg(long, default_value_t = warden_api::ServerLimits::default().request_body_timeout.as_secs(), value_name = "SECONDS")]
+    request_body_timeout: u64,
     /// Invocations per second allowed per (organization, tool); 0 turns the
     /// limit off.
     #[arg(long, default_value_t = 50.0, value_name = "N")]
@@ -82,6 +111,19 @@ pub(crate) struct ServeArgs {
     /// configured, is unaffected.
     #[arg(long, env = "WARDEN_NO_METRICS_ENDPOINT")]
     no_metrics_endpoint: bool,
+    /// Serve `GET /metrics` on this address instead of the API's (e.g. an
+    /// internal interface only the scraper reaches).
+    #[arg(
+        long,
+        env = "WARDEN_METRICS_LISTEN",
+        value_name = "ADDR",
+        conflicts_with = "no_metrics_endpoint"
+    )]
+    metrics_listen: Option<SocketAddr>,
+    /// Require `Authorization: Bearer TOKEN` on `GET /metrics`.
+    #[arg(long, env = "WARDEN_METRICS_TOKEN", value_name = "TOKEN", hide_env_values = true,
+        value_parser = |text: &str| Ok::<_, String>(secrecy::SecretString::from(text.to_owned())))]
+    metrics_token: Option<secrecy::SecretString>,
 }
 
 impl ServeArgs {
@@ -183,6 +225,15 @@ impl StateArgs {
     }
 
     async fn open(&self, settings: CoreSettings) -> Result<Core, String> {
+        let per_tenant = SandboxConfig::default().max_instances_per_tenant;
+        self.open_with(settings, per_tenant).await
+    }
+
+    async fn open_with(
+        &self,
+        settings: CoreSettings,
+        max_instances_per_organization: u32,
+    ) -> Result<Core, String> {
         self.prepare_dir()?;
         let keys = self.key_ring()?;
         let store = Store::connect(&self.database_url())
@@ -194,6 +245,7 @@ impl StateArgs {
             // and trust cached artifacts only under the key ring's MAC key.
             compiler: Some(self.compile.compiler()?),
             artifact_key: Some(ArtifactKey::new(keys.artifact_key())),
+            max_instances_per_tenant: max_instances_per_organization,
             ..SandboxConfig::default()
         })
         .map_err(|e| format!("cannot start the sandbox: {e:#}"))?;
@@ -304,12 +356,24 @@ pub(crate) async fn serve(args: ServeArgs, metrics: Option<prometheus::Registry>
         }
         Err(e) => return fail(&format!("LiveKit configuration: {e}")),
     };
+    let organization_grants = if args.grants_for_all_organizations {
+        OrganizationGrants::All
+    } else if args.grants_for_organizations.is_empty() {
+        OrganizationGrants::None
+    } else {
+        OrganizationGrants::Only(args.grants_for_organizations.iter().cloned().collect())
+    };
     let settings = CoreSettings {
         http: args.grants.grants(),
+        organization_grants,
         limits: None,
         livekit,
     };
-    let core = match args.state.open(settings).await {
+    let core = match args
+        .state
+        .open_with(settings, args.max_instances_per_organization)
+        .await
+    {
         Ok(core) => core,
         Err(e) => return fail(&e),
     };
@@ -329,6 +393,44 @@ pub(crate) async fn serve(args: ServeArgs, metrics: Option<prometheus::Registry>
         Err(e) => return fail(&format!("cannot listen on {}: {e}", args.bind)),
     };
     let address = listener.local_addr().map_or(args.bind, |a| a);
+    let limits = warden_api::ServerLimits {
+        max_connections: args.max_connections,
+        max_connections_per_ip: args.max_connections_per_ip,
+        header_read_timeout: Duration::from_secs(args.header_read_timeout.max(1)),
+        request_body_timeout: Duration::from_secs(args.request_body_timeout.max(1)),
+    };
+    let metrics = metrics.map(|registry| {
+        let endpoint = warden_api::MetricsEndpoint::new(registry);
+        match args.metrics_token.clone() {
+            Some(token) => endpoint.with_token(token),
+            None => endpoint,
+        }
+    });
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut stop = stop_rx.clone();
+        async move {
+            let _ = stop.wait_for(|stop| *stop).await;
+        }
+    };
+    let (metrics, metrics_server) = match (args.metrics_listen, metrics) {
+        (Some(at), Some(endpoint)) => {
+            let listener = match tokio::net::TcpListener::bind(at).await {
+                Ok(listener) => listener,
+                Err(e) => return fail(&format!("cannot listen on {at} for metrics: {e}")),
+            };
+            let local = listener.local_addr().map_or(at, |a| a);
+            eprintln!("warden: metrics on http://{local}/metrics");
+            let server = warden_api::serve(
+                listener,
+                warden_api::metrics_router(endpoint),
+                limits,
+                stopped(),
+            );
+            (None, Some(tokio::spawn(server)))
+        }
+        (_, metrics) => (metrics, None),
+    };
     let router = warden_api::router(
         core,
         warden_api::ApiSettings {
@@ -344,7 +446,7 @@ pub(crate) async fn serve(args: ServeArgs, metrics: Option<prometheus::Registry>
             public_url: args
                 .public_url
                 .unwrap_or_else(|| format!("http://{address}")),
-            metrics: metrics.map(warden_api::MetricsEndpoint::new),
+            metrics,
         },
     );
     eprintln!("warden: listening on http://{address} (API reference at http://{address}/docs)");
@@ -352,9 +454,10 @@ pub(crate) async fn serve(args: ServeArgs, metrics: Option<prometheus::Registry>
     let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
         shutdown_signal().await;
+        let _ = stop_tx.send(true);
         let _ = stopped_tx.send(());
     };
-    let server = warden_api::serve(listener, router, shutdown);
+    let server = warden_api::serve(listener, router, limits, shutdown);
     tokio::pin!(server);
     // After the signal, in-flight calls get `grace` to finish.
     let result = tokio::select! {
@@ -367,6 +470,9 @@ pub(crate) async fn serve(args: ServeArgs, metrics: Option<prometheus::Registry>
             Ok(())
         }
     };
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.abort();
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&format!("server error: {e}")),

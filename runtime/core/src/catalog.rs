@@ -245,7 +245,10 @@ async fn install(
 ) -> Result<Installed> {
     let tool = core
         .sandbox
-        .load(component.clone())
+        .load_for(
+            component.clone(),
+            organization_id.unwrap_or(warden_sandbox::HOST_TENANT),
+        )
         .await
         .map_err(|e| CoreError::InvalidComponent(e.message))?;
     let metadata = tool.metadata();

@@ -46,6 +46,11 @@ pub enum CoreError {
     /// A LiveKit webhook whose signature or body does not check out.
     #[error("webhook refused: {0}")]
     Webhook(#[from] warden_livekit::WebhookError),
+    /// The call was refused before it ran, as the tool would refuse it (an
+    /// unknown function): answered like the tool's own error of that kind,
+    /// with no audit row.
+    #[error("{}", .0.message)]
+    Refused(warden_sandbox::Error),
     /// Too much of something is in progress for this organization (e.g.
     /// uploads); the request may be repeated later.
     #[error("{0}")]
@@ -83,6 +88,7 @@ impl CoreError {
             CoreError::NotConfigured(_) => "not_configured",
             CoreError::LiveKit(_) => "livekit",
             CoreError::Webhook(_) => "webhook_refused",
+            CoreError::Refused(e) => e.kind.as_str(),
             CoreError::Busy(_) => "busy",
             CoreError::Store(_) => "store",
         }

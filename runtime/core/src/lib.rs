@@ -54,14 +54,58 @@ use warden_store::{KeyRing, Store, Tool as ToolRow};
 /// How the core runs tools.
 #[derive(Debug, Clone, Default)]
 pub struct CoreSettings {
-    /// Operator grants for every tool's outbound HTTP (e.g. private networks
-    /// for on-premises services).
+    /// Operator grants for outbound HTTP (e.g. private networks for
+    /// on-premises services): for the platform's tools, and for the
+    /// organizations' own tools only as [`CoreSettings::organization_grants`]
+    /// says. Denials apply to every tool.
     pub http: HttpGrants,
+    /// Whose uploaded tools get [`CoreSettings::http`]'s grants too.
+    pub organization_grants: OrganizationGrants,
     /// Limits for every call; `None` uses the sandbox's defaults.
     pub limits: Option<Limits>,
     /// LiveKit, for phone calls and webhooks; `None` answers both with
     /// [`CoreError::NotConfigured`].
     pub livekit: Option<LiveKitLink>,
+}
+
+/// Which organizations' own tools the operator's grants extend to. Tools an
+/// organization uploads are its own code: by default they get the
+/// operator's denials only, never the private network, extra hosts,
+/// credential hosts or a token endpoint the operator set up for the
+/// platform's tools.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum OrganizationGrants {
+    /// No organization's tools (the default).
+    #[default]
+    None,
+    /// These organizations' tools (by organization id).
+    Only(std::collections::BTreeSet<String>),
+    /// Every organization's tools: for single-tenant deployments and
+    /// development, where the operator trusts every uploader.
+    All,
+}
+
+impl OrganizationGrants {
+    /// Whether tools `organization_id` uploaded get the operator's grants.
+    pub fn covers(&self, organization_id: &str) -> bool {
+        match self {
+            OrganizationGrants::None => false,
+            OrganizationGrants::Only(ids) => ids.contains(organization_id),
+            OrganizationGrants::All => true,
+        }
+    }
+}
+
+impl CoreSettings {
+    /// The grants a call of `tool` gets: all of them for the platform's
+    /// tools and for organizations the operator named, denials only for
+    /// everyone else's.
+    pub(crate) fn grants_for(&self, tool: &ToolRow) -> HttpGrants {
+        match &tool.organization_id {
+            Some(owner) if !self.organization_grants.covers(owner) => self.http.denials_only(),
+            _ => self.http.clone(),
+        }
+    }
 }
 
 /// The domain services. Cheap to clone.
@@ -200,7 +244,7 @@ impl Core {
             .await?;
         let loaded = self
             .sandbox
-            .load(bytes)
+            .load_for(bytes, organization_id)
             .await
             .map_err(|e| CoreError::InvalidComponent(e.message))?;
         Ok(LoadedTool {

@@ -21,6 +21,8 @@ pub(crate) struct Metrics {
     fuel: Histogram<u64>,
     _instances: ObservableGauge<u64>,
     _queue: ObservableGauge<u64>,
+    _by_organization: ObservableGauge<u64>,
+    _waiting_by_organization: ObservableGauge<u64>,
 }
 
 impl Metrics {
@@ -28,6 +30,8 @@ impl Metrics {
         let meter = opentelemetry::global::meter("warden");
         let active = sandbox.clone();
         let queued = sandbox.clone();
+        let held = sandbox.clone();
+        let waiting = sandbox.clone();
         Metrics {
             calls: meter
                 .u64_counter("warden.tool.calls")
@@ -58,6 +62,35 @@ impl Metrics {
                 .u64_observable_gauge("warden.sandbox.queue.depth")
                 .with_description("Calls waiting for a free sandbox instance slot")
                 .with_callback(move |gauge| gauge.observe(queued.queue_depth() as u64, &[]))
+                .build(),
+            // One series per organization with calls in flight or waiting:
+            // organizations are created by operators, so the label set is
+            // bounded by theirs, not by callers.
+            _by_organization: meter
+                .u64_observable_gauge("warden.sandbox.organization.instances")
+                .with_description(
+                    "Sandbox instances an organization holds right now (its share is capped)",
+                )
+                .with_callback(move |gauge| {
+                    for load in held.instances_by_tenant() {
+                        gauge.observe(
+                            load.active as u64,
+                            &[KeyValue::new("warden.organization_id", load.tenant)],
+                        );
+                    }
+                })
+                .build(),
+            _waiting_by_organization: meter
+                .u64_observable_gauge("warden.sandbox.organization.queue.depth")
+                .with_description("An organization's calls waiting for a sandbox instance slot")
+                .with_callback(move |gauge| {
+                    for load in waiting.instances_by_tenant() {
+                        gauge.observe(
+                            load.waiting as u64,
+                            &[KeyValue::new("warden.organization_id", load.tenant)],
+                        );
+                    }
+                })
                 .build(),
         }
     }

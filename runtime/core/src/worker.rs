@@ -323,6 +323,9 @@ impl Core {
             .load_tool(&organization_id, &tool)
             .instrument(tracing::info_span!("load tool"))
             .await?;
+        // A name the tool does not have is refused here, before it reaches a
+        // metric, the sandbox or the audit log.
+        loaded.tool.function(function).map_err(CoreError::Refused)?;
         if let Some(current) = &tool.current_version {
             span.record("warden.tool.version", current.version.as_str());
         }
@@ -406,7 +409,7 @@ impl Core {
                         secrets,
                         limits: self.settings.limits.clone(),
                         deadline,
-                        http: self.settings.http.clone(),
+                        http: self.settings.grants_for(&tool),
                         on_token_refresh: Some(on_token_refresh),
                     },
                 },
@@ -532,7 +535,7 @@ impl Core {
                     },
                     secrets,
                     limits: self.settings.limits.clone(),
-                    http: self.settings.http.clone(),
+                    http: self.settings.grants_for(&tool),
                     ..CallEnv::default()
                 },
             )

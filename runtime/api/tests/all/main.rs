@@ -166,9 +166,14 @@ impl Server {
             ..api
         };
         let router = warden_api::router(core.clone(), api);
-        let task = tokio::spawn(warden_api::serve(listener, router, async {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(warden_api::serve(
+            listener,
+            router,
+            warden_api::ServerLimits::default(),
+            async {
+                let _ = stopped.await;
+            },
+        ));
         Server {
             addr,
             core,

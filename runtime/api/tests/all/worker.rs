@@ -32,6 +32,7 @@ async fn google_calendar_end_to_end_without_leaking_secrets(db: &TestDb) {
             },
             limits: None,
             livekit: None,
+            ..CoreSettings::default()
         },
         ApiSettings::default(),
     )

@@ -6,6 +6,7 @@ mod hostile;
 mod http_policy;
 mod keys;
 mod serve;
+mod shared;
 mod telemetry;
 
 use serde_json::{Value, json};

@@ -480,6 +480,9 @@ async fn refreshed_oauth_tokens_are_sealed_back(db: &TestDb) {
                 oauth_token_url: Some(google.token_url()),
                 ..HttpGrants::default()
             },
+            // The organization installs the tool itself: the stand-in's
+            // grants must reach organizations' tools.
+            organization_grants: warden_core::OrganizationGrants::All,
             limits: None,
             livekit: None,
         },
