@@ -68,7 +68,36 @@ impl<S: Send + Sync> FromRequestParts<S> for WorkerBearer {
     }
 }
 
+/// Whether `error` (or one of its sources) is the server's request-body
+/// timeout ([`crate::ServerLimits::request_body_timeout`]).
+pub(crate) fn body_timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    // A source chain is short; the bound only guards a cyclic one.
+    for _ in 0..16 {
+        let Some(error) = next else {
+            return false;
+        };
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        next = error.source();
+    }
+    false
+}
+
+/// 408: the body did not arrive in time.
+pub(crate) fn body_timeout() -> ApiError {
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "request_timeout",
+        "the request body did not arrive within the server's request-body timeout",
+    )
+}
+
 fn json_rejection(rejection: &JsonRejection) -> ApiError {
+    if body_timed_out(rejection) {
+        return body_timeout();
+    }
     let status = rejection.status();
     let kind = match status {
         StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
@@ -108,6 +137,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for SecretJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(value)) => Ok(SecretJson(value)),
+            Err(rejection) if body_timed_out(&rejection) => Err(body_timeout()),
             Err(rejection) => Err(json_rejection(&rejection).with_detail(
                 "the body must be a JSON object `{\"value\": \"…\"}` with a string value and \
                  no other fields, sent as application/json",

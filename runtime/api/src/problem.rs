@@ -16,6 +16,11 @@
 //! | `Unauthenticated`, `InvalidSession` | 401 + `WWW-Authenticate: Bearer` | `unauthenticated` |
 //! | `Sealed`, `Store`, anything else | 500, generic detail (logged) | `internal` |
 //!
+//! The request itself: a malformed or oversized body is 400
+//! `malformed_body` / 413 `payload_too_large`; a body that does not arrive
+//! within the server's request-body timeout is 408 `request_timeout`; a
+//! rate limit is 429 `rate_limited` or `busy` with `Retry-After`.
+//!
 //! Errors of a tool call (the tool's own `tool-error` or the sandbox's
 //! verdict) keep their `kind`; the `detail` is the (redacted) message meant
 //! for the LLM:

@@ -141,7 +141,9 @@ pub(crate) async fn install_tool(
     }
     let body = body.map_err(|rejection| {
         let status = rejection.status();
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
+        if crate::extract::body_timed_out(&rejection) {
+            crate::extract::body_timeout()
+        } else if status == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
                 status,
                 "payload_too_large",

@@ -306,6 +306,42 @@ fn idle_half_requests_are_capped_and_timed_out_while_others_are_served() {
     assert!(closed_within(&kept, Duration::from_secs(5)));
 }
 
+#[test]
+fn a_body_that_does_not_arrive_in_time_is_refused_408() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("state");
+    let server = start_with_env(&data, &["--request-body-timeout", "1"], &[]);
+    let (a, _) = bootstrap(&data);
+    for (path, content_type) in [
+        ("/v1/agents", "application/json"),
+        ("/v1/tools", "application/wasm"),
+    ] {
+        let mut stream = TcpStream::connect(&server.address).unwrap();
+        write!(
+            stream,
+            "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: {content_type}\r\nContent-Length: 100\r\n\r\n{{\"na",
+            a.key
+        )
+        .unwrap();
+        let started = Instant::now();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        assert!(response.starts_with("HTTP/1.1 408"), "{path}: {response}");
+        assert!(response.contains("request_timeout"), "{response}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+    let (status, agents) = http(&server.address, "GET", "/v1/agents", Some(&a.key), None);
+    assert_eq!(status, 200);
+    assert!(
+        !agents.contains("\"na"),
+        "a half-sent agent was created: {agents}"
+    );
+}
+
 /// A free port on loopback, for a listener the server opens itself.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
