@@ -6,10 +6,10 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::any::AnyRow;
 
-use crate::db::{
-    Page, PageRequest, RowExt, Store, contains_pattern, json_text, micros, new_id, now, page_from,
-};
 use crate::error::{Result, StoreError, map_db};
+use crate::page::{Page, PageRequest, contains_pattern, page_from};
+use crate::row::{RowExt, json_text, micros, new_id, now};
+use crate::store::Store;
 
 /// A voice agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,7 +171,7 @@ impl Store {
         .bind(&new.system_prompt)
         .bind(new.is_active)
         .bind(micros(now()))
-        .fetch_one(&self.pool)
+        .fetch_one(self.pool())
         .await
         .map_err(map_db("voice agent", "organization"))?;
         agent(&row)
@@ -184,7 +184,7 @@ impl Store {
         ))
         .bind(agent_id)
         .bind(organization_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?
         .ok_or(StoreError::NotFound("voice agent"))?;
         agent(&row)
@@ -212,7 +212,7 @@ impl Store {
         .bind(micros(now()))
         .bind(agent_id)
         .bind(organization_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?
         .ok_or(StoreError::NotFound("voice agent"))?;
         agent(&row)
@@ -225,7 +225,7 @@ impl Store {
         let result = sqlx::query("DELETE FROM voice_agents WHERE id = $1 AND organization_id = $2")
             .bind(agent_id)
             .bind(organization_id)
-            .execute(&self.pool)
+            .execute(self.pool())
             .await?;
         if result.rows_affected() == 0 {
             return Err(StoreError::NotFound("voice agent"));
@@ -255,7 +255,7 @@ impl Store {
         .bind(after_time)
         .bind(after_id)
         .bind(limit + 1)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         let items = rows.iter().map(agent).collect::<Result<Vec<_>>>()?;
         Ok(page_from(items, limit, |a| (a.created_at, a.id.as_str())))
@@ -334,7 +334,7 @@ impl Store {
         .bind(agent_id)
         .bind(tool_id)
         .bind(organization_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?
         .ok_or(StoreError::NotFound("agent tool"))?;
         agent_tool(&row)
@@ -353,7 +353,7 @@ impl Store {
         ))
         .bind(agent_id)
         .bind(organization_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         rows.iter().map(agent_tool).collect()
     }
@@ -372,7 +372,7 @@ impl Store {
         .bind(agent_id)
         .bind(tool_id)
         .bind(organization_id)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         if result.rows_affected() == 0 {
             return Err(StoreError::NotFound("agent tool"));

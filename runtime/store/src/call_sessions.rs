@@ -8,8 +8,10 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::any::AnyRow;
 
-use crate::db::{Page, PageRequest, RowExt, Store, json_text, micros, new_id, now, page_from};
 use crate::error::{Result, StoreError, map_db};
+use crate::page::{Page, PageRequest, page_from};
+use crate::row::{RowExt, json_text, micros, new_id, now};
+use crate::store::Store;
 
 /// Who placed the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -147,7 +149,7 @@ impl Store {
         .bind(micros(new.expires_at))
         .bind(micros(now()))
         .bind(metadata)
-        .fetch_one(&self.pool)
+        .fetch_one(self.pool())
         .await
         .map_err(map_db("call session", "voice agent"))?;
         call_session(&row)
@@ -160,7 +162,7 @@ impl Store {
         ))
         .bind(id)
         .bind(organization_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?
         .ok_or(StoreError::NotFound("call session"))?;
         call_session(&row)
@@ -175,7 +177,7 @@ impl Store {
         ))
         .bind(token_hash)
         .bind(micros(now()))
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?
         .ok_or(StoreError::NotFound("call session"))?;
         call_session(&row)
@@ -199,7 +201,7 @@ impl Store {
         .bind(ended_at.map(micros))
         .bind(id)
         .bind(organization_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?
         .ok_or(StoreError::NotFound("call session"))?;
         call_session(&row)
@@ -225,7 +227,7 @@ impl Store {
         .bind(micros(ended_at))
         .bind(id)
         .bind(organization_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?
         .ok_or(StoreError::NotFound("call session"))?;
         call_session(&row)
@@ -247,7 +249,7 @@ impl Store {
         .bind(metadata)
         .bind(id)
         .bind(organization_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?
         .ok_or(StoreError::NotFound("call session"))?;
         call_session(&row)
@@ -262,7 +264,7 @@ impl Store {
              WHERE room_name = $1 AND ended_at IS NULL ORDER BY created_at, id"
         ))
         .bind(room_name)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         rows.iter().map(call_session).collect()
     }
@@ -287,7 +289,7 @@ impl Store {
         .bind(after_time)
         .bind(after_id)
         .bind(limit + 1)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         let items = rows.iter().map(call_session).collect::<Result<Vec<_>>>()?;
         Ok(page_from(items, limit, |s| (s.created_at, s.id.as_str())))

@@ -7,10 +7,11 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::any::AnyRow;
 
-use crate::db::{
-    Backend, Page, PageRequest, RowExt, Store, json_text, micros, new_id, now, page_from,
-};
+use crate::backend::Backend;
 use crate::error::{Result, StoreError};
+use crate::page::{Page, PageRequest, page_from};
+use crate::row::{RowExt, json_text, micros, new_id, now};
+use crate::store::Store;
 
 /// How a call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -298,7 +299,7 @@ impl Store {
             new,
         )?;
         let _writer = self.write_guard().await;
-        let row = insert.fetch_optional(&self.pool).await?;
+        let row = insert.fetch_optional(self.pool()).await?;
         recorded(row)
     }
 
@@ -383,7 +384,7 @@ impl Store {
         ))
         .bind(id)
         .bind(organization_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?
         .ok_or(StoreError::NotFound("invocation"))?;
         invocation(&row)
@@ -407,7 +408,7 @@ impl Store {
             .bind(after_time)
             .bind(after_id)
             .bind(limit + 1)
-            .fetch_all(&self.pool)
+            .fetch_all(self.pool())
             .await?;
         let items = rows.iter().map(invocation).collect::<Result<Vec<_>>>()?;
         Ok(page_from(items, limit, |i| (i.created_at, i.id.as_str())))
@@ -428,7 +429,7 @@ impl Store {
              FROM invocations WHERE {FILTER}"
         );
         let totals = bind_filter!(sqlx::query(&sql), organization_id, filter)
-            .fetch_one(&self.pool)
+            .fetch_one(self.pool())
             .await?;
         let count = totals.int("calls")?;
         let mut stats = InvocationStats {
@@ -448,7 +449,7 @@ impl Store {
              GROUP BY error_kind ORDER BY calls DESC, error_kind"
         );
         let rows = bind_filter!(sqlx::query(&sql), organization_id, filter)
-            .fetch_all(&self.pool)
+            .fetch_all(self.pool())
             .await?;
         stats.errors_by_kind = rows
             .iter()
@@ -466,7 +467,7 @@ impl Store {
             let offset = (rank - 1).clamp(0, count - 1);
             let row = bind_filter!(sqlx::query(&sql), organization_id, filter)
                 .bind(offset)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.pool())
                 .await?;
             row.map(|row| row.int("duration_us")).transpose()
         };

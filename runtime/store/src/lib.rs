@@ -5,11 +5,12 @@
 //! # One query set, two databases
 //!
 //! Every query is written once, in SQL both databases accept, and runs through sqlx's
-//! `Any` driver over a pool for whichever backend the URL names (on a SQLite file, the
-//! few statements every call makes run on two connections the store keeps outside the
-//! pool, which would otherwise ping each connection it takes back, and the worker
-//! plane's look-up runs synchronously through rusqlite on the calling thread — see
-//! `Store::worker_invocation_target`). The schema is shaped so
+//! `Any` driver over a pool for whichever backend the URL names. Each engine is one
+//! variant of `backend::Engine`, holding what makes sense for it: a SQLite file also
+//! has two connections outside the pool for the few statements every call makes (the
+//! pool would ping each connection it takes back), and read connections on which the
+//! worker plane's look-up runs synchronously through rusqlite, declared to the runtime
+//! as blocking — see `Store::worker_invocation_target`. The schema is shaped so
 //! that this stays honest (`migrations/sqlite` and `migrations/postgres` are the same
 //! schema in two dialects):
 //!
@@ -18,7 +19,8 @@
 //!   `chrono::DateTime<Utc>`;
 //! - JSON documents are `TEXT`, exposed as `serde_json::Value` (or typed maps);
 //! - booleans are `BOOLEAN` on PostgreSQL and `INTEGER` 0/1 on SQLite (the `Any` driver
-//!   cannot decode SQLite's `BOOLEAN`); rows read either;
+//!   cannot decode SQLite's `BOOLEAN`); one rule reads either, whichever driver read
+//!   the row (anything but a boolean, 0 or 1 is corrupt);
 //! - placeholders are `$1…$n`; the few aggregates that differ in type between the two
 //!   (`SUM`, `AVG`) are `CAST` explicitly.
 //!
@@ -47,15 +49,17 @@
 //! a record to its row are described in [`sealed`]. The store only ever sees sealed bytes.
 
 mod agents;
+mod backend;
 mod call_sessions;
-mod db;
 mod error;
 mod invocations;
 mod lookup;
 mod organizations;
+mod page;
+mod row;
 pub mod sealed;
 mod secrets;
-mod sync_read;
+mod store;
 mod tools;
 mod webhook_events;
 mod worker_tokens;
@@ -63,16 +67,18 @@ mod worker_tokens;
 pub use agents::{
     AgentFilter, AgentTool, AgentToolSettings, NewVoiceAgent, VoiceAgent, VoiceAgentUpdate,
 };
+pub use backend::{Backend, SQLITE_BUSY_TIMEOUT};
 pub use call_sessions::{CallDirection, CallSession, NewCallSession};
-pub use db::{Backend, MAX_PAGE_SIZE, Page, PageRequest, SQLITE_BUSY_TIMEOUT, Store, StoreOptions};
 pub use error::{Result, StoreError};
 pub use invocations::{
     Invocation, InvocationFilter, InvocationOutcome, InvocationStats, MAX_BATCH_ROWS, NewInvocation,
 };
 pub use lookup::InvocationTarget;
 pub use organizations::{ApiKey, NewApiKey, Organization, OrganizationUpdate};
+pub use page::{MAX_PAGE_SIZE, Page, PageRequest};
 pub use sealed::{GeneratedKey, KeyRing, KeyRingError, SealError, SealedSecret, SecretIdentity};
 pub use secrets::{SealedSecretRow, SecretInfo};
+pub use store::{Store, StoreOptions};
 pub use tools::{
     InstalledVersion, NewToolFunction, NewToolVersion, Tool, ToolFunction, ToolVersion,
     ToolVersionRef, sha256_hex,

@@ -3,8 +3,9 @@
 use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 
-use crate::db::{RowExt, Store, micros, new_id, now};
 use crate::error::{Result, StoreError, map_db};
+use crate::row::{RowExt, micros, new_id, now};
+use crate::store::Store;
 
 /// A tenant. Everything else but platform tools belongs to one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,7 +107,7 @@ impl Store {
         .bind(name)
         .bind(record_arguments)
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(self.pool())
         .await
         .map_err(map_db("organization", "organization"))?;
         organization(&row)
@@ -118,7 +119,7 @@ impl Store {
             "SELECT {ORGANIZATION_COLUMNS} FROM organizations WHERE id = $1"
         ))
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?
         .ok_or(StoreError::NotFound("organization"))?;
         organization(&row)
@@ -130,7 +131,7 @@ impl Store {
             "SELECT {ORGANIZATION_COLUMNS} FROM organizations WHERE name = $1"
         ))
         .bind(name)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?
         .ok_or(StoreError::NotFound("organization"))?;
         organization(&row)
@@ -141,7 +142,7 @@ impl Store {
         let rows = sqlx::query(&format!(
             "SELECT {ORGANIZATION_COLUMNS} FROM organizations ORDER BY name"
         ))
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         rows.iter().map(organization).collect()
     }
@@ -162,7 +163,7 @@ impl Store {
         .bind(update.record_arguments)
         .bind(micros(now()))
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await
         .map_err(map_db("organization", "organization"))?
         .ok_or(StoreError::NotFound("organization"))?;
@@ -175,7 +176,7 @@ impl Store {
         let _writer = self.write_guard().await;
         let result = sqlx::query("DELETE FROM organizations WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.pool())
             .await?;
         if result.rows_affected() == 0 {
             return Err(StoreError::NotFound("organization"));
@@ -196,7 +197,7 @@ impl Store {
         .bind(&key.prefix)
         .bind(&key.key_hash)
         .bind(micros(now()))
-        .fetch_one(&self.pool)
+        .fetch_one(self.pool())
         .await
         .map_err(map_db("api key", "organization"))?;
         api_key(&row)
@@ -210,7 +211,7 @@ impl Store {
             "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"
         ))
         .bind(key_hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?
         .ok_or(StoreError::NotFound("api key"))?;
         api_key(&row)
@@ -223,7 +224,7 @@ impl Store {
              ORDER BY created_at DESC, id DESC"
         ))
         .bind(organization_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         rows.iter().map(api_key).collect()
     }
@@ -237,7 +238,7 @@ impl Store {
         .bind(micros(now()))
         .bind(id)
         .bind(organization_id)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         if result.rows_affected() == 0 {
             return Err(StoreError::NotFound("api key"));
@@ -255,7 +256,7 @@ impl Store {
         .bind(micros(now()))
         .bind(id)
         .bind(organization_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?
         .ok_or(StoreError::NotFound("api key"))?;
         api_key(&row)

@@ -7,9 +7,10 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use sqlx::any::AnyRow;
 
-use crate::db::{RowExt, Store, micros, new_id, now};
 use crate::error::{Result, StoreError};
+use crate::row::{RowExt, micros, new_id, now};
 use crate::sealed::{KeyRing, SealedSecret, SecretIdentity};
+use crate::store::Store;
 
 /// What a listing shows of a secret: that it is set, and since when.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,7 +118,7 @@ impl Store {
         .bind(sealed.as_bytes())
         .bind(sealed.key_id())
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await
         .map_err(crate::error::map_db("secret", "organization"))?
         .ok_or(StoreError::NotFound("tool"))?;
@@ -141,7 +142,7 @@ impl Store {
         .bind(organization_id)
         .bind(tool_id)
         .bind(name)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?
         .ok_or(StoreError::NotFound("secret"))?;
         sealed_row(&row)
@@ -159,7 +160,7 @@ impl Store {
         ))
         .bind(organization_id)
         .bind(tool_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         rows.iter().map(sealed_row).collect()
     }
@@ -204,7 +205,7 @@ impl Store {
         )
         .bind(organization_id)
         .bind(tool_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         rows.iter()
             .map(|row| {
@@ -231,7 +232,7 @@ impl Store {
         .bind(organization_id)
         .bind(tool_id)
         .bind(name)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         if result.rows_affected() == 0 {
             return Err(StoreError::NotFound("secret"));

@@ -6,8 +6,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 
-use crate::db::{RowExt, Store, json_text, micros, new_id, now};
 use crate::error::{Result, StoreError, is_conflict};
+use crate::row::{RowExt, json_text, micros, new_id, now};
+use crate::store::Store;
 
 /// A tool in the catalogue (table `platform_tools`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -343,7 +344,7 @@ impl Store {
             "{TOOL_SELECT} WHERE {VISIBLE} ORDER BY t.name, t.organization_id IS NOT NULL, t.id"
         ))
         .bind(organization_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         rows.iter().map(tool).collect()
     }
@@ -353,7 +354,7 @@ impl Store {
         let rows = sqlx::query(&format!(
             "{TOOL_SELECT} WHERE t.organization_id IS NULL ORDER BY t.name"
         ))
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         rows.iter().map(tool).collect()
     }
@@ -363,7 +364,7 @@ impl Store {
         let row = sqlx::query(&format!("{TOOL_SELECT} WHERE {VISIBLE} AND t.id = $2"))
             .bind(organization_id)
             .bind(tool_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.pool())
             .await?
             .ok_or(StoreError::NotFound("tool"))?;
         tool(&row)
@@ -378,7 +379,7 @@ impl Store {
         ))
         .bind(organization_id)
         .bind(name)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?
         .ok_or(StoreError::NotFound("tool"))?;
         tool(&row)
@@ -390,7 +391,7 @@ impl Store {
             "{TOOL_SELECT} WHERE t.organization_id IS NULL AND t.name = $1"
         ))
         .bind(name)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?
         .ok_or(StoreError::NotFound("tool"))?;
         tool(&row)
@@ -407,7 +408,7 @@ impl Store {
         )
         .bind(tool_id)
         .bind(owner)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         if result.rows_affected() == 0 {
             return Err(StoreError::NotFound("tool"));
@@ -427,7 +428,7 @@ impl Store {
         ))
         .bind(organization_id)
         .bind(tool_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         rows.iter().map(version).collect()
     }
@@ -441,7 +442,7 @@ impl Store {
         let row = sqlx::query(&format!("{VERSION_SELECT} WHERE {VISIBLE} AND v.id = $2"))
             .bind(organization_id)
             .bind(version_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.pool())
             .await?
             .ok_or(StoreError::NotFound("tool version"))?;
         version(&row)
@@ -458,7 +459,7 @@ impl Store {
         ))
         .bind(organization_id)
         .bind(sha256)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         rows.iter().map(version).collect()
     }
@@ -471,7 +472,7 @@ impl Store {
         ))
         .bind(organization_id)
         .bind(version_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?
         .ok_or(StoreError::NotFound("tool version"))?;
         row.bytes("component")
@@ -491,7 +492,7 @@ impl Store {
              FROM tool_functions WHERE tool_version_id = $1 ORDER BY name",
         )
         .bind(version_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         rows.iter().map(function).collect()
     }

@@ -6,8 +6,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::db::{Store, micros, now};
 use crate::error::Result;
+use crate::row::{micros, now};
+use crate::store::Store;
 
 /// Most expired rows one [`Store::claim_webhook_event`] deletes. Every claim adds at most
 /// one row and deletes up to this many whose time has passed, so the table holds little
@@ -37,7 +38,7 @@ impl Store {
         )
         .bind(micros(received_at))
         .bind(WEBHOOK_EVENT_PRUNE_BATCH)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         let inserted = sqlx::query(
             "INSERT INTO webhook_events (id, received_at, keep_until) VALUES ($1, $2, $3) \
@@ -46,7 +47,7 @@ impl Store {
         .bind(id)
         .bind(micros(received_at))
         .bind(micros(keep_until))
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         if inserted.rows_affected() == 1 {
             return Ok(true);
@@ -54,7 +55,7 @@ impl Store {
         sqlx::query("UPDATE webhook_events SET keep_until = $1 WHERE id = $2 AND keep_until < $1")
             .bind(micros(keep_until))
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.pool())
             .await?;
         Ok(false)
     }
@@ -65,7 +66,7 @@ impl Store {
         let _writer = self.write_guard().await;
         sqlx::query("DELETE FROM webhook_events WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.pool())
             .await?;
         Ok(())
     }

@@ -9,8 +9,9 @@
 use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 
-use crate::db::{RowExt, Store, micros, new_id, now};
 use crate::error::{Result, StoreError, map_db};
+use crate::row::{RowExt, micros, new_id, now};
+use crate::store::Store;
 
 /// A worker token's row. The token itself is never stored, only its SHA-256.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +79,7 @@ impl Store {
         .bind(&token.token_hash)
         .bind(token.organization_id.as_deref())
         .bind(micros(now()))
-        .fetch_one(&self.pool)
+        .fetch_one(self.pool())
         .await
         .map_err(map_db("worker token", "organization"))?;
         worker_token(&row)
@@ -93,7 +94,7 @@ impl Store {
              WHERE token_hash = $1 AND revoked_at IS NULL"
         ))
         .bind(token_hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?
         .ok_or(StoreError::NotFound("worker token"))?;
         worker_token(&row)
@@ -104,7 +105,7 @@ impl Store {
         let rows = sqlx::query(&format!(
             "SELECT {WORKER_TOKEN_COLUMNS} FROM worker_tokens ORDER BY created_at DESC, id DESC"
         ))
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         rows.iter().map(worker_token).collect()
     }
@@ -115,7 +116,7 @@ impl Store {
         let result = sqlx::query("UPDATE worker_tokens SET last_used_at = $1 WHERE id = $2")
             .bind(micros(now()))
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.pool())
             .await?;
         if result.rows_affected() == 0 {
             return Err(StoreError::NotFound("worker token"));
@@ -133,7 +134,7 @@ impl Store {
         ))
         .bind(micros(now()))
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?
         .ok_or(StoreError::NotFound("worker token"))?;
         worker_token(&row)

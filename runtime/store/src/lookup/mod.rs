@@ -6,13 +6,20 @@
 //! goes back to the organization-scoped methods with the organization found
 //! here.
 
-use crate::db::{RowExt, Store};
+mod cache;
+#[cfg(test)]
+mod tests;
+
+use crate::backend::{NamedRow, ReadError, column_positions};
 use crate::error::{Result, StoreError};
+use crate::row::RowExt;
 use crate::sealed::SealedSecret;
-use crate::sync_read::{NamedRow, column_positions};
+use crate::store::Store;
 use crate::{AgentTool, SealedSecretRow, Tool, ToolVersionRef, VoiceAgent, WorkerToken};
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock};
+
+pub(crate) use cache::LookupCache;
+use cache::{LookupKey, WorkerAnswer};
 
 impl Store {
     /// The agent `agent_id`, whichever organization it belongs to (its
@@ -29,7 +36,7 @@ impl Store {
         )
         .bind(agent_id)
         .bind(scope)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?
         .ok_or(StoreError::NotFound("voice agent"))?;
         let organization_id = row.text("organization_id")?;
@@ -112,9 +119,8 @@ impl Store {
     /// What an invocation of `tool_name` by `agent_id` needs — the agent, the
     /// tool the agent's organization sees under that name (its own before a
     /// platform tool), the association and the sealed secrets — read in one
-    /// query, so the worker plane loads everything fresh on every call at the
-    /// cost of one query. On a SQLite file the query runs on the calling thread
-    /// (see [`Store`]'s notes on SQLite).
+    /// query. On a SQLite file the query runs synchronously on the calling
+    /// thread, as blocking work (see `backend/sync_read.rs`).
     ///
     /// With `organization_id`, an agent of another organization is
     /// [`StoreError::NotFound`]; without it (cross-organization callers such
@@ -147,7 +153,8 @@ impl Store {
     /// Answers are as of the last commit, whoever made it: each call reads the
     /// look-up version (one row that every change to the tables read here
     /// advances, in the same transaction) and reuses an answer read at that
-    /// same version, else runs the query.
+    /// same version, else runs the query — a cache that is never stale
+    /// (`lookup/cache.rs`).
     pub async fn worker_invocation_target(
         &self,
         token_hash: &str,
@@ -155,19 +162,45 @@ impl Store {
         tool_name: &str,
     ) -> Result<(WorkerToken, Result<InvocationTarget>)> {
         let key = LookupKey::new(token_hash, agent_id, tool_name);
-        let version = self.lookup_version().await?;
-        if let Some(hit) = self.lookups.get(version, &key) {
-            return Ok((hit.0.clone(), Ok(hit.1.clone())));
-        }
-        let (version, token, target) = self
-            .target_rows::<WorkerTargetRows>(
+        // On a SQLite file, the version and (when it moved) the query in one blocking
+        // section; elsewhere, or when that gives no answer, the same asynchronously.
+        let now = self.read_blocking(|connection| {
+            let version = version_now(connection)?;
+            if let Some(answer) = self.lookups.get(version, &key) {
+                return Ok(Lookup::Known(answer));
+            }
+            let rows = rows_now(
+                connection,
                 &WORKER_TARGET_SELECT,
                 agent_id,
                 Some(token_hash),
                 tool_name,
-            )
-            .await?
-            .finish()?;
+            )?;
+            Ok(Lookup::Read(Box::new(rows)))
+        });
+        let lookup = match now {
+            Some(lookup) => lookup?,
+            None => {
+                let version = self.lookup_version().await?;
+                match self.lookups.get(version, &key) {
+                    Some(answer) => Lookup::Known(answer),
+                    None => Lookup::Read(Box::new(
+                        self.rows_later(
+                            &WORKER_TARGET_SELECT,
+                            agent_id,
+                            Some(token_hash),
+                            tool_name,
+                        )
+                        .await?,
+                    )),
+                }
+            }
+        };
+        let rows = match lookup {
+            Lookup::Known(answer) => return Ok((answer.0.clone(), Ok(answer.1.clone()))),
+            Lookup::Read(rows) => rows,
+        };
+        let (version, token, target) = rows.finish()?;
         if let Ok(target) = &target {
             self.lookups
                 .put(version, key, Arc::new((token.clone(), target.clone())));
@@ -175,16 +208,9 @@ impl Store {
         Ok((token, target))
     }
 
-    /// The current look-up version (see [`Store::worker_invocation_target`]).
+    /// The current look-up version (see [`Store::worker_invocation_target`]), read
+    /// asynchronously.
     async fn lookup_version(&self) -> Result<i64> {
-        let read = |connection: &rusqlite::Connection| {
-            Ok(connection
-                .prepare_cached(VERSION_SELECT)?
-                .query_row([], |row| row.get(0))?)
-        };
-        if let Some(version) = self.read_now(read) {
-            return version;
-        }
         let rows = self.fetch_all_direct(sqlx::query(VERSION_SELECT)).await?;
         rows.first()
             .ok_or(StoreError::Corrupt("lookup_version has no row".to_owned()))?
@@ -192,7 +218,7 @@ impl Store {
     }
 
     /// The rows of `select` (`$1` agent id, `$2`, `$3` tool name), one at a
-    /// time into `R`: on the calling thread on a SQLite file, else through sqlx.
+    /// time into `R`: synchronously on a SQLite file, else through sqlx.
     async fn target_rows<R: PushRow>(
         &self,
         select: &str,
@@ -200,24 +226,22 @@ impl Store {
         second: Option<&str>,
         tool_name: &str,
     ) -> Result<R> {
-        let read = |connection: &rusqlite::Connection| {
-            let mut statement = connection.prepare_cached(select)?;
-            let columns = column_positions(&statement);
-            let mut rows = statement.query(rusqlite::named_params! {
-                "$1": agent_id, "$2": second, "$3": tool_name,
-            })?;
-            let mut target = R::default();
-            while let Some(row) = rows.next()? {
-                target.push(&NamedRow {
-                    row,
-                    columns: &columns,
-                })?;
-            }
-            Ok(target)
-        };
-        if let Some(target) = self.read_now(read) {
-            return target;
+        let now = self
+            .read_blocking(|connection| rows_now(connection, select, agent_id, second, tool_name));
+        match now {
+            Some(rows) => rows,
+            None => self.rows_later(select, agent_id, second, tool_name).await,
         }
+    }
+
+    /// [`Store::target_rows`] through sqlx.
+    async fn rows_later<R: PushRow>(
+        &self,
+        select: &str,
+        agent_id: &str,
+        second: Option<&str>,
+        tool_name: &str,
+    ) -> Result<R> {
         let query = sqlx::query(select)
             .bind(agent_id)
             .bind(second)
@@ -230,70 +254,50 @@ impl Store {
     }
 }
 
+/// What [`Store::worker_invocation_target`] found: an answer read earlier at the
+/// current look-up version, or the rows of its query.
+enum Lookup {
+    Known(Arc<WorkerAnswer>),
+    /// Boxed: the rows are large, and read only when the version moved.
+    Read(Box<WorkerTargetRows>),
+}
+
+/// The current look-up version, read on `connection`.
+fn version_now(connection: &rusqlite::Connection) -> Result<i64, ReadError> {
+    Ok(connection
+        .prepare_cached(VERSION_SELECT)?
+        .query_row([], |row| row.get(0))?)
+}
+
+/// [`Store::target_rows`] on `connection`.
+fn rows_now<R: PushRow>(
+    connection: &rusqlite::Connection,
+    select: &str,
+    agent_id: &str,
+    second: Option<&str>,
+    tool_name: &str,
+) -> Result<R, ReadError> {
+    let mut statement = connection.prepare_cached(select)?;
+    let columns = column_positions(&statement);
+    let mut rows = statement.query(rusqlite::named_params! {
+        "$1": agent_id, "$2": second, "$3": tool_name,
+    })?;
+    let mut target = R::default();
+    while let Some(row) = rows.next()? {
+        target.push(&NamedRow {
+            row,
+            columns: &columns,
+        })?;
+    }
+    Ok(target)
+}
+
 /// Takes the rows of a target query one at a time.
 trait PushRow: Default {
     fn push(&mut self, row: &impl RowExt) -> Result<()>;
 }
 
 const VERSION_SELECT: &str = "SELECT version FROM lookup_version WHERE id = 1";
-
-/// Which worker look-up an answer is for.
-/// No `Debug`: it holds a worker token's hash.
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct LookupKey(String);
-
-impl LookupKey {
-    fn new(token_hash: &str, agent_id: &str, tool_name: &str) -> Self {
-        // NUL separates: none of the three can contain one (hex, ids, tool names).
-        LookupKey(format!("{token_hash}\0{agent_id}\0{tool_name}"))
-    }
-}
-
-/// Most answers kept; past it the cache starts over.
-const MAX_LOOKUPS: usize = 4096;
-
-/// Worker look-ups answered at one look-up version. A version the cache has
-/// not seen replaces everything it holds; answers read at an older version
-/// than the cache's are not kept.
-#[derive(Default)]
-pub(crate) struct LookupCache {
-    state: Mutex<LookupState>,
-}
-
-#[derive(Default)]
-struct LookupState {
-    version: i64,
-    answers: HashMap<LookupKey, Arc<(WorkerToken, InvocationTarget)>>,
-}
-
-impl LookupCache {
-    fn get(&self, version: i64, key: &LookupKey) -> Option<Arc<(WorkerToken, InvocationTarget)>> {
-        let state = self.state();
-        if state.version != version {
-            return None;
-        }
-        state.answers.get(key).cloned()
-    }
-
-    fn put(&self, version: i64, key: LookupKey, answer: Arc<(WorkerToken, InvocationTarget)>) {
-        let mut state = self.state();
-        if version < state.version {
-            return;
-        }
-        if version > state.version || state.answers.len() >= MAX_LOOKUPS {
-            state.answers.clear();
-            state.version = version;
-        }
-        state.answers.insert(key, answer);
-    }
-
-    fn state(&self) -> std::sync::MutexGuard<'_, LookupState> {
-        // Nothing panics while the lock is held; a poisoned map is still a map.
-        self.state
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-    }
-}
 
 /// An [`InvocationTarget`] from the rows of [`TARGET_SELECT`] or
 /// [`WORKER_TARGET_SELECT`], one at a time: the first row has the agent, the

@@ -1,0 +1,168 @@
+//! The database engines behind a [`Store`](crate::Store): one variant per engine, each
+//! with what makes sense for it.
+//!
+//! - A **SQLite file** (the embedded default) has the pool, this process's writer lock,
+//!   two direct connections for the statements every call makes ([`direct`]), and
+//!   synchronous read connections for the worker look-up ([`sync_read`]).
+//! - An **in-memory SQLite** database is one connection (every connection would open a
+//!   database of its own) and the writer lock.
+//! - **PostgreSQL** is a pool.
+//!
+//! Repositories use the pool for everything ([`Engine::pool`]); the faster paths are
+//! asked for by name ([`Engine::fetch_all_direct`], [`Engine::read_blocking`]) and fall
+//! back to the pool on engines without them.
+
+mod direct;
+mod postgres;
+mod sqlite;
+mod sync_read;
+
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::migrate::Migrator;
+use sqlx::query::Query;
+use sqlx::{Any, AnyPool};
+use tokio::sync::Mutex;
+
+use crate::StoreOptions;
+use crate::error::{Result, StoreError};
+
+pub use sqlite::SQLITE_BUSY_TIMEOUT;
+pub(crate) use sync_read::{NamedRow, ReadError, column_positions};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/postgres");
+
+/// The database behind a [`Store`](crate::Store).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite: a file (the embedded default) or an in-memory database.
+    Sqlite,
+    /// A PostgreSQL server (scale-out).
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a URL names: `sqlite:…`, or `postgres://…` / `postgresql://…`.
+    pub fn from_url(url: &str) -> Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::Invalid(
+                "database URL must start with sqlite: or postgres://".to_owned(),
+            ))
+        }
+    }
+
+    fn migrator(self) -> &'static Migrator {
+        match self {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+}
+
+/// A connected database engine.
+pub(crate) enum Engine {
+    SqliteFile(sqlite::SqliteFile),
+    SqliteMemory(sqlite::SqliteMemory),
+    Postgres(postgres::Postgres),
+}
+
+impl Engine {
+    /// Connects to `url`, applying the migrations first when `options.migrate` says so.
+    pub(crate) async fn connect(url: &str, options: &StoreOptions) -> Result<Engine> {
+        sqlx::any::install_default_drivers();
+        Ok(match Backend::from_url(url)? {
+            Backend::Sqlite if sqlite::is_in_memory(url) => {
+                Engine::SqliteMemory(sqlite::SqliteMemory::connect(url, options).await?)
+            }
+            Backend::Sqlite => Engine::SqliteFile(sqlite::SqliteFile::connect(url, options).await?),
+            Backend::Postgres => Engine::Postgres(postgres::Postgres::connect(url, options).await?),
+        })
+    }
+
+    pub(crate) fn backend(&self) -> Backend {
+        match self {
+            Engine::SqliteFile(_) | Engine::SqliteMemory(_) => Backend::Sqlite,
+            Engine::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// The pool every repository query may use.
+    pub(crate) fn pool(&self) -> &AnyPool {
+        match self {
+            Engine::SqliteFile(sqlite) => &sqlite.pool,
+            Engine::SqliteMemory(sqlite) => &sqlite.pool,
+            Engine::Postgres(postgres) => &postgres.pool,
+        }
+    }
+
+    /// Applies the embedded migrations that have not been applied yet.
+    pub(crate) async fn migrate(&self) -> Result<()> {
+        migrate(self.backend(), self.pool()).await
+    }
+
+    /// SQLite allows one writer at a time: writers of this process queue on this lock
+    /// instead of sleeping in SQLite's busy handler. (Other processes still meet the busy
+    /// timeout.) `None` on PostgreSQL.
+    pub(crate) fn writer(&self) -> Option<&Mutex<()>> {
+        match self {
+            Engine::SqliteFile(sqlite) => Some(&sqlite.writer),
+            Engine::SqliteMemory(sqlite) => Some(&sqlite.writer),
+            Engine::Postgres(_) => None,
+        }
+    }
+
+    /// The statement that begins a write transaction. On SQLite it takes the write lock
+    /// up front (`BEGIN IMMEDIATE`), so a transaction never fails half-way on a lock
+    /// upgrade.
+    pub(crate) fn begin_write_statement(&self) -> Option<&'static str> {
+        match self {
+            Engine::SqliteFile(_) | Engine::SqliteMemory(_) => Some("BEGIN IMMEDIATE"),
+            Engine::Postgres(_) => None,
+        }
+    }
+
+    /// Runs `query` (one statement, outside any transaction) and returns its rows: on a
+    /// SQLite file's direct connections, else through the pool.
+    pub(crate) async fn fetch_all_direct<'q>(
+        &self,
+        query: Query<'q, Any, AnyArguments<'q>>,
+    ) -> Result<Vec<AnyRow>> {
+        match self {
+            Engine::SqliteFile(sqlite) => sqlite.direct.fetch_all(query).await,
+            Engine::SqliteMemory(_) | Engine::Postgres(_) => {
+                Ok(query.fetch_all(self.pool()).await?)
+            }
+        }
+    }
+
+    /// Runs `read` synchronously on a SQLite file's own read connections, as blocking
+    /// work (see [`sqlite::SqliteFile::read_blocking`]). `None` when this engine has no
+    /// such connections, cannot block here, or the read could not be answered on them —
+    /// the caller then runs its query asynchronously instead.
+    pub(crate) fn read_blocking<T>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> Result<T, ReadError>,
+    ) -> Option<Result<T>> {
+        match self {
+            Engine::SqliteFile(sqlite) => sqlite.read_blocking(read),
+            Engine::SqliteMemory(_) | Engine::Postgres(_) => None,
+        }
+    }
+
+    /// Closes every connection; later calls fail.
+    pub(crate) async fn close(&self) {
+        if let Engine::SqliteFile(sqlite) = self {
+            sqlite.close_own_connections().await;
+        }
+        self.pool().close().await;
+    }
+}
+
+async fn migrate(backend: Backend, pool: &AnyPool) -> Result<()> {
+    backend.migrator().run(pool).await?;
+    Ok(())
+}
