@@ -3,7 +3,9 @@
 
 mod compile;
 mod keys;
+mod operator;
 mod serve;
+mod state;
 mod telemetry;
 mod tool;
 
@@ -56,24 +58,24 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum OrgCommand {
     /// Create an organization; prints `{"organization_id","api_key",…}` once.
-    Create(serve::OrgCreateArgs),
+    Create(operator::OrgCreateArgs),
 }
 
 #[derive(Debug, Subcommand)]
 enum ApiKeyCommand {
     /// Revoke an API key by its id; it stops working at once.
-    Revoke(serve::ApiKeyRevokeArgs),
+    Revoke(operator::ApiKeyRevokeArgs),
 }
 
 #[derive(Debug, Subcommand)]
 enum WorkerTokenCommand {
     /// Create a worker token (`--organization ORG_ID` limits it to one
     /// organization's agents); prints `{"worker_token",…}` once.
-    Create(serve::WorkerTokenCreateArgs),
+    Create(operator::WorkerTokenCreateArgs),
     /// List worker tokens (never the tokens themselves) with their scope.
-    List(serve::WorkerTokenListArgs),
+    List(operator::WorkerTokenListArgs),
     /// Revoke a worker token by its id; it stops working at once.
-    Revoke(serve::WorkerTokenRevokeArgs),
+    Revoke(operator::WorkerTokenRevokeArgs),
 }
 
 /// Runs a parsed command line and returns the process exit code.
@@ -108,16 +110,16 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Tool(cmd) => tool::run(*cmd).await,
             Command::Keys(cmd) => keys::run(cmd).await,
             Command::Serve(args) => serve::serve(*args, metrics).await,
-            Command::Org(OrgCommand::Create(args)) => serve::org_create(args).await,
-            Command::ApiKey(ApiKeyCommand::Revoke(args)) => serve::api_key_revoke(args).await,
+            Command::Org(OrgCommand::Create(args)) => operator::org_create(args).await,
+            Command::ApiKey(ApiKeyCommand::Revoke(args)) => operator::api_key_revoke(args).await,
             Command::WorkerToken(WorkerTokenCommand::Create(args)) => {
-                serve::worker_token_create(args).await
+                operator::worker_token_create(args).await
             }
             Command::WorkerToken(WorkerTokenCommand::List(args)) => {
-                serve::worker_token_list(args).await
+                operator::worker_token_list(args).await
             }
             Command::WorkerToken(WorkerTokenCommand::Revoke(args)) => {
-                serve::worker_token_revoke(args).await
+                operator::worker_token_revoke(args).await
             }
             Command::Compile(_) => unreachable!("handled before the runtime starts"),
         }
@@ -126,4 +128,10 @@ pub fn run(cli: Cli) -> ExitCode {
     drop(runtime);
     telemetry.shutdown();
     code
+}
+
+/// Prints `error: {message}` on stderr; the exit code of a failed command.
+fn fail(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::FAILURE
 }
