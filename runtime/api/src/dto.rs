@@ -1,7 +1,9 @@
 //! The API's request and response bodies, with their OpenAPI schemas.
 //!
-//! Core views are mirrored here (rather than deriving `ToSchema` in the
-//! core, which knows nothing of HTTP) and converted with `From`.
+//! What core returns is answered as it is: its views derive their schemas
+//! in core (the `openapi` feature) and are re-exported here under their wire
+//! names. This module defines only what is HTTP's own: request bodies, query
+//! parameters, pages and the worker plane's LLM-facing shapes.
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
@@ -10,84 +12,16 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
-use warden_core::{
-    AgentFields, AgentToolView, AgentView, CredentialView, FunctionView, OAuthView, SecretStatus,
-    ToolView,
-};
-use warden_store::{Invocation, InvocationStats};
+use warden_core::{Invocation, InvocationStats};
 
 // ----- tools -----
 
-/// A tool as the management API shows it: no secret values, ever.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Tool {
-    pub id: String,
-    /// E.g. `google_calendar`.
-    pub name: String,
-    /// `true` for a platform tool (available to every organization).
-    pub platform: bool,
-    pub description: String,
-    /// The version calls run.
-    pub version: String,
-    /// SHA-256 of the component.
-    pub sha256: String,
-    /// JSON Schema of the per-agent configuration.
-    pub config_schema: Value,
-    pub functions: Vec<Function>,
-    /// Where the tool may send requests.
-    pub allowed_hosts: Vec<String>,
-    /// Credentials the host injects (names only).
-    pub credentials: Vec<Credential>,
-    pub oauth: Option<OAuth>,
-    /// The declared secrets and whether this organization has set them.
-    pub secrets: Vec<Secret>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// A function of a tool.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Function {
-    pub name: String,
-    pub description: String,
-    /// JSON Schema of the arguments.
-    pub parameters: Value,
-    pub read_only: bool,
-}
-
-/// A credential the host injects, without any value.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Credential {
-    pub secret: String,
-    pub header: String,
-    pub hosts: Vec<String>,
-}
-
-/// A tool's OAuth2 settings.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OAuth {
-    pub authorize_url: String,
-    pub token_url: String,
-    pub scopes: Vec<String>,
-}
-
-/// A secret's status: never its value.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Secret {
-    pub name: String,
-    pub description: String,
-    pub required: bool,
-    pub is_set: bool,
-    pub updated_at: Option<DateTime<Utc>>,
-}
-
-/// What installing a component did.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Installed {
-    pub tool: Tool,
-    /// `false` when these exact bytes were already installed.
-    pub created: bool,
-}
+// The views core returns are the wire format: one definition per shape,
+// with its schema derived in core (`openapi` feature).
+pub use warden_core::{
+    AgentToolView as AgentTool, AgentView as Agent, Installed, SecretStatus as Secret,
+    ToolView as Tool,
+};
 
 /// A WebAssembly component implementing `warden:tool`.
 #[derive(ToSchema)]
@@ -103,109 +37,7 @@ pub struct SetSecret {
     pub value: SecretString,
 }
 
-impl From<ToolView> for Tool {
-    fn from(t: ToolView) -> Self {
-        Tool {
-            id: t.id,
-            name: t.name,
-            platform: t.platform,
-            description: t.description,
-            version: t.version,
-            sha256: t.sha256,
-            config_schema: t.config_schema,
-            functions: t.functions.into_iter().map(Into::into).collect(),
-            allowed_hosts: t.allowed_hosts,
-            credentials: t.credentials.into_iter().map(Into::into).collect(),
-            oauth: t.oauth.map(Into::into),
-            secrets: t.secrets.into_iter().map(Into::into).collect(),
-            created_at: t.created_at,
-            updated_at: t.updated_at,
-        }
-    }
-}
-
-impl From<FunctionView> for Function {
-    fn from(f: FunctionView) -> Self {
-        Function {
-            name: f.name,
-            description: f.description,
-            parameters: f.parameters,
-            read_only: f.read_only,
-        }
-    }
-}
-
-impl From<CredentialView> for Credential {
-    fn from(c: CredentialView) -> Self {
-        Credential {
-            secret: c.secret,
-            header: c.header,
-            hosts: c.hosts,
-        }
-    }
-}
-
-impl From<OAuthView> for OAuth {
-    fn from(o: OAuthView) -> Self {
-        OAuth {
-            authorize_url: o.authorize_url,
-            token_url: o.token_url,
-            scopes: o.scopes,
-        }
-    }
-}
-
-impl From<SecretStatus> for Secret {
-    fn from(s: SecretStatus) -> Self {
-        Secret {
-            name: s.name,
-            description: s.description,
-            required: s.required,
-            is_set: s.is_set,
-            updated_at: s.updated_at,
-        }
-    }
-}
-
 // ----- agents -----
-
-/// A voice agent, optionally with its tools.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Agent {
-    pub id: String,
-    pub name: String,
-    pub description: String,
-    pub system_prompt: String,
-    pub is_active: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    /// Present with `include_tools=true`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tools: Option<Vec<AgentTool>>,
-}
-
-impl From<AgentFields> for Agent {
-    fn from(a: AgentFields) -> Self {
-        Agent {
-            id: a.id,
-            name: a.name,
-            description: a.description,
-            system_prompt: a.system_prompt,
-            is_active: a.is_active,
-            created_at: a.created_at,
-            updated_at: a.updated_at,
-            tools: None,
-        }
-    }
-}
-
-impl From<AgentView> for Agent {
-    fn from(v: AgentView) -> Self {
-        let mut agent = Agent::from(v.agent);
-        agent.tools = v.tools.map(|t| t.into_iter().map(Into::into).collect());
-        agent
-    }
-}
 
 /// `POST /v1/agents`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -274,34 +106,6 @@ pub struct AgentGetQuery {
     /// Include the agent's tool associations.
     #[serde(default)]
     pub include_tools: bool,
-}
-
-/// An agent's use of a tool.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AgentTool {
-    pub tool_id: String,
-    pub tool_name: String,
-    /// The tool's configuration for this agent (never secrets).
-    pub config: Value,
-    pub is_enabled: bool,
-    /// Per-function switches; a function not listed is enabled.
-    pub function_enables: BTreeMap<String, bool>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<AgentToolView> for AgentTool {
-    fn from(v: AgentToolView) -> Self {
-        AgentTool {
-            tool_id: v.tool_id,
-            tool_name: v.tool_name,
-            config: v.config,
-            is_enabled: v.is_enabled,
-            function_enables: v.function_enables,
-            created_at: v.created_at,
-            updated_at: v.updated_at,
-        }
-    }
 }
 
 /// `PUT /v1/agents/{agent_id}/tools/{tool_id}`.

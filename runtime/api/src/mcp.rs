@@ -58,8 +58,9 @@ use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 use warden_core::{Core, CoreError, InvocationRequest, NAME_SEPARATOR, SessionPrincipal};
-use warden_sandbox::{Error as ToolError, ErrorKind, Origin};
-use warden_sandbox::{MAX_QUALIFIED_NAME, is_valid_name};
+use warden_core::{
+    ErrorKind, MAX_QUALIFIED_NAME, Origin, ToolCallError as ToolError, is_valid_name,
+};
 
 /// The path of the MCP endpoint.
 pub const MCP_PATH: &str = "/mcp";

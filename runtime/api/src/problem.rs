@@ -44,7 +44,7 @@ use utoipa::openapi::{
     response::{Response as OpenApiResponse, ResponseBuilder},
 };
 use warden_core::CoreError;
-use warden_sandbox::{Error as ToolError, ErrorKind};
+use warden_core::{ErrorKind, ToolCallError as ToolError};
 
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -195,6 +195,8 @@ impl From<CoreError> for ApiError {
                 error
             }
             CoreError::Invalid(message) => Self::bad_request(message),
+            CoreError::Unprocessable(message) => Self::unprocessable(message),
+            CoreError::UnknownName(message) => Self::not_found(message),
             CoreError::InvalidConfig(message) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_config",

@@ -31,7 +31,7 @@ pub(crate) async fn healthz() -> &'static str {
 #[utoipa::path(get, path = "/readyz", tag = "system",
     responses((status = 200, description = "ready", body = String, content_type = "text/plain"), Problems))]
 pub(crate) async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
-    state.core.store().ping().await.map_err(|e| {
+    state.core.ping().await.map_err(|e| {
         tracing::warn!("readiness check failed: {e}");
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

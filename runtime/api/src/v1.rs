@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post, put};
 use secrecy::ExposeSecret;
 use warden_core::AgentToolInput;
-use warden_store::{AgentFilter, InvocationFilter, NewVoiceAgent, PageRequest, VoiceAgentUpdate};
+use warden_core::{AgentFilter, InvocationFilter, NewVoiceAgent, PageRequest, VoiceAgentUpdate};
 
 /// Component uploads: at most 32 MiB.
 pub const MAX_COMPONENT_BYTES: usize = 32 * 1024 * 1024;
@@ -218,22 +218,11 @@ pub(crate) async fn set_secret(
             "the secret's value must not be empty",
         ));
     }
-    let catalog = state.core.catalog(&p);
-    // A name the tool does not declare names no secret: 404, as DELETE
-    // answers (the core would refuse it too, as an invalid request).
-    let tool = catalog.tool(&tool_id).await?;
-    if !tool.secrets.iter().any(|s| s.name == name) {
-        return Err(ApiError::not_found(format!(
-            "the tool `{}` declares no secret `{name}` (it declares: {})",
-            tool.name,
-            tool.secrets
-                .iter()
-                .map(|s| s.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
-    let status = catalog.set_secret(&tool_id, &name, body.value).await?;
+    let status = state
+        .core
+        .catalog(&p)
+        .set_secret(&tool_id, &name, body.value)
+        .await?;
     Ok(Json(status.into()))
 }
 

@@ -19,8 +19,7 @@ use axum::response::Json;
 use axum::routing::{get, post};
 use secrecy::ExposeSecret;
 use std::time::{Duration, Instant};
-use warden_core::{InvocationRequest, WorkerPrincipal};
-use warden_store::{CallDirection, VoiceAgent};
+use warden_core::{InboundCall, InvocationRequest};
 
 /// The optional header that tightens a call's wall clock, in milliseconds.
 pub const DEADLINE_HEADER: &str = "x-warden-deadline-ms";
@@ -32,21 +31,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/worker/v1/sessions", post(open_session))
 }
 
-/// The agent `agent_id`, within the worker token's organization if it has
-/// one (another organization's agent is not found, as an unknown one).
-async fn agent(
-    state: &AppState,
-    worker: &WorkerPrincipal,
-    agent_id: &str,
-) -> Result<VoiceAgent, ApiError> {
-    Ok(state
-        .core
-        .store()
-        .agent_by_id(worker.organization_id.as_deref(), agent_id)
-        .await
-        .map_err(warden_core::CoreError::from)?)
-}
-
 /// The agent's prompt and its enabled functions as LLM function schemas.
 #[utoipa::path(get, path = "/worker/v1/agents/{agent_id}/toolset", tag = "worker", security(("worker_token" = [])),
     params(("agent_id" = String, Path)),
@@ -56,7 +40,7 @@ pub(crate) async fn toolset(
     WorkerAuth(worker): WorkerAuth,
     ApiPath(agent_id): ApiPath<String>,
 ) -> Result<Json<Toolset>, ApiError> {
-    let agent = agent(&state, &worker, &agent_id).await?;
+    let agent = state.core.worker_agent(&worker, &agent_id).await?;
     let toolset = state
         .core
         .toolset(&agent.organization_id, &agent.id)
@@ -178,48 +162,15 @@ pub(crate) async fn open_session(
     WorkerAuth(worker): WorkerAuth,
     ApiJson(body): ApiJson<OpenSession>,
 ) -> Result<(StatusCode, Json<SessionOpened>), ApiError> {
-    let (agent_id, phone_number, room_name) = match (body.agent_id, body.room_name) {
-        (Some(agent_id), room) => {
-            // The room LiveKit put the call in (a dispatch rule's name), so its
-            // `room_finished` webhook ends this session; without one, the name
-            // Warden gives the rooms it creates.
-            let room = match (room, &body.phone_number) {
-                (Some(room), _) => room,
-                (None, Some(phone)) => warden_livekit::room_name(&agent_id, phone),
-                (None, None) => format!("agent-{agent_id}"),
-            };
-            (agent_id, body.phone_number, room)
-        }
-        (None, Some(room)) => {
-            let parsed = warden_livekit::parse_room_name(&room).ok_or_else(|| {
-                ApiError::unprocessable(
-                    "room_name must be of the form agent-{agent_id}-{phone_number}, \
-                     e.g. agent-0193e0c4-7c1a-7b5e-9d0f-2a9f1c3b4d5e-+15551234567",
-                )
-            })?;
-            if body.phone_number.is_some() {
-                return Err(ApiError::unprocessable(
-                    "without agent_id, the number comes from room_name: leave phone_number out",
-                ));
-            }
-            (parsed.agent_id, Some(parsed.phone), room)
-        }
-        (None, None) => {
-            return Err(ApiError::unprocessable(
-                "give agent_id, room_name (agent-{agent_id}-{phone_number}), or both",
-            ));
-        }
-    };
-    let agent = agent(&state, &worker, &agent_id).await?;
     let issued = state
         .core
-        .open_call_session(
-            &agent.organization_id,
-            &agent.id,
-            &room_name,
-            phone_number.as_deref(),
-            CallDirection::Inbound,
-            None,
+        .open_inbound_session(
+            &worker,
+            InboundCall {
+                agent_id: body.agent_id,
+                room_name: body.room_name,
+                phone_number: body.phone_number,
+            },
         )
         .await?;
     Ok((

@@ -27,8 +27,9 @@ pub struct Catalog<'a> {
     organization_id: String,
 }
 
-/// A tool as the management API shows it.
+/// A tool as the management API shows it: no secret values, ever.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Tool))]
 pub struct ToolView {
     /// The tool's id.
     pub id: String,
@@ -48,7 +49,8 @@ pub struct ToolView {
     pub functions: Vec<FunctionView>,
     /// Where it may send requests.
     pub allowed_hosts: Vec<String>,
-    /// Credentials the host injects (which secret, which header, which hosts).
+    /// Credentials the host injects (names only: which secret, which header,
+    /// which hosts).
     pub credentials: Vec<CredentialView>,
     /// OAuth2 endpoints and scopes, if the tool uses OAuth2.
     pub oauth: Option<OAuthView>,
@@ -62,6 +64,7 @@ pub struct ToolView {
 
 /// A function of a tool.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Function))]
 pub struct FunctionView {
     /// The function's name.
     pub name: String,
@@ -73,8 +76,9 @@ pub struct FunctionView {
     pub read_only: bool,
 }
 
-/// A declared credential, without any value.
+/// A credential the host injects, without any value.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Credential))]
 pub struct CredentialView {
     /// The secret it injects.
     pub secret: String,
@@ -86,6 +90,7 @@ pub struct CredentialView {
 
 /// OAuth2 settings of a tool.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = OAuth))]
 pub struct OAuthView {
     /// Where operators obtain the first grant.
     pub authorize_url: String,
@@ -97,6 +102,7 @@ pub struct OAuthView {
 
 /// A secret's status: never its value.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Secret))]
 pub struct SecretStatus {
     /// The secret's name.
     pub name: String,
@@ -112,6 +118,7 @@ pub struct SecretStatus {
 
 /// What installing a component did.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Installed {
     /// The tool, now at the installed version.
     pub tool: ToolView,
@@ -134,17 +141,19 @@ pub enum BundledInstall {
 
 /// An agent with, optionally, its tool associations.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Agent))]
 pub struct AgentView {
     /// The agent.
     #[serde(flatten)]
     pub agent: AgentFields,
-    /// Its tools, when asked for.
+    /// Its tools: present with `include_tools=true`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tools: Option<Vec<AgentToolView>>,
 }
 
 /// The fields of a voice agent.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentFields {
     /// The agent's id.
     pub id: String,
@@ -160,6 +169,12 @@ pub struct AgentFields {
     pub created_at: DateTime<Utc>,
     /// When last changed.
     pub updated_at: DateTime<Utc>,
+}
+
+impl From<AgentFields> for AgentView {
+    fn from(agent: AgentFields) -> Self {
+        AgentView { agent, tools: None }
+    }
 }
 
 impl From<VoiceAgent> for AgentFields {
@@ -178,6 +193,7 @@ impl From<VoiceAgent> for AgentFields {
 
 /// An agent's use of a tool.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = AgentTool))]
 pub struct AgentToolView {
     /// The tool's id.
     pub tool_id: String,
@@ -456,7 +472,7 @@ impl Catalog<'_> {
         let tool = self.core.store.tool(self.org(), tool_id).await?;
         let (_, _, metadata) = current_metadata(self.core, self.org(), &tool).await?;
         let Some(spec) = metadata.secrets.iter().find(|s| s.name == name) else {
-            return Err(CoreError::Invalid(format!(
+            return Err(CoreError::UnknownName(format!(
                 "the tool `{}` declares no secret `{name}` (it declares: {})",
                 metadata.name,
                 metadata

@@ -18,6 +18,15 @@ pub enum CoreError {
     /// bad cursor, an empty name, …).
     #[error("invalid request: {0}")]
     Invalid(String),
+    /// The request is well-formed but asks for something that cannot be (a
+    /// room name that is not Warden's, conflicting fields, …).
+    #[error("{0}")]
+    Unprocessable(String),
+    /// A name the thing does not have (a secret the tool does not declare):
+    /// answered like a missing resource, with a message that lists the names
+    /// there are.
+    #[error("{0}")]
+    UnknownName(String),
     /// An agent–tool configuration does not match the tool's config schema.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
@@ -79,6 +88,8 @@ impl CoreError {
             CoreError::NotFound(_) => "not_found",
             CoreError::Conflict(_) => "conflict",
             CoreError::Invalid(_) => "invalid_request",
+            CoreError::Unprocessable(_) => "invalid_body",
+            CoreError::UnknownName(_) => "not_found",
             CoreError::InvalidConfig(_) => "invalid_config",
             CoreError::InvalidComponent(_) => "invalid_component",
             CoreError::Disabled(_) => "disabled",

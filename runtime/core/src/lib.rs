@@ -39,17 +39,28 @@ pub use catalog::{
 };
 pub use error::{CoreError, Result};
 pub use sessions::{
-    DEFAULT_SESSION_TTL, IssuedCallSession, MAX_SESSION_TTL, SESSION_ACTIVE, SESSION_ENDED,
-    SESSION_TOKEN_PREFIX, SessionPrincipal,
+    DEFAULT_SESSION_TTL, InboundCall, IssuedCallSession, MAX_SESSION_TTL, SESSION_ACTIVE,
+    SESSION_ENDED, SESSION_TOKEN_PREFIX, SessionPrincipal,
 };
 pub use worker::{
     FunctionSchema, InvocationRequest, Invoked, MAX_CALL_ID_CHARS, NAME_SEPARATOR,
     PreparedInvocation, Toolset,
 };
 
+// The store's and the sandbox's types that core's methods take and return:
+// the layers above core speak only core's vocabulary.
+pub use warden_sandbox::{
+    Error as ToolCallError, ErrorKind, HostPattern, HttpGrants, Limits, MAX_QUALIFIED_NAME, Origin,
+    is_valid_name,
+};
+pub use warden_store::{
+    AgentFilter, CallDirection, Invocation, InvocationFilter, InvocationStats, KeyRing,
+    NewVoiceAgent, PageRequest, VoiceAgent, VoiceAgentUpdate,
+};
+
 use std::sync::Arc;
-use warden_sandbox::{HttpGrants, Limits, Sandbox, Tool};
-use warden_store::{KeyRing, Store, Tool as ToolRow};
+use warden_sandbox::{Sandbox, Tool};
+use warden_store::{Store, Tool as ToolRow};
 
 /// How the core runs tools.
 #[derive(Debug, Clone, Default)]
@@ -213,6 +224,11 @@ impl Core {
     /// The store, for operator tasks such as key rotation.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Readiness: whether the store answers.
+    pub async fn ping(&self) -> Result<()> {
+        Ok(self.store.ping().await?)
     }
 
     /// Re-seals every stored secret under the key ring's primary key and

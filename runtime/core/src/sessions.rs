@@ -63,7 +63,87 @@ pub struct SessionPrincipal {
     pub call_session_id: String,
 }
 
+/// An inbound call a worker asks a session for: the agent taking it, the room
+/// LiveKit put it in, and the caller's number. Either the agent or a room
+/// named `agent-{agent_id}-{phone_number}` (Warden's own naming) must be
+/// given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InboundCall {
+    /// The agent taking the call.
+    pub agent_id: Option<String>,
+    /// The LiveKit room; its `room_finished` webhook ends the session.
+    pub room_name: Option<String>,
+    /// The other party's number, in E.164 form.
+    pub phone_number: Option<String>,
+}
+
 impl Core {
+    /// The agent `agent_id`, within the worker token's organization if it
+    /// has one: another organization's agent is [`CoreError::NotFound`],
+    /// exactly as an unknown one.
+    pub async fn worker_agent(
+        &self,
+        worker: &crate::WorkerPrincipal,
+        agent_id: &str,
+    ) -> Result<warden_store::VoiceAgent> {
+        Ok(self
+            .store
+            .agent_by_id(worker.organization_id.as_deref(), agent_id)
+            .await?)
+    }
+
+    /// Opens a session for an inbound call a worker reports. Without a room,
+    /// the session's room is the one Warden names for the agent and number
+    /// (or `agent-{agent_id}` without a number); without an agent, the room
+    /// name must be Warden's and gives both.
+    pub async fn open_inbound_session(
+        &self,
+        worker: &crate::WorkerPrincipal,
+        call: InboundCall,
+    ) -> Result<IssuedCallSession> {
+        let (agent_id, phone_number, room_name) = match (call.agent_id, call.room_name) {
+            (Some(agent_id), room) => {
+                let room = match (room, &call.phone_number) {
+                    (Some(room), _) => room,
+                    (None, Some(phone)) => warden_livekit::room_name(&agent_id, phone),
+                    (None, None) => format!("agent-{agent_id}"),
+                };
+                (agent_id, call.phone_number, room)
+            }
+            (None, Some(room)) => {
+                let parsed = warden_livekit::parse_room_name(&room).ok_or_else(|| {
+                    CoreError::Unprocessable(
+                        "room_name must be of the form agent-{agent_id}-{phone_number}, \
+                         e.g. agent-0193e0c4-7c1a-7b5e-9d0f-2a9f1c3b4d5e-+15551234567"
+                            .into(),
+                    )
+                })?;
+                if call.phone_number.is_some() {
+                    return Err(CoreError::Unprocessable(
+                        "without agent_id, the number comes from room_name: leave phone_number out"
+                            .into(),
+                    ));
+                }
+                (parsed.agent_id, Some(parsed.phone), room)
+            }
+            (None, None) => {
+                return Err(CoreError::Unprocessable(
+                    "give agent_id, room_name (agent-{agent_id}-{phone_number}), or both".into(),
+                ));
+            }
+        };
+        let agent = self.worker_agent(worker, &agent_id).await?;
+        self.open_call_session(
+            &agent.organization_id,
+            &agent.id,
+            &room_name,
+            phone_number.as_deref(),
+            CallDirection::Inbound,
+            None,
+        )
+        .await
+    }
+
     /// Opens a call session for an active agent of the organization and
     /// mints its MCP token. `phone_number` is the other party's, in E.164
     /// form; `ttl` is how long the token works (`None`:

@@ -252,7 +252,7 @@ async fn livekit_failures_fail_the_session(db: &TestDb) {
     let sessions = server
         .core
         .store()
-        .list_call_sessions(&org, Some(&agent), &warden_store::PageRequest::default())
+        .list_call_sessions(&org, Some(&agent), &warden_core::PageRequest::default())
         .await
         .unwrap()
         .items;

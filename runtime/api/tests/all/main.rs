@@ -26,9 +26,9 @@ use support::TestDb;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use warden_api::{ApiSettings, Role};
+use warden_core::KeyRing;
 use warden_core::{Core, CoreSettings};
 use warden_sandbox::{Sandbox, SandboxConfig};
-use warden_store::KeyRing;
 
 /// One sandbox for the test binary, as in a server.
 pub fn sandbox() -> Sandbox {

@@ -5,7 +5,7 @@ use crate::support::{TestDb, on_both_backends};
 use crate::*;
 use serde_json::json;
 use std::time::Duration;
-use warden_store::CallDirection;
+use warden_core::CallDirection;
 use warden_tool_artifacts as artifacts;
 
 on_both_backends!(

@@ -7,6 +7,7 @@ use serde_json::json;
 use warden_tool_artifacts as artifacts;
 
 on_both_backends!(
+    the_openapi_document_matches_the_checked_in_snapshot,
     operational_routes_and_roles,
     credentials_are_separated_and_revocation_is_immediate,
     every_safe_route_works,
@@ -770,4 +771,26 @@ async fn bad_requests_are_client_problems(db: &TestDb) {
         .await
         .problem(413, "payload_too_large");
     server.stop().await;
+}
+
+/// The OpenAPI document as served is the checked-in `openapi.json`: every
+/// change to the wire format shows up in review. After an intended change,
+/// run the tests with `WARDEN_UPDATE_OPENAPI=1` to rewrite the snapshot.
+async fn the_openapi_document_matches_the_checked_in_snapshot(db: &TestDb) {
+    let server = Server::start(db, CoreSettings::default(), ApiSettings::default()).await;
+    let served = server.send("GET", "/openapi.json", None, &[], vec![]).await;
+    assert_eq!(served.status, 200);
+    let served = String::from_utf8(served.body.to_vec()).unwrap();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.json");
+    if std::env::var_os("WARDEN_UPDATE_OPENAPI").is_some() {
+        std::fs::write(&path, format!("{served}\n")).unwrap();
+        return;
+    }
+    let snapshot = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        served.trim_end() == snapshot.trim_end(),
+        "the OpenAPI document differs from {}; if the change is intended, rerun with \
+         WARDEN_UPDATE_OPENAPI=1 and review the diff",
+        path.display()
+    );
 }

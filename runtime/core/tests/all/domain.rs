@@ -398,7 +398,7 @@ async fn changes_apply_to_the_very_next_invocation(db: &TestDb) {
         catalog
             .set_secret(&fisher.id, "undeclared", SecretString::from("x"))
             .await,
-        Err(CoreError::Invalid(_))
+        Err(CoreError::UnknownName(_))
     ));
     catalog.delete_secret(&fisher.id, "api_key").await.unwrap();
     assert_eq!(hash_of(fish().await.unwrap())["status"], "not_set");
