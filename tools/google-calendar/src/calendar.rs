@@ -232,7 +232,7 @@ pub fn check_availability(
         })
         .transpose()?;
 
-    let request = ApiRequest::new(Method::Post, "/freeBusy".into()).body(json!({
+    let request = ApiRequest::new(Method::POST, "/freeBusy".into()).body(json!({
         "timeMin": rfc3339(&start),
         "timeMax": rfc3339(&end),
         "timeZone": tz.name(),
@@ -345,7 +345,7 @@ pub fn list_events(
             "`max_results` must be from 1 to 50; got {max_results}"
         )));
     }
-    let mut request = ApiRequest::new(Method::Get, calendar.events_path())
+    let mut request = ApiRequest::new(Method::GET, calendar.events_path())
         .query("singleEvents", "true")
         .query("orderBy", "startTime")
         .query("timeMin", rfc3339(&start))
@@ -432,7 +432,7 @@ pub fn create_event(
     if !attendees.is_empty() {
         body["attendees"] = attendees.iter().map(|e| json!({ "email": e })).collect();
     }
-    let mut request = ApiRequest::new(Method::Post, calendar.events_path()).body(body);
+    let mut request = ApiRequest::new(Method::POST, calendar.events_path()).body(body);
     if !attendees.is_empty() {
         request = request.query("sendUpdates", "all");
     }
@@ -586,7 +586,7 @@ pub fn update_event(
             })
             .collect();
     }
-    let request = ApiRequest::new(Method::Patch, calendar.event_path(event_id))
+    let request = ApiRequest::new(Method::PATCH, calendar.event_path(event_id))
         .query("sendUpdates", "all")
         .body(patch);
     let event: Event = calendar.call(&request, EVENT_NOT_FOUND)?;
@@ -602,7 +602,7 @@ pub fn cancel_event(calendar: &Calendar<'_>, args: CancelEventArgs) -> Result<Va
         return Err(invalid("`event_id` must not be empty"));
     }
     let request =
-        ApiRequest::new(Method::Delete, calendar.event_path(event_id)).query("sendUpdates", "all");
+        ApiRequest::new(Method::DELETE, calendar.event_path(event_id)).query("sendUpdates", "all");
     let response = calendar.send(&request)?;
     google::expect_success(&request, &response, EVENT_NOT_FOUND)?;
     Ok(json!({
@@ -614,7 +614,7 @@ pub fn cancel_event(calendar: &Calendar<'_>, args: CancelEventArgs) -> Result<Va
 
 /// The `test` export: one cheap read proves the calendar and the grant work.
 pub fn test(settings: &Settings, calendar: &Calendar<'_>) -> Result<Value, ToolError> {
-    let request = ApiRequest::new(Method::Get, calendar.events_path()).query("maxResults", "1");
+    let request = ApiRequest::new(Method::GET, calendar.events_path()).query("maxResults", "1");
     let _: EventList = calendar.call(&request, &calendar.calendar_not_found())?;
     Ok(json!({
         "ok": true,

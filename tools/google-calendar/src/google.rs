@@ -74,10 +74,12 @@ pub struct Http<'a> {
 
 impl Transport for Http<'_> {
     fn send(&self, r: &ApiRequest) -> Result<ApiResponse, http::Error> {
-        let mut request =
-            Request::new(r.method, format!("{}/calendar/v3{}", self.api_base, r.path))
-                .header("accept", "application/json")
-                .follow_redirects(false);
+        let mut request = Request::new(
+            r.method.clone(),
+            format!("{}/calendar/v3{}", self.api_base, r.path),
+        )
+        .header("accept", "application/json")
+        .follow_redirects(false);
         for (key, value) in &r.query {
             request = request.query(key, value);
         }
@@ -86,7 +88,7 @@ impl Transport for Http<'_> {
         }
         let response = request.send()?;
         Ok(ApiResponse {
-            status: response.status(),
+            status: response.status().as_u16(),
             body: response.into_body(),
         })
     }
@@ -143,7 +145,7 @@ impl<'a> Calendar<'a> {
 
     /// Reads one event.
     pub fn get_event(&self, event_id: &str) -> Result<Event, ToolError> {
-        let request = ApiRequest::new(Method::Get, self.event_path(event_id));
+        let request = ApiRequest::new(Method::GET, self.event_path(event_id));
         self.call(&request, EVENT_NOT_FOUND)
     }
 }

@@ -224,7 +224,7 @@ fn check_availability_merges_busy_time_and_finds_free_slots() {
     .unwrap();
 
     let requests = google.requests();
-    assert_eq!(requests[0].method, Method::Post);
+    assert_eq!(requests[0].method, Method::POST);
     assert_eq!(requests[0].path, "/freeBusy");
     assert_eq!(
         requests[0].body,
@@ -341,7 +341,7 @@ fn list_events_defaults_to_the_next_week() {
     .unwrap();
 
     let request = &google.requests()[0];
-    assert_eq!(request.method, Method::Get);
+    assert_eq!(request.method, Method::GET);
     assert_eq!(request.path, "/calendars/front-desk%40example.com/events");
     assert_eq!(
         request.query,
@@ -428,7 +428,7 @@ fn create_event_books_under_the_call_id() {
     .unwrap();
 
     let request = &google.requests()[0];
-    assert_eq!(request.method, Method::Post);
+    assert_eq!(request.method, Method::POST);
     assert_eq!(request.path, "/calendars/front-desk%40example.com/events");
     assert_eq!(request.query, [("sendUpdates", "all".to_string())]);
     assert_eq!(
@@ -488,7 +488,7 @@ fn create_event_retried_returns_the_existing_event() {
         requests[0].body.as_ref().unwrap()["end"]["dateTime"],
         "2026-03-09T09:15:00-04:00"
     );
-    assert_eq!(requests[1].method, Method::Get);
+    assert_eq!(requests[1].method, Method::GET);
     assert_eq!(
         requests[1].path,
         format!("/calendars/front-desk%40example.com/events/{id}")
@@ -581,8 +581,8 @@ fn update_event_moving_the_start_keeps_the_length() {
     )
     .unwrap();
     let requests = google.requests();
-    assert_eq!(requests[0].method, Method::Get);
-    assert_eq!(requests[1].method, Method::Patch);
+    assert_eq!(requests[0].method, Method::GET);
+    assert_eq!(requests[1].method, Method::PATCH);
     assert_eq!(
         requests[1].path,
         "/calendars/front-desk%40example.com/events/e1"
@@ -661,7 +661,7 @@ fn cancel_event_deletes_and_notifies() {
     )
     .unwrap();
     let request = &google.requests()[0];
-    assert_eq!(request.method, Method::Delete);
+    assert_eq!(request.method, Method::DELETE);
     assert_eq!(
         request.path,
         "/calendars/front-desk%40example.com/events/e1"

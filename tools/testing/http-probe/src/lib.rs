@@ -67,9 +67,9 @@ impl HttpProbe {
     /// its message.
     fn fetch(_ctx: &Context, args: FetchArgs) -> Result<Value, ToolError> {
         let method = match &args.method {
-            Some(name) => Method::parse(name)
-                .ok_or_else(|| ToolError::InvalidArguments(format!("unknown method `{name}`")))?,
-            None => Method::Get,
+            Some(name) => Method::from_bytes(name.to_ascii_uppercase().as_bytes())
+                .map_err(|_| ToolError::InvalidArguments(format!("invalid method `{name}`")))?,
+            None => Method::GET,
         };
         let mut request = Request::new(method, &args.url)
             .follow_redirects(args.follow_redirects.unwrap_or(false));
@@ -84,16 +84,17 @@ impl HttpProbe {
             .map_err(|e| ToolError::Upstream(e.to_string()))?;
         let mut headers: BTreeMap<&str, String> = BTreeMap::new();
         for (name, value) in response.headers() {
+            let value = String::from_utf8_lossy(value.as_bytes());
             headers
-                .entry(name)
+                .entry(name.as_str())
                 .and_modify(|joined| {
                     joined.push_str(", ");
-                    joined.push_str(value);
+                    joined.push_str(&value);
                 })
-                .or_insert_with(|| value.clone());
+                .or_insert_with(|| value.into_owned());
         }
         Ok(json!({
-            "status": response.status(),
+            "status": response.status().as_u16(),
             "headers": headers,
             "body": response.text(),
         }))
