@@ -12,15 +12,14 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
-use warden_core::{Invocation, InvocationStats};
 
 // ----- tools -----
 
 // The views core returns are the wire format: one definition per shape,
 // with its schema derived in core (`openapi` feature).
 pub use warden_core::{
-    AgentToolView as AgentTool, AgentView as Agent, Installed, SecretStatus as Secret,
-    ToolView as Tool,
+    AgentToolView as AgentTool, AgentView as Agent, Installed, InvocationView as InvocationRecord,
+    SecretStatus as Secret, ToolHealth, ToolView as Tool,
 };
 
 /// A WebAssembly component implementing `warden:tool`.
@@ -137,50 +136,6 @@ fn yes() -> bool {
 
 // ----- audit -----
 
-/// One invocation record (never argument values).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct InvocationRecord {
-    pub id: String,
-    pub agent_id: Option<String>,
-    pub tool_id: String,
-    pub tool_version_id: String,
-    pub function: String,
-    pub call_id: String,
-    pub call_session_id: Option<String>,
-    pub started_at: DateTime<Utc>,
-    pub duration_us: i64,
-    pub fuel_consumed: i64,
-    pub peak_memory_bytes: i64,
-    /// `ok` or `error`.
-    pub outcome: String,
-    pub error_kind: Option<String>,
-    /// Argument names, for organizations that opted in.
-    pub argument_keys: Option<Value>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<Invocation> for InvocationRecord {
-    fn from(i: Invocation) -> Self {
-        InvocationRecord {
-            id: i.id,
-            agent_id: i.agent_id,
-            tool_id: i.tool_id,
-            tool_version_id: i.tool_version_id,
-            function: i.function,
-            call_id: i.call_id,
-            call_session_id: i.call_session_id,
-            started_at: i.started_at,
-            duration_us: i.duration_us,
-            fuel_consumed: i.fuel_consumed,
-            peak_memory_bytes: i.peak_memory_bytes,
-            outcome: i.outcome.as_str().to_owned(),
-            error_kind: i.error_kind,
-            argument_keys: i.argument_keys,
-            created_at: i.created_at,
-        }
-    }
-}
-
 /// A page of invocation records.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InvocationPage {
@@ -211,64 +166,6 @@ pub struct HealthQuery {
     /// The window, in minutes: default 60, 1 to 43200 (30 days).
     #[param(minimum = 1, maximum = 43200)]
     pub window_minutes: Option<u32>,
-}
-
-/// A tool's call statistics over a window.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ToolHealth {
-    pub tool_id: String,
-    pub window_minutes: u32,
-    pub since: DateTime<Utc>,
-    pub calls: i64,
-    pub errors: i64,
-    /// `errors / calls`, 0 without calls.
-    pub error_rate: f64,
-    pub errors_by_kind: Vec<ErrorCount>,
-    pub mean_duration_us: f64,
-    pub p50_duration_us: Option<i64>,
-    pub p95_duration_us: Option<i64>,
-    pub p99_duration_us: Option<i64>,
-    pub max_duration_us: Option<i64>,
-}
-
-/// Errors of one kind.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorCount {
-    pub kind: Option<String>,
-    pub count: i64,
-}
-
-impl ToolHealth {
-    pub(crate) fn new(
-        tool_id: String,
-        window_minutes: u32,
-        since: DateTime<Utc>,
-        stats: InvocationStats,
-    ) -> Self {
-        let error_rate = if stats.count > 0 {
-            stats.error_count as f64 / stats.count as f64
-        } else {
-            0.0
-        };
-        ToolHealth {
-            tool_id,
-            window_minutes,
-            since,
-            calls: stats.count,
-            errors: stats.error_count,
-            error_rate,
-            errors_by_kind: stats
-                .errors_by_kind
-                .into_iter()
-                .map(|(kind, count)| ErrorCount { kind, count })
-                .collect(),
-            mean_duration_us: stats.mean_duration_us,
-            p50_duration_us: stats.p50_duration_us,
-            p95_duration_us: stats.p95_duration_us,
-            p99_duration_us: stats.p99_duration_us,
-            max_duration_us: stats.max_duration_us,
-        }
-    }
 }
 
 // ----- worker -----

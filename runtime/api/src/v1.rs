@@ -96,7 +96,7 @@ pub(crate) async fn list_tools(
     OrgAuth(p): OrgAuth,
 ) -> Result<Json<Vec<Tool>>, ApiError> {
     let tools = state.core.catalog(&p).list_tools().await?;
-    Ok(Json(tools.into_iter().map(Into::into).collect()))
+    Ok(Json(tools))
 }
 
 /// One tool: metadata, config schema, functions, hosts, secret status.
@@ -108,7 +108,7 @@ pub(crate) async fn get_tool(
     OrgAuth(p): OrgAuth,
     ApiPath(tool_id): ApiPath<String>,
 ) -> Result<Json<Tool>, ApiError> {
-    Ok(Json(state.core.catalog(&p).tool(&tool_id).await?.into()))
+    Ok(Json(state.core.catalog(&p).tool(&tool_id).await?))
 }
 
 /// Installs a component (`application/wasm`, ≤ 32 MiB) as a tool private to
@@ -174,14 +174,7 @@ pub(crate) async fn install_tool(
     } else {
         StatusCode::OK
     };
-    Ok((
-        status,
-        Json(Installed {
-            created: installed.created,
-            tool: installed.tool.into(),
-        }),
-    )
-        .into_response())
+    Ok((status, Json(installed)).into_response())
 }
 
 /// Deletes one of this organization's own tools.
@@ -223,7 +216,7 @@ pub(crate) async fn set_secret(
         .catalog(&p)
         .set_secret(&tool_id, &name, body.value)
         .await?;
-    Ok(Json(status.into()))
+    Ok(Json(status))
 }
 
 /// The tool's declared secrets and whether each is set — never values.
@@ -236,7 +229,7 @@ pub(crate) async fn list_secrets(
     ApiPath(tool_id): ApiPath<String>,
 ) -> Result<Json<Vec<Secret>>, ApiError> {
     let secrets = state.core.catalog(&p).list_secrets(&tool_id).await?;
-    Ok(Json(secrets.into_iter().map(Into::into).collect()))
+    Ok(Json(secrets))
 }
 
 /// Deletes a secret's value.
@@ -338,7 +331,7 @@ pub(crate) async fn get_agent(
         .catalog(&p)
         .agent(&agent_id, query.include_tools)
         .await?;
-    Ok(Json(view.into()))
+    Ok(Json(view))
 }
 
 /// Changes an agent's fields.
@@ -407,7 +400,7 @@ pub(crate) async fn set_agent_tool(
             },
         )
         .await?;
-    Ok(Json(view.into()))
+    Ok(Json(view))
 }
 
 /// The tools an agent uses.
@@ -420,7 +413,7 @@ pub(crate) async fn list_agent_tools(
     ApiPath(agent_id): ApiPath<String>,
 ) -> Result<Json<Vec<AgentTool>>, ApiError> {
     let views = state.core.catalog(&p).agent_tools(&agent_id).await?;
-    Ok(Json(views.into_iter().map(Into::into).collect()))
+    Ok(Json(views))
 }
 
 /// Stops an agent from using a tool.

@@ -23,6 +23,7 @@ mod auth;
 mod calls;
 mod catalog;
 mod error;
+mod invocations;
 mod sessions;
 mod telemetry;
 mod versions;
@@ -38,6 +39,7 @@ pub use catalog::{
     FunctionView, Installed, OAuthView, SecretStatus, ToolView,
 };
 pub use error::{CoreError, Result};
+pub use invocations::{ErrorCount, InvocationView, ToolHealth};
 pub use sessions::{
     DEFAULT_SESSION_TTL, InboundCall, IssuedCallSession, MAX_SESSION_TTL, SESSION_ACTIVE,
     SESSION_ENDED, SESSION_TOKEN_PREFIX, SessionPrincipal,
