@@ -52,7 +52,7 @@ pub(crate) async fn api_key_revoke(args: ApiKeyRevokeArgs) -> ExitCode {
         Ok(core) => core,
         Err(e) => return fail(&e),
     };
-    let organizations = match core.store().list_organizations().await {
+    let organizations = match core.list_organizations().await {
         Ok(list) => list,
         Err(e) => return fail(&e.to_string()),
     };
@@ -127,7 +127,7 @@ pub(crate) async fn worker_token_list(args: WorkerTokenListArgs) -> ExitCode {
         Ok(core) => core,
         Err(e) => return fail(&e),
     };
-    match core.store().list_worker_tokens().await {
+    match core.list_worker_tokens().await {
         Ok(tokens) => {
             let listed: Vec<_> = tokens
                 .iter()

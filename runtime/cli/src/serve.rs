@@ -153,11 +153,7 @@ async fn install_bundled(core: &Core) -> Result<(), String> {
 /// On an empty database: the `default` organization, an admin API key and a
 /// worker token, printed once and written to `bootstrap.json` (0600).
 async fn bootstrap(core: &Core, data_dir: &Path) -> Result<(), String> {
-    let organizations = core
-        .store()
-        .list_organizations()
-        .await
-        .map_err(|e| e.to_string())?;
+    let organizations = core.list_organizations().await.map_err(|e| e.to_string())?;
     if !organizations.is_empty() {
         return Ok(());
     }

@@ -57,7 +57,7 @@ pub use warden_sandbox::{
 };
 pub use warden_store::{
     AgentFilter, CallDirection, Invocation, InvocationFilter, InvocationStats, KeyRing,
-    NewVoiceAgent, PageRequest, VoiceAgent, VoiceAgentUpdate,
+    NewVoiceAgent, Organization, PageRequest, VoiceAgent, VoiceAgentUpdate, WorkerToken,
 };
 
 use std::sync::Arc;
@@ -223,9 +223,14 @@ impl Core {
         })
     }
 
-    /// The store, for operator tasks such as key rotation.
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// Every organization (an operator's view: no principal scopes it).
+    pub async fn list_organizations(&self) -> Result<Vec<warden_store::Organization>> {
+        Ok(self.store.list_organizations().await?)
+    }
+
+    /// Every worker token's record (never the token itself).
+    pub async fn list_worker_tokens(&self) -> Result<Vec<warden_store::WorkerToken>> {
+        Ok(self.store.list_worker_tokens().await?)
     }
 
     /// Readiness: whether the store answers.

@@ -249,9 +249,8 @@ async fn livekit_failures_fail_the_session(db: &TestDb) {
     assert!(!refused.to_string().contains(LiveKitServer::API_SECRET));
 
     // Both sessions failed, their tokens revoked.
-    let sessions = server
-        .core
-        .store()
+    let sessions = db
+        .store
         .list_call_sessions(&org, Some(&agent), &warden_core::PageRequest::default())
         .await
         .unwrap()
@@ -344,12 +343,7 @@ async fn room_finished_ends_the_session_and_tampered_webhooks_change_nothing(db:
         "{}",
         String::from_utf8_lossy(&applied.body)
     );
-    let session = server
-        .core
-        .store()
-        .call_session(&org, &session_id)
-        .await
-        .unwrap();
+    let session = db.store.call_session(&org, &session_id).await.unwrap();
     assert_eq!(
         session.metadata["participants"][0]["event"],
         "participant_joined"
@@ -379,12 +373,7 @@ async fn room_finished_ends_the_session_and_tampered_webhooks_change_nothing(db:
     )
     .await
     .problem(401, "webhook_refused");
-    let session = server
-        .core
-        .store()
-        .call_session(&org, &session_id)
-        .await
-        .unwrap();
+    let session = db.store.call_session(&org, &session_id).await.unwrap();
     assert_eq!(
         (session.status.as_str(), session.ended_at),
         ("active", None)
@@ -402,12 +391,7 @@ async fn room_finished_ends_the_session_and_tampered_webhooks_change_nothing(db:
     )
     .await;
     assert_eq!(ended.status, 204);
-    let session = server
-        .core
-        .store()
-        .call_session(&org, &session_id)
-        .await
-        .unwrap();
+    let session = db.store.call_session(&org, &session_id).await.unwrap();
     assert_eq!(session.status, "ended");
     assert!(session.ended_at.is_some() && session.token_hash.is_none());
     mcp(&server, &token, "tools/list", json!({}))
@@ -525,9 +509,8 @@ async fn replayed_webhooks_change_nothing(db: &TestDb) {
         )
     };
     let session = |id: String| {
-        let server = &server;
         let org = org.clone();
-        async move { server.core.store().call_session(&org, &id).await.unwrap() }
+        async move { db.store.call_session(&org, &id).await.unwrap() }
     };
     let participants = |id: String| {
         let session = &session;

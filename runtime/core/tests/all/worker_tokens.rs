@@ -41,8 +41,8 @@ async fn worker_tokens_authenticate_until_revoked(db: &TestDb) {
 
     let principal = core.authenticate_worker(secret).await.unwrap();
     assert_eq!(principal.worker_token_id, first.record.id);
-    let used = core
-        .store()
+    let used = db
+        .store
         .list_worker_tokens()
         .await
         .unwrap()
@@ -216,7 +216,7 @@ async fn worker_calls_check_the_token_before_anything_else(db: &TestDb) {
         .unwrap();
     assert_eq!(prepared.organization_id(), org.organization_id);
     assert!(core.run(prepared).await.unwrap().result.is_ok());
-    let used = core.store().list_worker_tokens().await.unwrap();
+    let used = db.store.list_worker_tokens().await.unwrap();
     assert!(used[0].last_used_at.is_some());
     // With a valid token, the request's own faults.
     match core
