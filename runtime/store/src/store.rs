@@ -142,6 +142,16 @@ impl Store {
         self.engine.read_blocking(read)
     }
 
+    /// Runs `read`, a read of one row by its key that cannot wait, synchronously and
+    /// inline on a SQLite file's own read connection (why inline: `backend/sqlite.rs`,
+    /// `read_point`); `None` as for [`Store::read_blocking`].
+    pub(crate) fn read_point<T>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> Result<T, ReadError>,
+    ) -> Option<Result<T>> {
+        self.engine.read_point(read)
+    }
+
     /// Waits for this process's turn to write (SQLite only).
     pub(crate) async fn write_guard(&self) -> Option<MutexGuard<'_, ()>> {
         match self.engine.writer() {

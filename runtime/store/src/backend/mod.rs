@@ -9,7 +9,8 @@
 //! - **PostgreSQL** is a pool.
 //!
 //! Repositories use the pool for everything ([`Engine::pool`]); the faster paths are
-//! asked for by name ([`Engine::fetch_all_direct`], [`Engine::read_blocking`]) and fall
+//! asked for by name ([`Engine::fetch_all_direct`], [`Engine::read_point`],
+//! [`Engine::read_blocking`]) and fall
 //! back to the pool on engines without them.
 
 mod direct;
@@ -149,6 +150,19 @@ impl Engine {
     ) -> Option<Result<T>> {
         match self {
             Engine::SqliteFile(sqlite) => sqlite.read_blocking(read),
+            Engine::SqliteMemory(_) | Engine::Postgres(_) => None,
+        }
+    }
+
+    /// Runs `read`, a read of one row by its key, synchronously and inline on a SQLite
+    /// file's own read connections (see [`sqlite::SqliteFile::read_point`]); `None` as
+    /// for [`Engine::read_blocking`].
+    pub(crate) fn read_point<T>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> Result<T, ReadError>,
+    ) -> Option<Result<T>> {
+        match self {
+            Engine::SqliteFile(sqlite) => sqlite.read_point(read),
             Engine::SqliteMemory(_) | Engine::Postgres(_) => None,
         }
     }

@@ -81,6 +81,20 @@ impl SqliteFile {
         }
     }
 
+    /// Runs `read` on one of the synchronous read connections, inline: only for a read
+    /// of one row by its key, which cannot wait (these connections have no busy timeout)
+    /// and is bounded like any short computation on a task. Declaring it as blocking
+    /// would cost more than the read: `block_in_place` hands the thread's worker core to
+    /// another thread and takes it back, every time — measured on the worker invoke
+    /// benchmark (BENCHMARKS.md) at +50 % server CPU per call at 32–64 connections when
+    /// the per-call version read went through it. `None` when the reader cannot answer.
+    pub(super) fn read_point<T>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> Result<T, ReadError>,
+    ) -> Option<Result<T>> {
+        self.reader.read(read)
+    }
+
     /// Closes the connections outside the pool.
     pub(super) async fn close_own_connections(&self) {
         self.reader.close();

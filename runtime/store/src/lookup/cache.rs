@@ -17,7 +17,7 @@ use super::InvocationTarget;
 use crate::WorkerToken;
 
 /// One answer: the worker token and the call's data.
-pub(super) type WorkerAnswer = (WorkerToken, InvocationTarget);
+type WorkerAnswer = (WorkerToken, InvocationTarget);
 
 /// Which worker look-up an answer is for.
 /// No `Debug`: it holds a worker token's hash.

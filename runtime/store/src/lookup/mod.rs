@@ -19,7 +19,7 @@ use crate::{AgentTool, SealedSecretRow, Tool, ToolVersionRef, VoiceAgent, Worker
 use std::sync::{Arc, LazyLock};
 
 pub(crate) use cache::LookupCache;
-use cache::{LookupKey, WorkerAnswer};
+use cache::LookupKey;
 
 impl Store {
     /// The agent `agent_id`, whichever organization it belongs to (its
@@ -162,44 +162,16 @@ impl Store {
         tool_name: &str,
     ) -> Result<(WorkerToken, Result<InvocationTarget>)> {
         let key = LookupKey::new(token_hash, agent_id, tool_name);
-        // On a SQLite file, the version and (when it moved) the query in one blocking
-        // section; elsewhere, or when that gives no answer, the same asynchronously.
-        let now = self.read_blocking(|connection| {
-            let version = version_now(connection)?;
-            if let Some(answer) = self.lookups.get(version, &key) {
-                return Ok(Lookup::Known(answer));
-            }
-            let rows = rows_now(
-                connection,
-                &WORKER_TARGET_SELECT,
-                agent_id,
-                Some(token_hash),
-                tool_name,
-            )?;
-            Ok(Lookup::Read(Box::new(rows)))
-        });
-        let lookup = match now {
-            Some(lookup) => lookup?,
-            None => {
-                let version = self.lookup_version().await?;
-                match self.lookups.get(version, &key) {
-                    Some(answer) => Lookup::Known(answer),
-                    None => Lookup::Read(Box::new(
-                        self.rows_later(
-                            &WORKER_TARGET_SELECT,
-                            agent_id,
-                            Some(token_hash),
-                            tool_name,
-                        )
-                        .await?,
-                    )),
-                }
-            }
+        let version = match self.read_point(version_now) {
+            Some(version) => version?,
+            None => self.lookup_version().await?,
         };
-        let rows = match lookup {
-            Lookup::Known(answer) => return Ok((answer.0.clone(), Ok(answer.1.clone()))),
-            Lookup::Read(rows) => rows,
-        };
+        if let Some(answer) = self.lookups.get(version, &key) {
+            return Ok((answer.0.clone(), Ok(answer.1.clone())));
+        }
+        let rows: WorkerTargetRows = self
+            .target_rows(&WORKER_TARGET_SELECT, agent_id, Some(token_hash), tool_name)
+            .await?;
         let (version, token, target) = rows.finish()?;
         if let Ok(target) = &target {
             self.lookups
@@ -209,7 +181,7 @@ impl Store {
     }
 
     /// The current look-up version (see [`Store::worker_invocation_target`]), read
-    /// asynchronously.
+    /// asynchronously ([`version_now`] is the synchronous read).
     async fn lookup_version(&self) -> Result<i64> {
         let rows = self.fetch_all_direct(sqlx::query(VERSION_SELECT)).await?;
         rows.first()
@@ -218,7 +190,9 @@ impl Store {
     }
 
     /// The rows of `select` (`$1` agent id, `$2`, `$3` tool name), one at a
-    /// time into `R`: synchronously on a SQLite file, else through sqlx.
+    /// time into `R`: synchronously on a SQLite file, as blocking work (a join
+    /// over six tables, run once per change of the look-up version on the worker
+    /// plane), else through sqlx.
     async fn target_rows<R: PushRow>(
         &self,
         select: &str,
@@ -252,14 +226,6 @@ impl Store {
         }
         Ok(target)
     }
-}
-
-/// What [`Store::worker_invocation_target`] found: an answer read earlier at the
-/// current look-up version, or the rows of its query.
-enum Lookup {
-    Known(Arc<WorkerAnswer>),
-    /// Boxed: the rows are large, and read only when the version moved.
-    Read(Box<WorkerTargetRows>),
 }
 
 /// The current look-up version, read on `connection`.
