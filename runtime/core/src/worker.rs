@@ -2,10 +2,12 @@
 //! invocation pipeline — the only place secrets are opened, at call time.
 //!
 //! Every invocation loads the agent, its tool association and the sealed
-//! secrets fresh from the store (no cache: a change made through the
-//! management API applies to the very next call), validates, runs the tool in
-//! a fresh sandbox instance, seals back any OAuth2 token the host refreshed,
-//! and writes the audit row.
+//! secrets as of the last commit (the store answers from a versioned cache
+//! that is never stale: each call reads the look-up version, which every change
+//! to those tables advances, so a change made through the management API, the
+//! CLI or another replica applies to the very next call), validates, runs the
+//! tool in a fresh sandbox instance, seals back any OAuth2 token the host
+//! refreshed, and writes the audit row.
 
 use crate::Core;
 use crate::LoadedTool;
