@@ -9,8 +9,9 @@
 //! variant of `backend::Engine`, holding what makes sense for it: a SQLite file also
 //! has two connections outside the pool for the few statements every call makes (the
 //! pool would ping each connection it takes back), and read connections on which the
-//! worker plane's look-up runs synchronously through rusqlite, declared to the runtime
-//! as blocking — see `Store::worker_invocation_target`. The schema is shaped so
+//! worker plane's look-up runs synchronously through rusqlite (the per-call version
+//! read inline, the query when the version moved declared as blocking) — see
+//! `Store::worker_invocation_target`. The schema is shaped so
 //! that this stays honest (`migrations/sqlite` and `migrations/postgres` are the same
 //! schema in two dialects):
 //!
