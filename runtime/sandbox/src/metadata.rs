@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashSet;
 
-/// The longest LLM-facing function name, `{tool}__{function}`: the limit of
-/// common function-calling APIs.
-pub const MAX_QUALIFIED_NAME: usize = 64;
+/// The name and host-pattern rules are the contract's, shared with the SDK's
+/// `#[tool]` macro (which checks names at compile time).
+pub use warden_contract::{MAX_QUALIFIED_NAME, is_valid_host_pattern, is_valid_name};
 
 /// Bounds on what a tool may declare. Metadata is tenant input: every list
 /// and text has a cap, and a refusal names the cap it broke.
@@ -109,21 +109,6 @@ pub struct OAuth2 {
     pub token_url: String,
     /// Scopes.
     pub scopes: Vec<String>,
-}
-
-/// Whether `name` matches `^[a-z][a-z0-9_]{0,63}$`.
-pub fn is_valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some('a'..='z'))
-        && name.len() <= 64
-        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
-}
-
-/// Whether `pattern` is an `allowed-hosts` entry: `scheme://host[:port]` with
-/// scheme `http` or `https`, an optional leading `*.` label wildcard, and
-/// nothing after the authority.
-pub fn is_valid_host_pattern(pattern: &str) -> bool {
-    pattern.parse::<crate::http::HostPattern>().is_ok()
 }
 
 /// Whether `url` is an absolute `https` URL with a host.

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 use std::str::FromStr;
+use warden_contract::PatternHost;
 
 /// An `allowed-hosts` entry: `scheme://host[:port]`, where the host may start
 /// with a `*.` label wildcard.
@@ -148,74 +149,19 @@ impl fmt::Display for HostPattern {
 impl FromStr for HostPattern {
     type Err = String;
 
+    /// The syntax is the contract's ([`warden_contract::parse_host_pattern`]);
+    /// the host adds case folding and IP address canonicalization.
     fn from_str(pattern: &str) -> Result<Self, Self::Err> {
-        let bad = |why: &str| {
-            Err(format!(
-                "`{pattern}` is not a host pattern ({why}); expected scheme://host[:port], \
-                 e.g. https://api.example.com or https://*.example.com"
-            ))
-        };
-        let Some((scheme, authority)) = pattern.split_once("://") else {
-            return bad("no scheme");
-        };
-        let https = match scheme {
-            "https" => true,
-            "http" => false,
-            _ => return bad("the scheme must be http or https"),
-        };
-        let default_port = if https { 443 } else { 80 };
-        let parse_port = |port: &str| port.parse::<u16>().ok().filter(|p| *p != 0);
-
-        let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
-            let Some((ip, after)) = rest.split_once(']') else {
-                return bad("unclosed `[`");
-            };
-            let Ok(ip) = ip.parse::<Ipv6Addr>() else {
-                return bad("not an IPv6 address between `[` and `]`");
-            };
-            let port = match after {
-                "" => default_port,
-                _ => match after.strip_prefix(':').and_then(parse_port) {
-                    Some(port) => port,
-                    None => return bad("invalid port"),
-                },
-            };
-            (HostMatch::Exact(canonical_host(&ip.to_string())), port)
-        } else {
-            let (host, port) = match authority.split_once(':') {
-                Some((host, port)) => match parse_port(port) {
-                    Some(port) => (host, port),
-                    None => return bad("invalid port"),
-                },
-                None => (authority, default_port),
-            };
-            let (wildcard, name) = match host.strip_prefix("*.") {
-                Some(name) => (true, name),
-                None => (false, host),
-            };
-            let valid_label = |label: &str| {
-                !label.is_empty()
-                    && label.len() <= 63
-                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                    && !label.starts_with('-')
-                    && !label.ends_with('-')
-            };
-            if name.is_empty() || name.len() > 253 || !name.split('.').all(valid_label) {
-                return bad("invalid host name");
-            }
-            if wildcard {
-                (
-                    HostMatch::Below(format!(".{}", name.to_ascii_lowercase())),
-                    port,
-                )
-            } else {
-                (HostMatch::Exact(canonical_host(name)), port)
-            }
+        let parsed = warden_contract::parse_host_pattern(pattern)?;
+        let host = match parsed.host {
+            PatternHost::Ipv6(ip) => HostMatch::Exact(canonical_host(&ip.to_string())),
+            PatternHost::Name(name) => HostMatch::Exact(canonical_host(name)),
+            PatternHost::Below(name) => HostMatch::Below(format!(".{}", name.to_ascii_lowercase())),
         };
         Ok(HostPattern {
-            https,
+            https: parsed.https,
             host,
-            port,
+            port: parsed.port,
             text: pattern.to_owned(),
         })
     }

@@ -1,0 +1,21 @@
+//! `warden-contract` holds the rules of the `warden:tool/tool@0.1.0` contract
+//! that more than one side must agree on, written once:
+//!
+//! * [`ErrorKind`]: the stable snake_case error kinds — the guest-visible
+//!   `tool-error` cases and the host's verdicts on a call;
+//! * [`is_valid_name`] and [`MAX_QUALIFIED_NAME`]: what a tool, function or
+//!   secret may be called, checked by the host at load time and by the SDK's
+//!   `#[tool]` macro at compile time;
+//! * [`parse_host_pattern`]: the syntax of an `allowed-hosts` entry (the host
+//!   adds matching and address canonicalization on top).
+//!
+//! It depends on `serde` only, so the host, the SDK (on `wasm32-wasip2`) and
+//! the SDK's proc-macro can all use it.
+
+mod error;
+mod host_pattern;
+mod name;
+
+pub use error::{ErrorKind, UnknownErrorKind};
+pub use host_pattern::{HostPatternSyntax, PatternHost, is_valid_host_pattern, parse_host_pattern};
+pub use name::{MAX_NAME, MAX_QUALIFIED_NAME, NAME_RULE, QUALIFIED_SEPARATOR, is_valid_name};
