@@ -46,6 +46,8 @@ use std::fmt;
 pub use schemars::JsonSchema;
 pub use serde::{Deserialize, Serialize};
 pub use serde_json::{self, Value, json};
+/// The error kinds of the contract, as the host reports them (`not_found`, ...).
+pub use warden_contract::ErrorKind;
 pub use warden_sdk_macros::tool;
 
 pub mod http;
@@ -153,6 +155,34 @@ pub enum ToolError {
 }
 
 impl ToolError {
+    /// An error of `kind`; a kind only the host reports (such as `timeout`)
+    /// becomes [`ToolError::Internal`].
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> ToolError {
+        let m = message.into();
+        match kind {
+            ErrorKind::InvalidArguments => ToolError::InvalidArguments(m),
+            ErrorKind::NotConfigured => ToolError::NotConfigured(m),
+            ErrorKind::Unauthorized => ToolError::Unauthorized(m),
+            ErrorKind::NotFound => ToolError::NotFound(m),
+            ErrorKind::RateLimited => ToolError::RateLimited(m),
+            ErrorKind::Upstream => ToolError::Upstream(m),
+            _ => ToolError::Internal(m),
+        }
+    }
+
+    /// The kind the host reports for this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ToolError::InvalidArguments(_) => ErrorKind::InvalidArguments,
+            ToolError::NotConfigured(_) => ErrorKind::NotConfigured,
+            ToolError::Unauthorized(_) => ErrorKind::Unauthorized,
+            ToolError::NotFound(_) => ErrorKind::NotFound,
+            ToolError::RateLimited(_) => ErrorKind::RateLimited,
+            ToolError::Upstream(_) => ErrorKind::Upstream,
+            ToolError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
     /// The error's message.
     pub fn message(&self) -> &str {
         match self {
@@ -304,5 +334,24 @@ pub mod __private {
             }
         }
         Ok(serde_json::json!({ "ok": true }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ErrorKind, ToolError};
+
+    #[test]
+    fn tool_errors_carry_the_contract_kinds() {
+        for kind in ErrorKind::ALL {
+            let e = ToolError::new(kind, "m");
+            assert_eq!(e.message(), "m");
+            if kind.is_tool_kind() {
+                assert_eq!(e.kind(), kind);
+            } else {
+                assert_eq!(e.kind(), ErrorKind::Internal, "{kind}");
+            }
+        }
+        assert_eq!(ToolError::NotFound("x".into()).kind().as_str(), "not_found");
     }
 }

@@ -97,6 +97,34 @@ fn required<T>(value: Option<T>, span: proc_macro2::Span, what: &str) -> Result<
     value.ok_or_else(|| Error::new(span, format!("missing `{what} = ...`")))
 }
 
+/// Why `name` is not a valid tool, function or secret name (the contract's
+/// rule, which the host checks again at load time), or `None` if it is.
+fn name_problem(what: &str, name: &str) -> Option<String> {
+    (!warden_contract::is_valid_name(name)).then(|| {
+        format!(
+            "`{name}` is not a valid {what} name: names must match `{}` \
+             (a lowercase ASCII letter, then up to 63 lowercase letters, digits or `_`)",
+            warden_contract::NAME_RULE
+        )
+    })
+}
+
+/// Why `{tool}__{function}`, the name the LLM sees, is too long, or `None`.
+fn qualified_name_problem(tool: &str, function: &str) -> Option<String> {
+    let sep = warden_contract::QUALIFIED_SEPARATOR;
+    let max = warden_contract::MAX_QUALIFIED_NAME;
+    (tool.len() + sep.len() + function.len() > max)
+        .then(|| format!("`{tool}{sep}{function}` is longer than {max} characters"))
+}
+
+/// A compile error at `span` if `name` breaks the name rule.
+fn check_name(what: &str, name: &str, span: proc_macro2::Span) -> Result<()> {
+    match name_problem(what, name) {
+        Some(problem) => Err(Error::new(span, problem)),
+        None => Ok(()),
+    }
+}
+
 fn parse_tool_args(attr: TokenStream2) -> Result<ToolArgs> {
     let mut args = ToolArgs::default();
     let parser = syn::meta::parser(|meta| {
@@ -128,8 +156,10 @@ fn parse_tool_args(attr: TokenStream2) -> Result<ToolArgs> {
                 }
                 Ok(())
             })?;
+            let name: LitStr = required(name, meta.path.span(), "name")?;
+            check_name("secret", &name.value(), name.span())?;
             args.secrets.push(SecretArg {
-                name: required(name, meta.path.span(), "name")?,
+                name,
                 description,
                 required: required_flag,
             });
@@ -330,6 +360,7 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> Result<TokenStream2> {
     }
     let self_ty = block.self_ty.clone();
     let name = required(args.name.clone(), proc_macro2::Span::call_site(), "name")?;
+    check_name("tool", &name.value(), name.span())?;
 
     let mut functions = Vec::new();
     let mut has_test = false;
@@ -377,12 +408,17 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> Result<TokenStream2> {
                  reads to decide when and how to call it",
             ));
         }
+        let (fname, fspan) = match &fargs.name {
+            Some(n) => (n.value(), n.span()),
+            None => (f.sig.ident.to_string(), f.sig.ident.span()),
+        };
+        check_name("function", &fname, fspan)?;
+        if let Some(problem) = qualified_name_problem(&name.value(), &fname) {
+            return Err(Error::new(fspan, problem));
+        }
         functions.push(Function {
             ident: f.sig.ident.clone(),
-            name: fargs
-                .name
-                .map(|n| n.value())
-                .unwrap_or_else(|| f.sig.ident.to_string()),
+            name: fname,
             description,
             read_only: fargs.read_only,
             args: arg_ty,
@@ -511,4 +547,59 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> Result<TokenStream2> {
 
         ::warden_sdk::__private::bindings::__export_tool!(#self_ty with_types_in ::warden_sdk::__private::bindings);
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_contract_rule() {
+        assert_eq!(name_problem("tool", "google_calendar"), None);
+        let problem = name_problem("function", "Get-Events").unwrap();
+        assert!(
+            problem.contains("`Get-Events` is not a valid function name"),
+            "{problem}"
+        );
+        assert!(problem.contains(warden_contract::NAME_RULE), "{problem}");
+        assert!(name_problem("secret", "").is_some());
+        assert!(name_problem("tool", "1tool").is_some());
+        assert!(name_problem("tool", &"a".repeat(65)).is_some());
+    }
+
+    #[test]
+    fn qualified_names_are_bounded() {
+        assert_eq!(qualified_name_problem("echo", "fail"), None);
+        assert_eq!(
+            qualified_name_problem(&"a".repeat(31), &"b".repeat(31)),
+            None
+        );
+        assert!(qualified_name_problem(&"a".repeat(31), &"b".repeat(32)).is_some());
+    }
+
+    #[test]
+    fn expand_refuses_a_bad_function_name() {
+        let err = expand(
+            quote!(name = "echo"),
+            quote! {
+                /// Echo.
+                impl Echo {
+                    /// Says hi.
+                    #[warden(name = "Say-Hi")]
+                    fn hi(ctx: &Context) -> Result<Value, ToolError> { todo!() }
+                }
+            },
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("`Say-Hi` is not a valid function name"),
+            "{err}"
+        );
+        let err = expand(quote!(name = "Echo"), quote!(impl Echo {})).unwrap_err();
+        assert!(
+            err.to_string().contains("`Echo` is not a valid tool name"),
+            "{err}"
+        );
+    }
 }

@@ -1,5 +1,6 @@
 //! The simplest tool: echoes its input. Used by Warden's tests and benchmarks.
 
+use warden_sdk::ErrorKind;
 use warden_sdk::prelude::*;
 
 #[derive(Deserialize, JsonSchema)]
@@ -32,15 +33,8 @@ impl Echo {
     /// Reports the tool error `kind` with `message`.
     #[warden(read_only)]
     fn fail(_ctx: &Context, args: FailArgs) -> Result<Value, ToolError> {
-        let m = args.message;
-        Err(match args.kind.as_str() {
-            "invalid_arguments" => ToolError::InvalidArguments(m),
-            "not_configured" => ToolError::NotConfigured(m),
-            "unauthorized" => ToolError::Unauthorized(m),
-            "not_found" => ToolError::NotFound(m),
-            "rate_limited" => ToolError::RateLimited(m),
-            "upstream" => ToolError::Upstream(m),
-            _ => ToolError::Internal(m),
-        })
+        // The kinds are the contract's; one the tool cannot report is `internal`.
+        let kind = args.kind.parse().unwrap_or(ErrorKind::Internal);
+        Err(ToolError::new(kind, args.message))
     }
 }
