@@ -2,7 +2,6 @@
 
 use crate::bindings::WitToolMetadata;
 use crate::http::oauth;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashSet;
 
@@ -39,77 +38,10 @@ pub mod caps {
 }
 use caps::*;
 
-/// What a tool declares about itself (`tool-metadata` in the WIT contract),
-/// with JSON documents parsed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ToolMetadata {
-    /// The tool's name, e.g. `google_calendar`.
-    pub name: String,
-    /// The tool's version.
-    pub version: String,
-    /// What the tool is for.
-    pub description: String,
-    /// JSON Schema of the tool's configuration.
-    pub config_schema: Value,
-    /// Secrets the tool may read.
-    pub secrets: Vec<SecretSpec>,
-    /// Hosts the tool may send requests to.
-    pub allowed_hosts: Vec<String>,
-    /// Secrets the host injects into outbound requests.
-    pub credentials: Vec<Credential>,
-    /// Functions the LLM may call.
-    pub functions: Vec<FunctionSpec>,
-    /// OAuth2 settings, if the tool uses OAuth2 tokens.
-    pub oauth: Option<OAuth2>,
-}
-
-/// A function the LLM may call.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FunctionSpec {
-    /// Name, unique within the tool.
-    pub name: String,
-    /// What it does, for the LLM.
-    pub description: String,
-    /// JSON Schema of its arguments.
-    pub parameters: Value,
-    /// Whether it changes nothing upstream.
-    pub read_only: bool,
-}
-
-/// A secret the tool may read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SecretSpec {
-    /// Name, unique within the tool.
-    pub name: String,
-    /// What the operator must provide.
-    pub description: String,
-    /// Whether the tool cannot work without it.
-    pub required: bool,
-}
-
-/// A secret the host adds to outbound requests for some hosts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Credential {
-    /// The declared secret.
-    pub secret: String,
-    /// Host patterns whose requests carry it.
-    pub hosts: Vec<String>,
-    /// Header name.
-    pub header: String,
-    /// Header value format; `{}` is the secret.
-    pub format: String,
-}
-
-/// OAuth2 settings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OAuth2 {
-    /// Authorization endpoint.
-    pub authorize_url: String,
-    /// Token endpoint (refresh grant).
-    pub token_url: String,
-    /// Scopes.
-    pub scopes: Vec<String>,
-}
+/// The metadata types are the contract's: the host validates a tool's answer
+/// into them here, and stores them in their versioned form
+/// ([`ToolMetadata::to_stored`]).
+pub use warden_contract::{Credential, FunctionSpec, OAuth2, SecretSpec, ToolMetadata};
 
 /// Whether `url` is an absolute `https` URL with a host.
 fn is_https_url(url: &str) -> bool {
@@ -245,201 +177,194 @@ fn bounds(raw: &WitToolMetadata) -> Vec<String> {
     problems
 }
 
-impl ToolMetadata {
-    /// Converts the guest's answer, collecting every problem rather than
-    /// stopping at the first so an author can fix them all at once.
-    pub(crate) fn from_wit(raw: WitToolMetadata) -> Result<Self, Vec<String>> {
-        let mut problems = bounds(&raw);
-        if !problems.is_empty() {
-            // Over a count or the total size: the entries are not looked at.
-            return Err(problems);
-        }
-        if !is_valid_name(&raw.name) {
+/// Converts the guest's answer, collecting every problem rather than
+/// stopping at the first so an author can fix them all at once.
+pub(crate) fn from_wit(raw: WitToolMetadata) -> Result<ToolMetadata, Vec<String>> {
+    let mut problems = bounds(&raw);
+    if !problems.is_empty() {
+        // Over a count or the total size: the entries are not looked at.
+        return Err(problems);
+    }
+    if !is_valid_name(&raw.name) {
+        problems.push(format!(
+            "tool name `{}` must match ^[a-z][a-z0-9_]{{0,63}}$",
+            shown(&raw.name)
+        ));
+    }
+    if raw.version.trim().is_empty() {
+        problems.push("tool version is empty".to_owned());
+    }
+    let config_schema = object_schema("config-schema", &raw.config_schema, &mut problems);
+
+    let mut secret_names = HashSet::new();
+    for s in &raw.secrets {
+        if !is_valid_name(&s.name) {
             problems.push(format!(
-                "tool name `{}` must match ^[a-z][a-z0-9_]{{0,63}}$",
-                shown(&raw.name)
+                "secret name `{}` must match ^[a-z][a-z0-9_]{{0,63}}$",
+                shown(&s.name)
             ));
         }
-        if raw.version.trim().is_empty() {
-            problems.push("tool version is empty".to_owned());
+        if !secret_names.insert(s.name.as_str()) {
+            problems.push(format!("duplicate secret name `{}`", shown(&s.name)));
         }
-        let config_schema = object_schema("config-schema", &raw.config_schema, &mut problems);
-
-        let mut secret_names = HashSet::new();
-        for s in &raw.secrets {
-            if !is_valid_name(&s.name) {
-                problems.push(format!(
-                    "secret name `{}` must match ^[a-z][a-z0-9_]{{0,63}}$",
-                    shown(&s.name)
-                ));
-            }
-            if !secret_names.insert(s.name.as_str()) {
-                problems.push(format!("duplicate secret name `{}`", shown(&s.name)));
-            }
+    }
+    for host in &raw.allowed_hosts {
+        if !is_valid_host_pattern(host) {
+            problems.push(format!(
+                "allowed host `{}` must look like scheme://host[:port] \
+                     (optionally *.host)",
+                shown(host)
+            ));
         }
-        for host in &raw.allowed_hosts {
+    }
+    for c in &raw.credentials {
+        if !secret_names.contains(c.secret.as_str()) {
+            problems.push(format!(
+                "credential uses the secret `{}`, which is not declared",
+                shown(&c.secret)
+            ));
+        }
+        if http::HeaderName::from_bytes(c.header.as_bytes()).is_err() {
+            problems.push(format!(
+                "credential header `{}` is not a header name",
+                shown(&c.header)
+            ));
+        }
+        if !c.format.contains("{}") {
+            problems.push(format!(
+                "credential format `{}` has no `{{}}` for the secret",
+                shown(&c.format)
+            ));
+        }
+        if c.hosts.is_empty() {
+            problems.push(format!(
+                "credential for `{}` names no hosts",
+                shown(&c.secret)
+            ));
+        }
+        for host in &c.hosts {
             if !is_valid_host_pattern(host) {
                 problems.push(format!(
-                    "allowed host `{}` must look like scheme://host[:port] \
-                     (optionally *.host)",
+                    "credential host `{}` is not a host pattern",
+                    shown(host)
+                ));
+            } else if !host.starts_with("https://") {
+                problems.push(format!(
+                    "credential host `{}` must use https: credentials never travel in clear text",
                     shown(host)
                 ));
             }
         }
-        for c in &raw.credentials {
-            if !secret_names.contains(c.secret.as_str()) {
-                problems.push(format!(
-                    "credential uses the secret `{}`, which is not declared",
-                    shown(&c.secret)
-                ));
-            }
-            if http::HeaderName::from_bytes(c.header.as_bytes()).is_err() {
-                problems.push(format!(
-                    "credential header `{}` is not a header name",
-                    shown(&c.header)
-                ));
-            }
-            if !c.format.contains("{}") {
-                problems.push(format!(
-                    "credential format `{}` has no `{{}}` for the secret",
-                    shown(&c.format)
-                ));
-            }
-            if c.hosts.is_empty() {
-                problems.push(format!(
-                    "credential for `{}` names no hosts",
-                    shown(&c.secret)
-                ));
-            }
-            for host in &c.hosts {
-                if !is_valid_host_pattern(host) {
-                    problems.push(format!(
-                        "credential host `{}` is not a host pattern",
-                        shown(host)
-                    ));
-                } else if !host.starts_with("https://") {
-                    problems.push(format!(
-                        "credential host `{}` must use https: credentials never travel in clear text",
-                        shown(host)
-                    ));
-                }
-            }
-        }
-
-        if let Some(oauth) = &raw.oauth {
-            for (what, url) in [
-                ("authorize-url", &oauth.authorize_url),
-                ("token-url", &oauth.token_url),
-            ] {
-                if !is_https_url(url) {
-                    problems.push(format!(
-                        "oauth {what} `{}` must be an https URL",
-                        shown(url)
-                    ));
-                }
-            }
-            for name in [
-                oauth::ACCESS_TOKEN,
-                oauth::REFRESH_TOKEN,
-                oauth::CLIENT_ID,
-                oauth::CLIENT_SECRET,
-            ] {
-                if !secret_names.contains(name) {
-                    problems.push(format!("an OAuth2 tool must declare the secret `{name}`"));
-                }
-            }
-            if !raw
-                .credentials
-                .iter()
-                .any(|c| c.secret == oauth::ACCESS_TOKEN)
-            {
-                problems.push(format!(
-                    "an OAuth2 tool must declare a credential that sends `{}`",
-                    oauth::ACCESS_TOKEN
-                ));
-            }
-        }
-
-        let mut function_names = HashSet::new();
-        let mut functions = Vec::with_capacity(raw.functions.len());
-        if raw.functions.is_empty() {
-            problems.push("the tool declares no functions".to_owned());
-        }
-        for f in raw.functions {
-            if !is_valid_name(&f.name) {
-                problems.push(format!(
-                    "function name `{}` must match ^[a-z][a-z0-9_]{{0,63}}$",
-                    shown(&f.name)
-                ));
-            } else if raw.name.len() + 2 + f.name.len() > MAX_QUALIFIED_NAME {
-                problems.push(format!(
-                    "`{}__{}` is longer than {MAX_QUALIFIED_NAME} characters",
-                    shown(&raw.name),
-                    f.name
-                ));
-            }
-            if !function_names.insert(f.name.clone()) {
-                problems.push(format!("duplicate function name `{}`", shown(&f.name)));
-            }
-            let parameters = object_schema(
-                &format!("parameters of function `{}`", shown(&f.name)),
-                &f.parameters,
-                &mut problems,
-            );
-            functions.push(FunctionSpec {
-                name: f.name,
-                description: f.description,
-                parameters,
-                read_only: f.read_only,
-            });
-        }
-
-        if !problems.is_empty() {
-            if problems.len() > MAX_PROBLEMS_LISTED {
-                let more = problems.len() - MAX_PROBLEMS_LISTED;
-                problems.truncate(MAX_PROBLEMS_LISTED);
-                problems.push(format!("and {more} more problems"));
-            }
-            return Err(problems);
-        }
-        Ok(ToolMetadata {
-            name: raw.name,
-            version: raw.version,
-            description: raw.description,
-            config_schema,
-            secrets: raw
-                .secrets
-                .into_iter()
-                .map(|s| SecretSpec {
-                    name: s.name,
-                    description: s.description,
-                    required: s.required,
-                })
-                .collect(),
-            allowed_hosts: raw.allowed_hosts,
-            credentials: raw
-                .credentials
-                .into_iter()
-                .map(|c| Credential {
-                    secret: c.secret,
-                    hosts: c.hosts,
-                    header: c.header,
-                    format: c.format,
-                })
-                .collect(),
-            functions,
-            oauth: raw.oauth.map(|o| OAuth2 {
-                authorize_url: o.authorize_url,
-                token_url: o.token_url,
-                scopes: o.scopes,
-            }),
-        })
     }
 
-    /// The function called `name`, if the tool has one.
-    pub fn function(&self, name: &str) -> Option<&FunctionSpec> {
-        self.functions.iter().find(|f| f.name == name)
+    if let Some(oauth) = &raw.oauth {
+        for (what, url) in [
+            ("authorize-url", &oauth.authorize_url),
+            ("token-url", &oauth.token_url),
+        ] {
+            if !is_https_url(url) {
+                problems.push(format!(
+                    "oauth {what} `{}` must be an https URL",
+                    shown(url)
+                ));
+            }
+        }
+        for name in [
+            oauth::ACCESS_TOKEN,
+            oauth::REFRESH_TOKEN,
+            oauth::CLIENT_ID,
+            oauth::CLIENT_SECRET,
+        ] {
+            if !secret_names.contains(name) {
+                problems.push(format!("an OAuth2 tool must declare the secret `{name}`"));
+            }
+        }
+        if !raw
+            .credentials
+            .iter()
+            .any(|c| c.secret == oauth::ACCESS_TOKEN)
+        {
+            problems.push(format!(
+                "an OAuth2 tool must declare a credential that sends `{}`",
+                oauth::ACCESS_TOKEN
+            ));
+        }
     }
+
+    let mut function_names = HashSet::new();
+    let mut functions = Vec::with_capacity(raw.functions.len());
+    if raw.functions.is_empty() {
+        problems.push("the tool declares no functions".to_owned());
+    }
+    for f in raw.functions {
+        if !is_valid_name(&f.name) {
+            problems.push(format!(
+                "function name `{}` must match ^[a-z][a-z0-9_]{{0,63}}$",
+                shown(&f.name)
+            ));
+        } else if raw.name.len() + 2 + f.name.len() > MAX_QUALIFIED_NAME {
+            problems.push(format!(
+                "`{}__{}` is longer than {MAX_QUALIFIED_NAME} characters",
+                shown(&raw.name),
+                f.name
+            ));
+        }
+        if !function_names.insert(f.name.clone()) {
+            problems.push(format!("duplicate function name `{}`", shown(&f.name)));
+        }
+        let parameters = object_schema(
+            &format!("parameters of function `{}`", shown(&f.name)),
+            &f.parameters,
+            &mut problems,
+        );
+        functions.push(FunctionSpec {
+            name: f.name,
+            description: f.description,
+            parameters,
+            read_only: f.read_only,
+        });
+    }
+
+    if !problems.is_empty() {
+        if problems.len() > MAX_PROBLEMS_LISTED {
+            let more = problems.len() - MAX_PROBLEMS_LISTED;
+            problems.truncate(MAX_PROBLEMS_LISTED);
+            problems.push(format!("and {more} more problems"));
+        }
+        return Err(problems);
+    }
+    Ok(ToolMetadata {
+        name: raw.name,
+        version: raw.version,
+        description: raw.description,
+        config_schema,
+        secrets: raw
+            .secrets
+            .into_iter()
+            .map(|s| SecretSpec {
+                name: s.name,
+                description: s.description,
+                required: s.required,
+            })
+            .collect(),
+        allowed_hosts: raw.allowed_hosts,
+        credentials: raw
+            .credentials
+            .into_iter()
+            .map(|c| Credential {
+                secret: c.secret,
+                hosts: c.hosts,
+                header: c.header,
+                format: c.format,
+            })
+            .collect(),
+        functions,
+        oauth: raw.oauth.map(|o| OAuth2 {
+            authorize_url: o.authorize_url,
+            token_url: o.token_url,
+            scopes: o.scopes,
+        }),
+    })
 }
 
 #[cfg(test)]

@@ -66,7 +66,8 @@ pub(super) async fn install(
             description: metadata.description.clone(),
             version: metadata.version.clone(),
             component,
-            metadata: serde_json::to_value(metadata)
+            metadata: metadata
+                .to_stored()
                 .map_err(|e| CoreError::Invalid(format!("metadata: {e}")))?,
             functions: metadata
                 .functions
@@ -111,7 +112,7 @@ async fn earlier_versions(
     versions
         .into_iter()
         .map(|v| {
-            serde_json::from_value(v.metadata)
+            ToolMetadata::from_stored(v.metadata)
                 .map_err(|e| CoreError::Invalid(format!("stored metadata is unreadable: {e}")))
         })
         .collect()
@@ -131,7 +132,7 @@ pub(crate) async fn current_metadata(
         .store
         .tool_version(organization_id, &current.id)
         .await?;
-    let metadata: ToolMetadata = serde_json::from_value(version.metadata)
+    let metadata = ToolMetadata::from_stored(version.metadata)
         .map_err(|e| CoreError::Invalid(format!("stored metadata is unreadable: {e}")))?;
     Ok((current.id.clone(), current.sha256.clone(), metadata))
 }

@@ -20,7 +20,6 @@ use crate::compile::{self, ArtifactKey, ChildCompiler};
 use crate::error::{Error, ErrorKind};
 use crate::http::{Client, HttpPolicy};
 use crate::limits::Limits;
-use crate::metadata::ToolMetadata;
 use crate::secrets::SecretMap;
 use crate::slots::{Slots, TenantLoad};
 use crate::store::CallState;
@@ -246,7 +245,7 @@ impl Sandbox {
                 )));
             }
         };
-        let metadata = ToolMetadata::from_wit(raw).map_err(|problems| {
+        let metadata = crate::metadata::from_wit(raw).map_err(|problems| {
             Error::invalid_component(format!("invalid tool metadata: {}", problems.join("; ")))
         })?;
         let tool = Tool::new(sha256.clone(), metadata, pre)?;
