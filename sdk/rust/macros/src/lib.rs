@@ -1,5 +1,8 @@
 //! The `#[tool]` attribute behind `warden-sdk`. Use it through `warden_sdk::tool`.
 
+mod names;
+
+use names::{check_name, qualified_name_problem};
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as TokenStream2;
 use quote::quote;
@@ -95,34 +98,6 @@ fn string_list(meta: &ParseNestedMeta<'_>) -> Result<Vec<LitStr>> {
 
 fn required<T>(value: Option<T>, span: proc_macro2::Span, what: &str) -> Result<T> {
     value.ok_or_else(|| Error::new(span, format!("missing `{what} = ...`")))
-}
-
-/// Why `name` is not a valid tool, function or secret name (the contract's
-/// rule, which the host checks again at load time), or `None` if it is.
-fn name_problem(what: &str, name: &str) -> Option<String> {
-    (!warden_contract::is_valid_name(name)).then(|| {
-        format!(
-            "`{name}` is not a valid {what} name: names must match `{}` \
-             (a lowercase ASCII letter, then up to 63 lowercase letters, digits or `_`)",
-            warden_contract::NAME_RULE
-        )
-    })
-}
-
-/// Why `{tool}__{function}`, the name the LLM sees, is too long, or `None`.
-fn qualified_name_problem(tool: &str, function: &str) -> Option<String> {
-    let sep = warden_contract::QUALIFIED_SEPARATOR;
-    let max = warden_contract::MAX_QUALIFIED_NAME;
-    (tool.len() + sep.len() + function.len() > max)
-        .then(|| format!("`{tool}{sep}{function}` is longer than {max} characters"))
-}
-
-/// A compile error at `span` if `name` breaks the name rule.
-fn check_name(what: &str, name: &str, span: proc_macro2::Span) -> Result<()> {
-    match name_problem(what, name) {
-        Some(problem) => Err(Error::new(span, problem)),
-        None => Ok(()),
-    }
 }
 
 fn parse_tool_args(attr: TokenStream2) -> Result<ToolArgs> {
@@ -552,30 +527,6 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> Result<TokenStream2> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_follow_the_contract_rule() {
-        assert_eq!(name_problem("tool", "google_calendar"), None);
-        let problem = name_problem("function", "Get-Events").unwrap();
-        assert!(
-            problem.contains("`Get-Events` is not a valid function name"),
-            "{problem}"
-        );
-        assert!(problem.contains(warden_contract::NAME_RULE), "{problem}");
-        assert!(name_problem("secret", "").is_some());
-        assert!(name_problem("tool", "1tool").is_some());
-        assert!(name_problem("tool", &"a".repeat(65)).is_some());
-    }
-
-    #[test]
-    fn qualified_names_are_bounded() {
-        assert_eq!(qualified_name_problem("echo", "fail"), None);
-        assert_eq!(
-            qualified_name_problem(&"a".repeat(31), &"b".repeat(31)),
-            None
-        );
-        assert!(qualified_name_problem(&"a".repeat(31), &"b".repeat(32)).is_some());
-    }
 
     #[test]
     fn expand_refuses_a_bad_function_name() {
