@@ -81,8 +81,8 @@ pub use sealed::{GeneratedKey, KeyRing, KeyRingError, SealError, SealedSecret, S
 pub use secrets::{SealedSecretRow, SecretInfo};
 pub use store::{Store, StoreOptions};
 pub use tools::{
-    InstalledVersion, NewToolFunction, NewToolVersion, Tool, ToolFunction, ToolVersion,
-    ToolVersionRef, sha256_hex,
+    InstalledVersion, NewToolFunction, NewToolVersion, Tool, ToolVersion, ToolVersionRef,
+    sha256_hex,
 };
 pub use webhook_events::WEBHOOK_EVENT_PRUNE_BATCH;
 pub use worker_tokens::{NewWorkerToken, WorkerToken};

@@ -61,23 +61,6 @@ pub struct ToolVersion {
     pub created_at: DateTime<Utc>,
 }
 
-/// A function a tool version offers.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ToolFunction {
-    /// UUIDv7.
-    pub id: String,
-    /// The version.
-    pub tool_version_id: String,
-    /// The function's name; unique per version.
-    pub name: String,
-    /// What the function does (for the LLM).
-    pub description: String,
-    /// JSON Schema of the arguments.
-    pub parameters: Value,
-    /// The function changes nothing.
-    pub read_only: bool,
-}
-
 /// A function of a version being installed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewToolFunction {
@@ -162,17 +145,6 @@ fn version(row: &AnyRow) -> Result<ToolVersion> {
         component_size: row.int("component_size")?,
         metadata: row.json("metadata")?,
         created_at: row.time("created_at")?,
-    })
-}
-
-fn function(row: &AnyRow) -> Result<ToolFunction> {
-    Ok(ToolFunction {
-        id: row.text("id")?,
-        tool_version_id: row.text("tool_version_id")?,
-        name: row.text("name")?,
-        description: row.text("description")?,
-        parameters: row.json("parameters")?,
-        read_only: row.boolean("read_only")?,
     })
 }
 
@@ -476,24 +448,5 @@ impl Store {
         .await?
         .ok_or(StoreError::NotFound("tool version"))?;
         row.bytes("component")
-    }
-
-    /// The functions of the version `version_id`, by name, if the organization can use its
-    /// tool.
-    pub async fn list_tool_functions(
-        &self,
-        organization_id: &str,
-        version_id: &str,
-    ) -> Result<Vec<ToolFunction>> {
-        // Distinguish "no such version" from "a version without functions".
-        self.tool_version(organization_id, version_id).await?;
-        let rows = sqlx::query(
-            "SELECT id, tool_version_id, name, description, parameters, read_only \
-             FROM tool_functions WHERE tool_version_id = $1 ORDER BY name",
-        )
-        .bind(version_id)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter().map(function).collect()
     }
 }

@@ -211,3 +211,35 @@ pub fn private_component(
         ..component(name, version, bytes)
     }
 }
+
+/// A function row an install wrote (the store writes them and reads them
+/// only in SQL; tests check them here).
+#[derive(Debug)]
+pub struct FunctionRow {
+    pub name: String,
+    pub read_only: bool,
+    pub parameters: serde_json::Value,
+}
+
+/// The `tool_functions` rows of `version_id`, by name.
+pub async fn function_rows(db: &TestDb, version_id: &str) -> Vec<FunctionRow> {
+    use sqlx::Row;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db.url).await.expect("connect");
+    let rows = sqlx::query(
+        "SELECT name, CAST(read_only AS INTEGER) AS read_only, parameters \
+         FROM tool_functions WHERE tool_version_id = $1 ORDER BY name",
+    )
+    .bind(version_id)
+    .fetch_all(&pool)
+    .await
+    .expect("function rows");
+    pool.close().await;
+    rows.iter()
+        .map(|row| FunctionRow {
+            name: row.get("name"),
+            read_only: row.get::<i32, _>("read_only") == 1,
+            parameters: serde_json::from_str(&row.get::<String, _>("parameters")).unwrap(),
+        })
+        .collect()
+}

@@ -55,10 +55,7 @@ async fn install_creates_tool_version_and_functions(db: &TestDb) {
             .unwrap(),
         installed.version
     );
-    let functions = store
-        .list_tool_functions(&org.id, &installed.version.id)
-        .await
-        .unwrap();
+    let functions = crate::support::function_rows(db, &installed.version.id).await;
     let names: Vec<_> = functions.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(names, ["book", "lookup"]);
     assert!(functions[1].read_only);
@@ -93,7 +90,7 @@ async fn install_creates_tool_version_and_functions(db: &TestDb) {
         Err(StoreError::NotFound("tool"))
     ));
     assert!(matches!(
-        store.list_tool_functions(&org.id, "no-such-version").await,
+        store.tool_version(&org.id, "no-such-version").await,
         Err(StoreError::NotFound("tool version"))
     ));
 
@@ -250,10 +247,6 @@ async fn private_tools_are_visible_to_their_organization_only(db: &TestDb) {
     ));
     assert!(matches!(
         store.tool_component(&b.id, version_id).await,
-        Err(StoreError::NotFound(_))
-    ));
-    assert!(matches!(
-        store.list_tool_functions(&b.id, version_id).await,
         Err(StoreError::NotFound(_))
     ));
     assert!(
