@@ -190,18 +190,7 @@ fn one_tenants_hostile_uploads_and_calls_do_not_stop_anothers_invokes() {
     let worker = bootstrap["worker_token"].as_str().unwrap().to_owned();
 
     // Organization A: an agent with business_hours.
-    let (_, tools) = http(&server.address, "GET", "/v1/tools", Some(&a_key), None);
-    let tools: Value = serde_json::from_str(&tools).unwrap();
-    let hours = tools
-        .as_array()
-        .or_else(|| tools["items"].as_array())
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == "business_hours")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let hours = crate::telemetry::tool_id(&server, &a_key, "business_hours");
     let agent = agent_with_tool(
         &server.address,
         &a_key,

@@ -278,19 +278,7 @@ fn a_worker_token_limited_to_one_organization_sees_others_as_unknown() {
     let globex_key = run.json()["api_key"].as_str().unwrap().to_owned();
 
     // An agent in each organization, with the bundled business_hours.
-    let (status, tools) = http(address, "GET", "/v1/tools", Some(&acme_key), None);
-    assert_eq!(status, 200, "{tools}");
-    let tools: Value = serde_json::from_str(&tools).unwrap();
-    let hours = tools
-        .as_array()
-        .or_else(|| tools["items"].as_array())
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == "business_hours")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let hours = crate::telemetry::tool_id(&server, &acme_key, "business_hours");
     let settings = json!({ "config": {
         "time_zone": "America/New_York",
         "weekly_hours": { "monday": [{ "open": "09:00", "close": "17:00" }] },

@@ -4,6 +4,7 @@
 //! operator grants.
 
 use crate::serve::{Server, agent_with_tool, http, raw, start_with_env, status_and_body};
+use crate::telemetry::tool_id;
 use crate::*;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -56,21 +57,6 @@ fn upload(server: &Server, org: &Org, component: &[u8]) -> String {
         .to_owned()
 }
 
-fn platform_tool(server: &Server, org: &Org, name: &str) -> String {
-    let (_, tools) = http(&server.address, "GET", "/v1/tools", Some(&org.key), None);
-    let tools: Value = serde_json::from_str(&tools).unwrap();
-    tools
-        .as_array()
-        .or_else(|| tools["items"].as_array())
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == name)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 const HOURS: &str = r#"{"config":{"time_zone":"America/New_York","weekly_hours":{"monday":[{"open":"09:00","close":"17:00"}]}}}"#;
 
 /// One `business_hours__is_open` call under a deadline: status and latency.
@@ -110,7 +96,7 @@ fn one_organizations_flood_of_tests_and_uploads_leaves_anothers_invokes_served()
         &[],
     );
     let (a, worker) = bootstrap(&data);
-    let hours = platform_tool(&server, &a, "business_hours");
+    let hours = tool_id(&server, &a.key, "business_hours");
     let a_agent = agent_with_tool(&server.address, &a.key, "Front desk", &hours, HOURS);
     let mut quiet: Vec<Duration> = (0..50)
         .map(|_| is_open(&server.address, &worker, &a_agent, 3000).1)
@@ -265,7 +251,7 @@ fn idle_half_requests_are_capped_and_timed_out_while_others_are_served() {
         &[],
     );
     let (a, worker) = bootstrap(&data);
-    let hours = platform_tool(&server, &a, "business_hours");
+    let hours = tool_id(&server, &a.key, "business_hours");
     let agent = agent_with_tool(&server.address, &a.key, "Front desk", &hours, HOURS);
 
     // 400 connections from one address that never finish their headers.
@@ -395,7 +381,7 @@ fn random_long_function_names_leave_metrics_and_audit_bounded() {
     let data = dir.path().join("state");
     let server = start_with_env(&data, &["--rate-limit", "0"], &[]);
     let (a, worker) = bootstrap(&data);
-    let hours = platform_tool(&server, &a, "business_hours");
+    let hours = tool_id(&server, &a.key, "business_hours");
     let agent = agent_with_tool(&server.address, &a.key, "Front desk", &hours, HOURS);
     is_open(&server.address, &worker, &agent, 3000);
     let before = http(&server.address, "GET", "/metrics", None, None).1;

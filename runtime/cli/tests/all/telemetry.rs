@@ -101,7 +101,8 @@ fn json_of(body: &str) -> Value {
 }
 
 /// The id of the platform tool `name`.
-fn tool_id(server: &Server, key: &str, name: &str) -> String {
+/// The id of the tool `name` an organization sees (its own or a platform tool).
+pub(crate) fn tool_id(server: &Server, key: &str, name: &str) -> String {
     let (status, body) = http(&server.address, "GET", "/v1/tools", Some(key), None);
     assert_eq!(status, 200, "{body}");
     json_of(&body)
