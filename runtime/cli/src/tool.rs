@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use warden_sandbox::{
-    Call, CallContext, CallEnv, Error, ErrorKind, HostPattern, HttpGrants, Limits, LogLevel,
-    RefreshedToken, Sandbox, SandboxConfig, SecretMap, TokenCallback, Tool,
+    Call, CallContext, CallEnv, Error, ErrorKind, HostPattern, HttpGrants, Instantiation, Limits,
+    LogLevel, RefreshedToken, Sandbox, SandboxConfig, SecretMap, TokenCallback, Tool,
 };
 
 #[derive(Debug, Subcommand)]
@@ -170,6 +170,12 @@ pub(crate) struct BenchArgs {
     /// How many calls run at once.
     #[arg(long, default_value_t = 1)]
     concurrency: usize,
+    /// Skip the baseline: the same calls through a naive fresh-instance path
+    /// (wasmtime's default allocator, a full link per call), measured in
+    /// turns with the production path so that their ratio holds however
+    /// loaded the machine is.
+    #[arg(long)]
+    no_baseline: bool,
 }
 
 impl InvokeArgs {
@@ -187,7 +193,7 @@ impl InvokeArgs {
         limits
     }
 
-    fn sandbox(&self, max_instances: u32) -> Result<Sandbox, Error> {
+    fn sandbox(&self, max_instances: u32, instantiation: Instantiation) -> Result<Sandbox, Error> {
         let limits = self.limits();
         let compiler = self
             .compile
@@ -199,6 +205,7 @@ impl InvokeArgs {
             default_limits: limits,
             cache_dir: self.cache_dir.clone(),
             compiler: Some(compiler),
+            instantiation,
             ..SandboxConfig::default()
         })
         .map_err(|e| Error::host(ErrorKind::Internal, format!("{e:#}")))
@@ -279,8 +286,12 @@ pub(crate) async fn run(command: ToolCommand) -> ExitCode {
     }
 }
 
-async fn load(args: &InvokeArgs, max_instances: u32) -> Result<(Sandbox, Tool), Error> {
-    let sandbox = args.sandbox(max_instances)?;
+async fn load(
+    args: &InvokeArgs,
+    max_instances: u32,
+    instantiation: Instantiation,
+) -> Result<(Sandbox, Tool), Error> {
+    let sandbox = args.sandbox(max_instances, instantiation)?;
     let tool = sandbox.load_file(&args.path).await?;
     Ok((sandbox, tool))
 }
@@ -295,7 +306,7 @@ async fn call(args: CallArgs) -> ExitCode {
         Ok(secrets) => secrets,
         Err(message) => return usage_error(&message),
     };
-    let (sandbox, tool) = match load(&args.invoke, 1).await {
+    let (sandbox, tool) = match load(&args.invoke, 1, Instantiation::Pooled).await {
         Ok(loaded) => loaded,
         Err(e) => return fail(&e),
     };
@@ -365,10 +376,24 @@ async fn bench(args: BenchArgs) -> ExitCode {
     let concurrency = args.concurrency.max(1);
     let calls = args.calls.max(1);
     let slots = u32::try_from(concurrency).unwrap_or(u32::MAX);
-    let (sandbox, tool) = match load(&args.invoke, slots).await {
-        Ok(loaded) => loaded,
-        Err(e) => return fail(&e),
-    };
+    let mut paths = vec![Instantiation::Pooled];
+    if !args.no_baseline {
+        paths.push(Instantiation::Naive);
+    }
+    let mut benches = Vec::with_capacity(paths.len());
+    for instantiation in paths {
+        let (sandbox, tool) = match load(&args.invoke, slots, instantiation).await {
+            Ok(loaded) => loaded,
+            Err(e) => return fail(&e),
+        };
+        benches.push(Bench {
+            sandbox,
+            tool,
+            latencies: Vec::with_capacity(calls),
+            failures: 0,
+            elapsed: Duration::ZERO,
+        });
+    }
     let context = CallContext {
         call_id: "bench".into(),
         organization_id: "bench".into(),
@@ -377,57 +402,109 @@ async fn bench(args: BenchArgs) -> ExitCode {
     };
     let template = args.invoke.call(context, secrets);
 
-    // One checked call first: benchmarking a failing call would be meaningless.
-    if let Err(e) = sandbox.invoke(&tool, template.clone()).await.result {
-        return fail(&e);
+    for bench in &benches {
+        // One checked call first: benchmarking a failing call would be meaningless.
+        if let Err(e) = bench
+            .sandbox
+            .invoke(&bench.tool, template.clone())
+            .await
+            .result
+        {
+            return fail(&e);
+        }
+        // Warm up (instance slots, caches, allocator) before measuring.
+        for _ in 0..calls.min(1000) {
+            let _ = bench.sandbox.invoke(&bench.tool, template.clone()).await;
+        }
     }
-    // Warm up (instance slots, caches, allocator) before measuring.
-    for _ in 0..calls.min(1000) {
-        let _ = sandbox.invoke(&tool, template.clone()).await;
+    // The paths take turns, so a change in the machine's speed meanwhile
+    // touches both alike.
+    const TURNS: usize = 5;
+    for turn in 0..TURNS {
+        let n = calls / TURNS + usize::from(turn < calls % TURNS);
+        for bench in &mut benches {
+            bench.run(&template, n, concurrency).await;
+        }
     }
-
-    let started = Instant::now();
-    let mut tasks = Vec::with_capacity(concurrency);
-    for worker in 0..concurrency {
-        let n = calls / concurrency + usize::from(worker < calls % concurrency);
-        let (sandbox, tool, template) = (sandbox.clone(), tool.clone(), template.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::with_capacity(n);
-            let mut failures = 0usize;
-            for _ in 0..n {
-                let call = template.clone();
-                let t = Instant::now();
-                let outcome = sandbox.invoke(&tool, call).await;
-                latencies.push(t.elapsed());
-                failures += usize::from(outcome.result.is_err());
-            }
-            (latencies, failures)
-        }));
+    let mut report = benches[0].report();
+    report["calls"] = json!(calls);
+    report["concurrency"] = json!(concurrency);
+    if let Some(baseline) = benches.get(1) {
+        let baseline = baseline.report();
+        let ratio = |a: &Value, b: &Value| {
+            let ratio = a.as_f64().unwrap_or(0.0) / b.as_f64().unwrap_or(f64::NAN);
+            (ratio * 100.0).round() / 100.0
+        };
+        report["baseline_speedup"] = json!({
+            "p50": ratio(&baseline["p50_us"], &report["p50_us"]),
+            "calls_per_sec": ratio(&report["calls_per_sec"], &baseline["calls_per_sec"]),
+        });
+        report["baseline"] = baseline;
     }
-    let mut latencies = Vec::with_capacity(calls);
-    let mut failures = 0;
-    for task in tasks {
-        let (l, f) = task.await.expect("bench tasks do not panic");
-        latencies.extend(l);
-        failures += f;
-    }
-    let elapsed = started.elapsed();
-    latencies.sort_unstable();
-    let percentile = |p: f64| {
-        let index = ((latencies.len() as f64 - 1.0) * p).round() as usize;
-        (latencies[index].as_nanos() as f64 / 100.0).round() / 10.0
-    };
-    print_json(&json!({
-        "calls": calls,
-        "concurrency": concurrency,
-        "failures": failures,
-        "p50_us": percentile(0.50),
-        "p99_us": percentile(0.99),
-        "calls_per_sec": (calls as f64 / elapsed.as_secs_f64()).round(),
-    }));
+    let failures = benches.iter().map(|b| b.failures).sum::<usize>();
+    print_json(&report);
     if failures > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// One instantiation path under `tool bench`, and what it measured.
+struct Bench {
+    sandbox: Sandbox,
+    tool: Tool,
+    latencies: Vec<Duration>,
+    failures: usize,
+    elapsed: Duration,
+}
+
+impl Bench {
+    /// Makes `calls` calls, `concurrency` at a time.
+    async fn run(&mut self, template: &Call, calls: usize, concurrency: usize) {
+        let started = Instant::now();
+        let mut tasks = Vec::with_capacity(concurrency);
+        for worker in 0..concurrency {
+            let n = calls / concurrency + usize::from(worker < calls % concurrency);
+            let (sandbox, tool, template) =
+                (self.sandbox.clone(), self.tool.clone(), template.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(n);
+                let mut failures = 0usize;
+                for _ in 0..n {
+                    let call = template.clone();
+                    let t = Instant::now();
+                    let outcome = sandbox.invoke(&tool, call).await;
+                    latencies.push(t.elapsed());
+                    failures += usize::from(outcome.result.is_err());
+                }
+                (latencies, failures)
+            }));
+        }
+        for task in tasks {
+            let (l, f) = task.await.expect("bench tasks do not panic");
+            self.latencies.extend(l);
+            self.failures += f;
+        }
+        self.elapsed += started.elapsed();
+    }
+
+    fn report(&self) -> Value {
+        let mut latencies = self.latencies.clone();
+        latencies.sort_unstable();
+        let percentile = |p: f64| {
+            let index = ((latencies.len() as f64 - 1.0) * p).round() as usize;
+            (latencies[index].as_nanos() as f64 / 100.0).round() / 10.0
+        };
+        json!({
+            "instantiation": match self.sandbox.config().instantiation {
+                Instantiation::Pooled => "pooled: pooling allocator, pre-linked InstancePre",
+                Instantiation::Naive => "naive: on-demand allocator, full link per call",
+            },
+            "failures": self.failures,
+            "p50_us": percentile(0.50),
+            "p99_us": percentile(0.99),
+            "calls_per_sec": (self.latencies.len() as f64 / self.elapsed.as_secs_f64()).round(),
+        })
     }
 }

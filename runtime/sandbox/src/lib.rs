@@ -48,7 +48,8 @@ pub use metadata::{
     is_valid_host_pattern, is_valid_name,
 };
 pub use sandbox::{
-    Call, CallContext, CallEnv, CallOutcome, CallReport, HOST_TENANT, Sandbox, SandboxConfig,
+    Call, CallContext, CallEnv, CallOutcome, CallReport, HOST_TENANT, Instantiation, Sandbox,
+    SandboxConfig,
 };
 pub use schema::{
     MAX_EXPANDED_SCHEMA_NODES, MAX_PATTERN_BYTES, MAX_SCHEMA_BYTES, MAX_SCHEMA_DEPTH,

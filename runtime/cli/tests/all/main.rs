@@ -378,6 +378,41 @@ fn bench_reports_latency_and_throughput() {
         assert!(json[key].as_f64().unwrap() > 0.0, "{key}: {json}");
     }
     assert!(json["p99_us"].as_f64() >= json["p50_us"].as_f64());
+    assert!(
+        json["instantiation"]
+            .as_str()
+            .unwrap()
+            .starts_with("pooled")
+    );
+    // The naive baseline ran the same calls in the same process.
+    let baseline = &json["baseline"];
+    assert!(
+        baseline["instantiation"]
+            .as_str()
+            .unwrap()
+            .starts_with("naive")
+    );
+    assert_eq!(baseline["failures"], 0, "{json}");
+    for key in ["p50_us", "p99_us", "calls_per_sec"] {
+        assert!(baseline[key].as_f64().unwrap() > 0.0, "{key}: {json}");
+    }
+    let speedup = json["baseline_speedup"]["p50"].as_f64().unwrap();
+    let expected = baseline["p50_us"].as_f64().unwrap() / json["p50_us"].as_f64().unwrap();
+    assert!((speedup - expected).abs() < 0.01, "{json}");
+
+    let run = warden(&[
+        "tool",
+        "bench",
+        artifacts::ECHO,
+        "echo",
+        "--args",
+        r#"{"message":"hi"}"#,
+        "--calls",
+        "10",
+        "--no-baseline",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.json().get("baseline").is_none());
 }
 
 #[test]

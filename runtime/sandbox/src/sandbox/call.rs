@@ -1,8 +1,8 @@
 //! The call types, and the run path every export takes: a fresh store, an
 //! instance slot, instantiate, call, drop.
 
-use super::Sandbox;
 use super::outcome::{classify, finish, timeout_error};
+use super::{Instantiation, Sandbox};
 use crate::bindings::{ToolWorld, ToolWorldPre, WitCallContext, WitToolError, WitToolMetadata};
 use crate::error::{Error, ErrorKind};
 use crate::http::{HttpGrants, HttpPolicy, PolicyInput, TokenCallback, ToolNet};
@@ -344,8 +344,17 @@ impl Sandbox {
         store.set_epoch_deadline(1);
 
         let call = async {
-            let instance: ToolWorld = pre
-                .instantiate_async(&mut store)
+            let instantiate = async {
+                match self.inner.config.instantiation {
+                    Instantiation::Pooled => pre.instantiate_async(&mut store).await,
+                    Instantiation::Naive => {
+                        let component = pre.instance_pre().component();
+                        ToolWorld::instantiate_async(&mut store, component, &self.inner.linker)
+                            .await
+                    }
+                }
+            };
+            let instance = instantiate
                 .instrument(tracing::info_span!("instantiate"))
                 .await?;
             let guest = tracing::info_span!("guest call");

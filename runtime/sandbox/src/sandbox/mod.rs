@@ -77,6 +77,24 @@ pub struct SandboxConfig {
     pub artifact_key: Option<ArtifactKey>,
     /// Compilations at once, all callers together.
     pub max_concurrent_compiles: usize,
+    /// How each call's instance is made: [`Instantiation::Pooled`] in
+    /// production; [`Instantiation::Naive`] is a baseline to measure it
+    /// against.
+    pub instantiation: Instantiation,
+}
+
+/// How a call's fresh instance is made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Instantiation {
+    /// A slot of the pooling allocator (its memory kept resident and reset
+    /// in place), instantiated from the tool's pre-linked `InstancePre`.
+    #[default]
+    Pooled,
+    /// What a straightforward embedding does: wasmtime's default on-demand
+    /// allocator (fresh mappings per instance) and a full link of the
+    /// component on every call (`Linker::instantiate_async`). For
+    /// benchmarks (`warden tool bench` prints both), not for serving.
+    Naive,
 }
 
 impl Default for SandboxConfig {
@@ -95,6 +113,7 @@ impl Default for SandboxConfig {
             artifact_key: None,
             max_concurrent_compiles: std::thread::available_parallelism()
                 .map_or(1, std::num::NonZero::get),
+            instantiation: Instantiation::Pooled,
         }
     }
 }
@@ -127,7 +146,8 @@ impl Sandbox {
     /// the instance pool and the epoch ticker.
     pub fn new(config: SandboxConfig) -> anyhow::Result<Sandbox> {
         anyhow::ensure!(config.max_instances > 0, "max_instances must be at least 1");
-        let engine = Engine::new(&engine_config(&config, true))
+        let pooling = config.instantiation == Instantiation::Pooled;
+        let engine = Engine::new(&engine_config(&config, pooling))
             .map_err(|e| anyhow::anyhow!("failed to create the WebAssembly engine: {e:#}"))?;
 
         let linker = engine::linker(&engine)?;

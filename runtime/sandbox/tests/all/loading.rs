@@ -114,3 +114,49 @@ pub(crate) fn walk(dir: &std::path::Path) -> Vec<String> {
     }
     files
 }
+
+/// The naive instantiation path (`warden tool bench`'s baseline) runs the
+/// same calls under the same limits as the pooled one; only its cost differs.
+#[tokio::test(flavor = "multi_thread")]
+async fn naive_instantiation_gives_the_pooled_paths_results_and_verdicts() {
+    use warden_sandbox::{Instantiation, Limits};
+    let naive = Sandbox::new(SandboxConfig {
+        max_instances: 2,
+        instantiation: Instantiation::Naive,
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let echo = naive.load_file(artifacts::ECHO.as_ref()).await.unwrap();
+    for _ in 0..3 {
+        let outcome = naive
+            .invoke(&echo, call("echo", json!({ "message": "naive" })))
+            .await;
+        assert_eq!(
+            ok(&outcome),
+            json!({ "message": "naive", "call_id": "test-call" })
+        );
+    }
+    let bomb = naive
+        .load_file(artifacts::MEMORY_BOMB.as_ref())
+        .await
+        .unwrap();
+    let mut grow = call("grow", json!({}));
+    grow.env.limits = Some(Limits {
+        memory_bytes: 16 * Limits::MIB,
+        ..Limits::default()
+    });
+    let e = err(naive.invoke(&bomb, grow).await);
+    assert_eq!(e.kind, ErrorKind::MemoryLimit, "{e:?}");
+    let spin = naive
+        .load_file(artifacts::FUEL_BOMB.as_ref())
+        .await
+        .unwrap();
+    let mut c = call("spin", json!({}));
+    c.env.limits = Some(Limits {
+        fuel: 50_000_000,
+        ..Limits::default()
+    });
+    let outcome = naive.invoke(&spin, c).await;
+    assert_eq!(outcome.report.fuel_consumed, 50_000_000);
+    assert_eq!(err(outcome).kind, ErrorKind::FuelExhausted);
+}
