@@ -65,9 +65,30 @@ impl AuditWriter {
             },
             Err(mpsc::error::SendError(pending)) => pending,
         };
-        Ok(store
-            .record_invocation(&pending.organization_id, &pending.row)
-            .await?)
+        Ok(record_one(store, &pending.organization_id, &pending.row).await?)
+    }
+}
+
+/// Most attempts at one row when the database connection fails under it.
+const MAX_ATTEMPTS: usize = 8;
+
+/// Writes one row; a failed connection (a database restart drops every pooled
+/// one, and each fails once before it leaves the pool) is no reason to lose
+/// it, so it is written again, a bounded number of times.
+async fn record_one(
+    store: &Store,
+    organization_id: &str,
+    row: &NewInvocation,
+) -> warden_store::Result<Invocation> {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match store.record_invocation(organization_id, row).await {
+            Err(e) if e.is_connection_failure() && attempts < MAX_ATTEMPTS => {
+                tracing::warn!("writing an audit row again: {e}");
+            }
+            result => return result,
+        }
     }
 }
 
@@ -88,7 +109,7 @@ fn spawn_writer(store: Store) -> mpsc::Sender<Pending> {
                     tracing::warn!("writing {} audit rows one by one: {e}", rows.len());
                     let mut results = Vec::with_capacity(rows.len());
                     for (organization_id, row) in &rows {
-                        results.push(store.record_invocation(organization_id, row).await);
+                        results.push(record_one(&store, organization_id, row).await);
                     }
                     results
                 }

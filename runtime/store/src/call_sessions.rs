@@ -6,7 +6,6 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::any::AnyRow;
 
 use crate::error::{Result, StoreError, map_db};
 use crate::page::{Page, PageRequest, page_from};
@@ -102,10 +101,10 @@ pub struct NewCallSession {
     pub metadata: Value,
 }
 
-const CALL_SESSION_COLUMNS: &str = "id, organization_id, agent_id, room_name, phone_number, \
-     direction, status, token_hash, expires_at, created_at, ended_at, metadata";
+pub(crate) const CALL_SESSION_COLUMNS: &str = "id, organization_id, agent_id, room_name, \
+     phone_number, direction, status, token_hash, expires_at, created_at, ended_at, metadata";
 
-fn call_session(row: &AnyRow) -> Result<CallSession> {
+pub(crate) fn call_session(row: &impl RowExt) -> Result<CallSession> {
     Ok(CallSession {
         id: row.text("id")?,
         organization_id: row.text("organization_id")?,
@@ -162,21 +161,6 @@ impl Store {
         ))
         .bind(id)
         .bind(organization_id)
-        .fetch_optional(self.pool())
-        .await?
-        .ok_or(StoreError::NotFound("call session"))?;
-        call_session(&row)
-    }
-
-    /// The session whose MCP token hashes to `token_hash`, if it has neither ended nor
-    /// expired. Not scoped by organization: the token is how the session is found.
-    pub async fn active_call_session_by_token_hash(&self, token_hash: &str) -> Result<CallSession> {
-        let row = sqlx::query(&format!(
-            "SELECT {CALL_SESSION_COLUMNS} FROM call_sessions \
-             WHERE token_hash = $1 AND ended_at IS NULL AND expires_at > $2"
-        ))
-        .bind(token_hash)
-        .bind(micros(now()))
         .fetch_optional(self.pool())
         .await?
         .ok_or(StoreError::NotFound("call session"))?;

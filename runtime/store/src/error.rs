@@ -38,6 +38,23 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
 }
 
+impl StoreError {
+    /// Whether this is the database connection's failure rather than the
+    /// operation's: the socket failed, or the server ended the session
+    /// (SQLSTATE classes 08, connection exception, and 57, operator
+    /// intervention, as in a restart). The same operation may succeed on
+    /// another connection.
+    pub fn is_connection_failure(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Io(_) | sqlx::Error::Protocol(_)) => true,
+            StoreError::Database(sqlx::Error::Database(db)) => db
+                .code()
+                .is_some_and(|code| code.starts_with("08") || code.starts_with("57")),
+            _ => false,
+        }
+    }
+}
+
 /// Shorthand for the store's results.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

@@ -11,7 +11,10 @@ use tokio::sync::MutexGuard;
 
 use crate::backend::{Backend, Engine, ReadError};
 use crate::error::Result;
-use crate::lookup::LookupCache;
+use crate::lookup::{LookupCache, SharedReads};
+
+/// Most attempts at one read when connections fail ([`Store::fetch_all_read`]).
+const MAX_READ_ATTEMPTS: usize = 8;
 
 /// Options for [`Store::connect_with`].
 #[derive(Debug, Clone)]
@@ -53,6 +56,9 @@ pub struct Store {
     /// Worker look-ups answered at the current look-up version: a cache that is never
     /// stale (see [`Store::worker_invocation_target`]).
     pub(crate) lookups: Arc<LookupCache>,
+    /// The look-up version's reads over a connection, shared by the calls
+    /// that wait for them.
+    pub(crate) version_reads: Arc<SharedReads>,
 }
 
 impl std::fmt::Debug for Store {
@@ -93,6 +99,7 @@ impl Store {
         Ok(Store {
             engine: Arc::new(Engine::connect(url, &options).await?),
             lookups: Arc::default(),
+            version_reads: Arc::default(),
         })
     }
 
@@ -129,6 +136,27 @@ impl Store {
         query: Query<'q, Any, AnyArguments<'q>>,
     ) -> Result<Vec<AnyRow>> {
         self.engine.fetch_all_direct(query).await
+    }
+
+    /// [`Store::fetch_all_direct`] for a read (`query` builds it), made again on
+    /// another connection when the one it got was dropped by the server: a
+    /// database restart drops every pooled connection, and the pool does not
+    /// ping connections in use (`backend/postgres.rs`), so each fails once
+    /// before it leaves the pool. At most [`MAX_READ_ATTEMPTS`] attempts.
+    pub(crate) async fn fetch_all_read<'q>(
+        &self,
+        query: impl Fn() -> Query<'q, Any, AnyArguments<'q>>,
+    ) -> Result<Vec<AnyRow>> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.engine.fetch_all_direct(query()).await {
+                Err(e) if e.is_connection_failure() && attempts < MAX_READ_ATTEMPTS => {
+                    tracing::warn!("reading again on another connection: {e}");
+                }
+                rows => return rows,
+            }
+        }
     }
 
     /// Runs `read` synchronously on a SQLite file's own read connection, as blocking work

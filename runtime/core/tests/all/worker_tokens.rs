@@ -280,3 +280,94 @@ async fn worker_calls_check_the_token_before_anything_else(db: &TestDb) {
         );
     }
 }
+
+/// A PostgreSQL restart drops every pooled connection at once. Connections are
+/// not pinged before each use (a round trip per query), so each dropped one
+/// fails its next query: the look-up reads again and the audit writer writes
+/// again on fresh connections, and no call fails or goes unaudited for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_calls_survive_the_database_dropping_every_connection() {
+    use sqlx::Connection as _;
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let core = core(&db);
+    let org = organization(&core, "acme").await;
+    let catalog = core.catalog(&org);
+    let agent = catalog
+        .create_agent(NewVoiceAgent {
+            name: "front desk".into(),
+            description: String::new(),
+            system_prompt: String::new(),
+            is_active: true,
+        })
+        .await
+        .unwrap();
+    let hours = catalog
+        .install_tool(component(artifacts::BUSINESS_HOURS))
+        .await
+        .unwrap()
+        .tool;
+    catalog
+        .set_agent_tool(
+            &agent.id,
+            &hours.id,
+            AgentToolInput {
+                config: json!({ "time_zone": "UTC", "weekly_hours": {} }),
+                is_enabled: true,
+                function_enables: BTreeMap::new(),
+            },
+        )
+        .await
+        .unwrap();
+    let issued = core.create_worker_token("livekit").await.unwrap();
+    let token = issued.token.expose_secret().to_owned();
+    let calls = |n: usize| {
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..n {
+            let (core, token, agent_id) = (core.clone(), token.clone(), agent.id.clone());
+            set.spawn(async move {
+                let request = InvocationRequest {
+                    agent_id,
+                    function: "business_hours__is_open".into(),
+                    arguments: json!({}),
+                    call_id: "call-1".into(),
+                    ..InvocationRequest::default()
+                };
+                core.run(core.prepare_for_worker(&token, request).await?)
+                    .await
+            });
+        }
+        set.join_all()
+    };
+    // Fill the pool with connections: concurrent calls.
+    let warm = calls(16).await;
+    assert!(warm.iter().all(Result::is_ok), "{warm:?}");
+
+    let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let dropped: i64 = sqlx::query_scalar(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert!(dropped >= 2, "only {dropped} pooled connections to drop");
+    admin.close().await.ok();
+
+    for round in 0..3 {
+        for (i, result) in calls(8).await.iter().enumerate() {
+            let invoked = result
+                .as_ref()
+                .unwrap_or_else(|e| panic!("round {round}, call {i}: {e}"));
+            assert!(invoked.result.is_ok(), "{:?}", invoked.result);
+        }
+    }
+    let mut check = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let audited: i64 = sqlx::query_scalar("SELECT count(*) FROM invocations")
+        .fetch_one(&mut check)
+        .await
+        .unwrap();
+    assert!(audited >= 16 + 24, "{audited} audit rows for 40 calls");
+    check.close().await.ok();
+}

@@ -1,25 +1,34 @@
-//! Look-ups that are not scoped to one organization, for callers that act
-//! across organizations (the worker plane, authenticated by a worker token).
+//! The look-ups every call makes — its data ([`Store::invocation_target`]),
+//! with the worker token's check ([`Store::worker_invocation_target`]) or the
+//! call session's ([`Store::active_call_session_by_token_hash`]) — answered
+//! from a cache that is never stale (`cache.rs`), and the look-ups that are not
+//! scoped to one organization, for callers that act across organizations (the
+//! worker plane, authenticated by a worker token).
 //!
-//! These are the documented exceptions to the store's tenancy rule: the caller
-//! must already be trusted across organizations, and every later operation
-//! goes back to the organization-scoped methods with the organization found
-//! here.
+//! The cross-organization look-ups are the documented exceptions to the
+//! store's tenancy rule: the caller must already be trusted across
+//! organizations, and every later operation goes back to the
+//! organization-scoped methods with the organization found here.
 
 mod cache;
 #[cfg(test)]
 mod tests;
+mod version;
 
 use crate::backend::{NamedRow, ReadError, column_positions};
+use crate::call_sessions::{CALL_SESSION_COLUMNS, call_session};
 use crate::error::{Result, StoreError};
-use crate::row::RowExt;
+use crate::row::{RowExt, micros, now};
 use crate::sealed::SealedSecret;
 use crate::store::Store;
-use crate::{AgentTool, SealedSecretRow, Tool, ToolVersionRef, VoiceAgent, WorkerToken};
-use std::sync::{Arc, LazyLock};
+use crate::{
+    AgentTool, CallSession, SealedSecretRow, Tool, ToolVersionRef, VoiceAgent, WorkerToken,
+};
+use std::sync::LazyLock;
 
 pub(crate) use cache::LookupCache;
-use cache::LookupKey;
+use cache::{Answer, LookupKey};
+pub(crate) use version::SharedReads;
 
 impl Store {
     /// The agent `agent_id`, whichever organization it belongs to (its
@@ -87,11 +96,22 @@ const TARGET_JOINS: &str = "\
      LEFT JOIN tool_sensitive_configs s ON s.organization_id = a.organization_id \
           AND s.tool_id = t.id";
 
-/// `$1` agent id, `$2` organization id or NULL, `$3` tool name.
+/// `$1` agent id, `$2` organization id or NULL, `$3` tool name. Every row
+/// also carries the look-up version the answer was read at.
 static TARGET_SELECT: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT {TARGET_COLUMNS} FROM voice_agents a {TARGET_JOINS} \
+        "SELECT (SELECT version FROM lookup_version) AS lookup_version, {TARGET_COLUMNS} \
+         FROM voice_agents a {TARGET_JOINS} \
          WHERE a.id = $1 AND ($2 IS NULL OR a.organization_id = $2) ORDER BY s.name"
+    )
+});
+
+/// `$1` a session token's hash, `$2` now (microseconds since the epoch): the
+/// live session it opens, and the look-up version.
+static SESSION_SELECT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT (SELECT version FROM lookup_version) AS lookup_version, {CALL_SESSION_COLUMNS} \
+         FROM call_sessions WHERE token_hash = $1 AND ended_at IS NULL AND expires_at > $2"
     )
 });
 
@@ -119,8 +139,10 @@ impl Store {
     /// What an invocation of `tool_name` by `agent_id` needs — the agent, the
     /// tool the agent's organization sees under that name (its own before a
     /// platform tool), the association and the sealed secrets — read in one
-    /// query. On a SQLite file the query runs synchronously on the calling
-    /// thread, as blocking work (see `backend/sync_read.rs`).
+    /// query, or found in the look-up cache at the current look-up version (see
+    /// [`Store::worker_invocation_target`]). On a SQLite file the query runs
+    /// synchronously on the calling thread, as blocking work (see
+    /// `backend/sync_read.rs`).
     ///
     /// With `organization_id`, an agent of another organization is
     /// [`StoreError::NotFound`]; without it (cross-organization callers such
@@ -131,9 +153,118 @@ impl Store {
         agent_id: &str,
         tool_name: &str,
     ) -> Result<InvocationTarget> {
-        self.target_rows::<TargetRows>(&TARGET_SELECT, agent_id, organization_id, tool_name)
-            .await?
-            .finish()
+        let version = self.lookup_version_now().await?;
+        self.invocation_target_at(version, organization_id, agent_id, tool_name)
+            .await
+    }
+
+    /// [`Store::invocation_target`] with the look-up version already read.
+    async fn invocation_target_at(
+        &self,
+        version: i64,
+        organization_id: Option<&str>,
+        agent_id: &str,
+        tool_name: &str,
+    ) -> Result<InvocationTarget> {
+        let key = LookupKey::target(organization_id, agent_id, tool_name);
+        if let Some(answer) = self.lookups.get(version, &key)
+            && let Answer::Target(target) = &*answer
+        {
+            return Ok(target.clone());
+        }
+        let rows: TargetRows = self
+            .target_rows(&TARGET_SELECT, agent_id, organization_id, tool_name)
+            .await?;
+        let (version, target) = rows.finish()?;
+        self.lookups
+            .put(version, key, Answer::Target(target.clone()));
+        Ok(target)
+    }
+
+    /// The session whose MCP token hashes to `token_hash`, if it has neither
+    /// ended nor expired, found in the look-up cache at the current look-up
+    /// version or read (inline on a SQLite file). Not scoped by organization:
+    /// the token is how the session is found.
+    pub async fn active_call_session_by_token_hash(&self, token_hash: &str) -> Result<CallSession> {
+        let version = self.lookup_version_now().await?;
+        self.session_at(version, token_hash).await
+    }
+
+    /// [`Store::active_call_session_by_token_hash`] and then
+    /// [`Store::invocation_target`] for the session's agent (in its
+    /// organization), under one read of the look-up version: what an MCP
+    /// `tools/call` needs. An unknown, ended or expired session is
+    /// [`StoreError::NotFound`]`("call session")`, and nothing about agents
+    /// is looked at.
+    pub async fn session_invocation_target(
+        &self,
+        token_hash: &str,
+        tool_name: &str,
+    ) -> Result<(CallSession, Result<InvocationTarget>)> {
+        let version = self.lookup_version_now().await?;
+        let session = self.session_at(version, token_hash).await?;
+        let target = self
+            .invocation_target_at(
+                version,
+                Some(&session.organization_id),
+                &session.agent_id,
+                tool_name,
+            )
+            .await;
+        Ok((session, target))
+    }
+
+    /// [`Store::active_call_session_by_token_hash`] with the look-up version
+    /// already read.
+    async fn session_at(&self, version: i64, token_hash: &str) -> Result<CallSession> {
+        let key = LookupKey::session(token_hash);
+        let now = now();
+        let session = match self.lookups.get(version, &key).as_deref() {
+            Some(Answer::Session(session)) => session.clone(),
+            _ => {
+                let (version, session) = self.session_row(token_hash, micros(now)).await?;
+                self.lookups
+                    .put(version, key, Answer::Session(session.clone()));
+                session
+            }
+        };
+        // A kept answer outlives the moment it was read at: an ended session
+        // advanced the version, an expired one is refused here.
+        if session.expires_at <= now {
+            return Err(StoreError::NotFound("call session"));
+        }
+        Ok(session)
+    }
+
+    /// [`SESSION_SELECT`]'s row: the look-up version and the session.
+    async fn session_row(&self, token_hash: &str, now: i64) -> Result<(i64, CallSession)> {
+        let read = |connection: &rusqlite::Connection| -> Result<_, ReadError> {
+            let mut statement = connection.prepare_cached(&SESSION_SELECT)?;
+            let columns = column_positions(&statement);
+            let mut rows =
+                statement.query(rusqlite::named_params! { "$1": token_hash, "$2": now })?;
+            match rows.next()? {
+                Some(row) => {
+                    let row = NamedRow {
+                        row,
+                        columns: &columns,
+                    };
+                    Ok(Some((row.int("lookup_version")?, call_session(&row)?)))
+                }
+                None => Ok(None),
+            }
+        };
+        let found = match self.read_point(read) {
+            Some(found) => found?,
+            None => {
+                let query = || sqlx::query(&SESSION_SELECT).bind(token_hash).bind(now);
+                match self.fetch_all_read(query).await?.first() {
+                    Some(row) => Some((row.int("lookup_version")?, call_session(row)?)),
+                    None => None,
+                }
+            }
+        };
+        found.ok_or(StoreError::NotFound("call session"))
     }
 
     /// [`Store::invocation_target`] for the worker plane, with the worker
@@ -161,13 +292,12 @@ impl Store {
         agent_id: &str,
         tool_name: &str,
     ) -> Result<(WorkerToken, Result<InvocationTarget>)> {
-        let key = LookupKey::new(token_hash, agent_id, tool_name);
-        let version = match self.read_point(version_now) {
-            Some(version) => version?,
-            None => self.lookup_version().await?,
-        };
-        if let Some(answer) = self.lookups.get(version, &key) {
-            return Ok((answer.0.clone(), Ok(answer.1.clone())));
+        let key = LookupKey::worker(token_hash, agent_id, tool_name);
+        let version = self.lookup_version_now().await?;
+        if let Some(answer) = self.lookups.get(version, &key)
+            && let Answer::Worker(token, target) = &*answer
+        {
+            return Ok((token.clone(), Ok(target.clone())));
         }
         let rows: WorkerTargetRows = self
             .target_rows(&WORKER_TARGET_SELECT, agent_id, Some(token_hash), tool_name)
@@ -175,15 +305,25 @@ impl Store {
         let (version, token, target) = rows.finish()?;
         if let Ok(target) = &target {
             self.lookups
-                .put(version, key, Arc::new((token.clone(), target.clone())));
+                .put(version, key, Answer::Worker(token.clone(), target.clone()));
         }
         Ok((token, target))
+    }
+
+    /// The current look-up version: inline on a SQLite file ([`version_now`]),
+    /// else one round trip, shared by the calls that wait for it
+    /// (`version.rs`).
+    async fn lookup_version_now(&self) -> Result<i64> {
+        match self.read_point(version_now) {
+            Some(version) => version,
+            None => self.version_reads.version(|| self.lookup_version()).await,
+        }
     }
 
     /// The current look-up version (see [`Store::worker_invocation_target`]), read
     /// asynchronously ([`version_now`] is the synchronous read).
     async fn lookup_version(&self) -> Result<i64> {
-        let rows = self.fetch_all_direct(sqlx::query(VERSION_SELECT)).await?;
+        let rows = self.fetch_all_read(|| sqlx::query(VERSION_SELECT)).await?;
         rows.first()
             .ok_or(StoreError::Corrupt("lookup_version has no row".to_owned()))?
             .int("version")
@@ -216,12 +356,14 @@ impl Store {
         second: Option<&str>,
         tool_name: &str,
     ) -> Result<R> {
-        let query = sqlx::query(select)
-            .bind(agent_id)
-            .bind(second)
-            .bind(tool_name);
+        let query = || {
+            sqlx::query(select)
+                .bind(agent_id)
+                .bind(second)
+                .bind(tool_name)
+        };
         let mut target = R::default();
-        for row in &self.fetch_all_direct(query).await? {
+        for row in &self.fetch_all_read(query).await? {
             target.push(row)?;
         }
         Ok(target)
@@ -266,11 +408,12 @@ trait PushRow: Default {
 const VERSION_SELECT: &str = "SELECT version FROM lookup_version WHERE id = 1";
 
 /// An [`InvocationTarget`] from the rows of [`TARGET_SELECT`] or
-/// [`WORKER_TARGET_SELECT`], one at a time: the first row has the agent, the
-/// tool and the association, every row may have a secret. No row, or NULL
-/// agent columns, is an unknown agent.
+/// [`WORKER_TARGET_SELECT`], one at a time: the first row has the look-up
+/// version, the agent, the tool and the association, every row may have a
+/// secret. No row, or NULL agent columns, is an unknown agent.
 #[derive(Default)]
 struct TargetRows {
+    version: i64,
     target: Option<InvocationTarget>,
 }
 
@@ -278,7 +421,10 @@ impl PushRow for TargetRows {
     fn push(&mut self, row: &impl RowExt) -> Result<()> {
         let target = match &mut self.target {
             Some(target) => target,
-            None => self.target.insert(target_from_first_row(row)?),
+            None => {
+                self.version = row.int("lookup_version")?;
+                self.target.insert(target_from_first_row(row)?)
+            }
         };
         if let Some(tool) = &target.tool
             && let Some(id) = row.opt_text("s_id")?
@@ -298,8 +444,10 @@ impl PushRow for TargetRows {
 }
 
 impl TargetRows {
-    fn finish(self) -> Result<InvocationTarget> {
-        self.target.ok_or(StoreError::NotFound("voice agent"))
+    /// The look-up version read and the target.
+    fn finish(self) -> Result<(i64, InvocationTarget)> {
+        let target = self.target.ok_or(StoreError::NotFound("voice agent"))?;
+        Ok((self.version, target))
     }
 }
 
@@ -345,7 +493,7 @@ impl WorkerTargetRows {
         let token = self.token.ok_or(StoreError::NotFound("worker token"))?;
         let target = match self.error {
             Some(error) => Err(error),
-            None => self.target.finish(),
+            None => self.target.finish().map(|(_, target)| target),
         };
         Ok((self.version, token, target))
     }

@@ -1,6 +1,6 @@
-//! The worker look-up's cache is never stale only if every table the look-up reads
+//! The look-up cache is never stale only if every table the cached look-ups read
 //! advances the look-up version on every change (see `cache.rs`). These tests take the
-//! tables from the look-up's own query and check the schema's triggers for each, on
+//! tables from the look-ups' own queries and check the schema's triggers for each, on
 //! SQLite (`sqlite_master`) and PostgreSQL (`pg_trigger`, when
 //! `WARDEN_TEST_POSTGRES_URL` is set).
 
@@ -8,22 +8,29 @@ use std::collections::BTreeSet;
 
 use sqlx::{Connection, Executor, PgConnection};
 
-use super::WORKER_TARGET_SELECT;
+use super::{SESSION_SELECT, TARGET_SELECT, WORKER_TARGET_SELECT};
 use crate::Store;
 use crate::row::RowExt;
 
 const EVENTS: [&str; 3] = ["INSERT", "UPDATE", "DELETE"];
 
-/// The tables named after `FROM` or `JOIN` in the worker look-up's query, except the
+/// The tables named after `FROM` or `JOIN` in the cached look-ups' queries, except the
 /// version's own table.
 fn joined_tables() -> BTreeSet<String> {
-    let words: Vec<&str> = WORKER_TARGET_SELECT.split_whitespace().collect();
-    words
-        .windows(2)
-        .filter(|pair| pair[0].eq_ignore_ascii_case("FROM") || pair[0].eq_ignore_ascii_case("JOIN"))
-        .map(|pair| pair[1].trim_end_matches(')').to_owned())
-        .filter(|table| table != "lookup_version")
-        .collect()
+    let mut tables = BTreeSet::new();
+    for query in [&*WORKER_TARGET_SELECT, &*TARGET_SELECT, &*SESSION_SELECT] {
+        let words: Vec<&str> = query.split_whitespace().collect();
+        tables.extend(
+            words
+                .windows(2)
+                .filter(|pair| {
+                    pair[0].eq_ignore_ascii_case("FROM") || pair[0].eq_ignore_ascii_case("JOIN")
+                })
+                .map(|pair| pair[1].trim_end_matches(')').to_owned())
+                .filter(|table| table != "lookup_version"),
+        );
+    }
+    tables
 }
 
 #[test]
@@ -36,6 +43,7 @@ fn the_joined_tables_are_read_from_the_query() {
         "tool_versions",
         "agent_tools",
         "tool_sensitive_configs",
+        "call_sessions",
     ] {
         assert!(tables.contains(table), "{table} missing from {tables:?}");
     }
@@ -63,7 +71,7 @@ fn sqlite_trigger_bumps(sql: &str, table: &str, event: &str) -> bool {
 }
 
 #[tokio::test]
-async fn every_table_the_worker_lookup_joins_has_its_version_triggers_on_sqlite() {
+async fn every_table_the_cached_lookups_read_has_its_version_triggers_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("warden.db").display());
     let store = Store::connect(&url).await.unwrap();
@@ -89,7 +97,7 @@ async fn every_table_the_worker_lookup_joins_has_its_version_triggers_on_sqlite(
 }
 
 #[tokio::test]
-async fn every_table_the_worker_lookup_joins_has_its_version_trigger_on_postgres() {
+async fn every_table_the_cached_lookups_read_has_its_version_trigger_on_postgres() {
     let Ok(admin_url) = std::env::var("WARDEN_TEST_POSTGRES_URL") else {
         eprintln!("WARDEN_TEST_POSTGRES_URL is not set: the PostgreSQL trigger check is SKIPPED");
         return;
