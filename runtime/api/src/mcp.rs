@@ -5,9 +5,13 @@
 //!   wds_…`) opens `/mcp`, and it scopes every request to its session's one
 //!   agent. API keys and worker tokens are refused here, and session tokens
 //!   everywhere else. A missing, unknown, ended, revoked or expired token is
-//!   answered 401 problem+json before any MCP processing. Once checked, the
-//!   `Authorization` header is removed from the request, so nothing after
-//!   this point (the SDK's own logging included) ever sees the token.
+//!   answered 401 problem+json before any MCP processing: at once when it is
+//!   missing or not shaped like a session token, else after the body is read
+//!   (at most [`crate::MAX_JSON_BYTES`], under the server's body timeout) and
+//!   before anything in it is acted on — for the direct path's `tools/call`,
+//!   in the same look-up as the call's data. The `Authorization` header is
+//!   removed from the request before the SDK sees it, so nothing there (its
+//!   own logging included) ever sees the token.
 //! * **Stateless.** Every HTTP request stands alone (no `Mcp-Session-Id`, no
 //!   server-side MCP session), so any replica can serve any request; plain
 //!   JSON responses. `GET` and `DELETE` answer 405, as the transport allows
@@ -29,6 +33,16 @@
 //! * **DNS rebinding.** The SDK's `Host` allow-list (loopback by default) is
 //!   off: it guards servers that trust whoever can reach them, and this one
 //!   trusts only the bearer token, which a rebinding page does not have.
+//! * **The direct path.** Every voice turn waits on `tools/call`, and the
+//!   SDK's stateless transport builds a service per request (four task
+//!   spawns, their channels, a second parse of the body). So a `tools/call`
+//!   this module fully understands — protocol versions before 2026-07-28
+//!   (what the official SDK and LiveKit Agents negotiate), no per-request
+//!   protocol metadata, and headers the SDK would accept as they are — is
+//!   answered here, in the request's own task, with the SDK's message types
+//!   and the same handler code. Anything else (other methods, newer
+//!   protocol versions, anything malformed) goes to the SDK, which answers it
+//!   as before.
 
 use crate::AppState;
 use crate::problem::ApiError;
@@ -41,15 +55,15 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use rmcp::model::{
-    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData,
-    Implementation, ListToolsResult, PaginatedRequestParams, RequestId, ServerCapabilities,
-    ServerConfig, Tool, ToolAnnotations,
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ClientJsonRpcMessage,
+    ClientNotification, ContentBlock, ErrorData, Implementation, ListToolsResult,
+    PaginatedRequestParams, ProtocolVersion, RequestId, ServerCapabilities, ServerConfig,
+    ServerJsonRpcMessage, ServerResult, Tool, ToolAnnotations,
 };
 use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{RoleServer, ServerHandler};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -57,7 +71,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
-use warden_core::{Core, CoreError, InvocationRequest, NAME_SEPARATOR, SessionPrincipal};
+use warden_core::{
+    Core, CoreError, InvocationRequest, NAME_SEPARATOR, SESSION_TOKEN_PREFIX, SessionPrincipal,
+};
 use warden_core::{
     ErrorKind, MAX_QUALIFIED_NAME, Origin, ToolCallError as ToolError, is_valid_name,
 };
@@ -71,7 +87,7 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
         limiter: state.limiter.clone(),
         in_flight: Arc::default(),
     };
-    let in_flight = server.in_flight.clone();
+    let direct = server.clone();
     let service = StreamableHttpService::new(
         move || Ok(server.clone()),
         Arc::new(NeverSessionManager::default()),
@@ -84,10 +100,7 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
     );
     Router::new()
         .route_service(MCP_PATH, service)
-        .route_layer(middleware::from_fn_with_state(
-            (state.clone(), in_flight),
-            authenticate,
-        ))
+        .route_layer(middleware::from_fn_with_state(direct, authenticate))
 }
 
 /// The `tools/call` requests running now, by session and JSON-RPC id, so a
@@ -96,17 +109,22 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
 type InFlight = Arc<Mutex<HashMap<(String, String), (u64, CancellationToken)>>>;
 
 /// Authenticates the session token, removes the `Authorization` header,
-/// answers `notifications/cancelled` itself and hands everything else, with
-/// the [`SessionPrincipal`] in its extensions, to the SDK.
+/// answers `notifications/cancelled` and the direct path's `tools/call`
+/// itself, and hands everything else, with the [`SessionPrincipal`] in its
+/// extensions, to the SDK.
 async fn authenticate(
-    State((state, in_flight)): State<(AppState, InFlight)>,
+    State(server): State<SessionServer>,
     request: Request,
     next: Next,
 ) -> Response {
-    let principal = match bearer_session(&state.core, request.headers()).await {
-        Ok(principal) => principal,
+    let token = match bearer_token(request.headers()) {
+        Ok(token) => token.to_owned(),
         Err(error) => return error.into_response(),
     };
+    // Anything but a session token is refused before its body is read.
+    if !token.starts_with(SESSION_TOKEN_PREFIX) {
+        return ApiError::from(CoreError::InvalidSession).into_response();
+    }
     let (mut parts, body) = request.into_parts();
     parts.headers.remove(header::AUTHORIZATION);
     let body = if parts.method == http::Method::POST {
@@ -124,14 +142,24 @@ async fn authenticate(
                 .into_response();
             }
         };
-        if let Some(id) = cancelled_request(&bytes) {
-            let entry = in_flight
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(&(principal.call_session_id.clone(), id))
-                .map(|(_, token)| token.clone());
-            if let Some(token) = entry {
-                token.cancel();
+        if let Some((id, params)) = direct_call(&bytes)
+            && takes_directly(&parts.headers)
+        {
+            // The token is checked with the call's look-up.
+            return server.call_directly(token, params, id).await;
+        }
+        // A `notifications/cancelled` stops a running call of this session;
+        // every other message is the SDK's to answer.
+        if let Ok(ClientJsonRpcMessage::Notification(notification)) =
+            serde_json::from_slice::<ClientJsonRpcMessage>(&bytes)
+            && let ClientNotification::CancelledNotification(cancelled) = notification.notification
+        {
+            let session = match server.core.authenticate_session(&token).await {
+                Ok(session) => session,
+                Err(error) => return ApiError::from(error).into_response(),
+            };
+            if let Some(id) = cancelled.params.request_id {
+                server.cancel(&session.call_session_id, &id);
             }
             return (
                 StatusCode::ACCEPTED,
@@ -143,14 +171,78 @@ async fn authenticate(
     } else {
         body
     };
+    let principal = match server.core.authenticate_session(&token).await {
+        Ok(principal) => principal,
+        Err(error) => return ApiError::from(error).into_response(),
+    };
     parts.extensions.insert(principal);
     next.run(Request::from_parts(parts, body)).await
 }
 
-async fn bearer_session(
-    core: &Core,
-    headers: &http::HeaderMap,
-) -> Result<SessionPrincipal, ApiError> {
+/// The id and parameters of `body` when it is a plain `tools/call` request:
+/// exactly the members a request has, version 2.0, parameters as the SDK
+/// reads them, and no per-request protocol metadata. `None` sends the message
+/// to the SDK, whatever it is.
+fn direct_call(body: &[u8]) -> Option<(RequestId, CallToolRequestParams)> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Envelope<'a> {
+        jsonrpc: &'a str,
+        id: RequestId,
+        method: &'a str,
+        #[serde(borrow)]
+        params: &'a serde_json::value::RawValue,
+    }
+    let envelope: Envelope<'_> = serde_json::from_slice(body).ok()?;
+    if envelope.jsonrpc != "2.0" || envelope.method != "tools/call" {
+        return None;
+    }
+    let params: CallToolRequestParams = serde_json::from_str(envelope.params.get()).ok()?;
+    let per_request_version = params
+        .meta
+        .as_ref()
+        .is_some_and(|meta| meta.protocol_version().is_some());
+    (!per_request_version).then_some((envelope.id, params))
+}
+
+/// Whether a `tools/call` with these headers may take the direct path: the
+/// SDK would accept them as they are (both media types accepted, a JSON body,
+/// a known protocol version or none), and the version is one before
+/// 2026-07-28, whose request metadata and standard headers only the SDK
+/// checks.
+fn takes_directly(headers: &http::HeaderMap) -> bool {
+    let accepted = || {
+        headers
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .map(|range| range.split(';').next().unwrap_or_default().trim())
+    };
+    let accepts = |media: &str| accepted().any(|range| range.eq_ignore_ascii_case(media));
+    let json_body = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            let essence = value.split(';').next().unwrap_or_default().trim();
+            essence.eq_ignore_ascii_case("application/json")
+        });
+    let mut versions = headers.get_all("mcp-protocol-version").iter();
+    let version_ok = match (versions.next(), versions.next()) {
+        (None, _) => true,
+        (Some(version), None) => version.to_str().is_ok_and(|version| {
+            version < ProtocolVersion::V_2026_07_28.as_str()
+                && ProtocolVersion::KNOWN_VERSIONS
+                    .iter()
+                    .any(|known| known.as_str() == version)
+        }),
+        (Some(_), Some(_)) => false,
+    };
+    accepts("application/json") && accepts("text/event-stream") && json_body && version_ok
+}
+
+/// The bearer token of an `Authorization` header.
+fn bearer_token(headers: &http::HeaderMap) -> Result<&str, ApiError> {
     let value = headers
         .get(header::AUTHORIZATION)
         .ok_or_else(|| {
@@ -160,36 +252,13 @@ async fn bearer_session(
         })?
         .to_str()
         .map_err(|_| ApiError::unauthenticated("malformed Authorization header"))?;
-    let token = value
+    value
         .split_once(' ')
         .filter(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
         .map(|(_, token)| token.trim())
         .ok_or_else(|| {
             ApiError::unauthenticated("the Authorization header must use the Bearer scheme")
-        })?;
-    Ok(core.authenticate_session(token).await?)
-}
-
-/// The request id a JSON-RPC `notifications/cancelled` message names, as
-/// JSON text; `None` for any other message.
-fn cancelled_request(body: &[u8]) -> Option<String> {
-    #[derive(Deserialize)]
-    struct Message<'a> {
-        #[serde(borrow)]
-        method: Option<Cow<'a, str>>,
-        params: Option<Params>,
-    }
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Params {
-        request_id: Option<Value>,
-    }
-    let message: Message<'_> = serde_json::from_slice(body).ok()?;
-    if message.method.as_deref() != Some("notifications/cancelled") {
-        return None;
-    }
-    let id = message.params?.request_id?;
-    (id.is_string() || id.is_number()).then(|| id.to_string())
+        })
 }
 
 fn request_key(id: &RequestId) -> String {
@@ -223,6 +292,161 @@ impl Drop for InFlightEntry {
 }
 
 impl SessionServer {
+    /// Cancels the session's running call `id`, if there is one.
+    fn cancel(&self, session: &str, id: &RequestId) {
+        let entry = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(session.to_owned(), request_key(id)))
+            .map(|(_, token)| token.clone());
+        if let Some(token) = entry {
+            token.cancel();
+        }
+    }
+
+    /// Answers a `tools/call` in the request's own task, as the SDK would
+    /// in JSON response mode; a token that is not a live session's is
+    /// answered 401 as by the middleware.
+    async fn call_directly(
+        &self,
+        token: String,
+        request: CallToolRequestParams,
+        id: RequestId,
+    ) -> Response {
+        let called = self
+            .call(
+                Caller::Token(token),
+                request,
+                &id,
+                &CancellationToken::new(),
+                tracing::Span::current(),
+            )
+            .await;
+        let message = match called {
+            Ok(Ok(result)) => ServerJsonRpcMessage::response(
+                ServerResult::from(CallToolResponse::from(result)),
+                id,
+            ),
+            Ok(Err(error)) => ServerJsonRpcMessage::error(error, Some(id)),
+            Err(refused) => return refused.into_response(),
+        };
+        match serde_json::to_vec(&message) {
+            Ok(body) => (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                body,
+            )
+                .into_response(),
+            Err(e) => ApiError::internal("encoding an MCP response", &e).into_response(),
+        }
+    }
+
+    /// Runs one `tools/call` for the session's agent, for the SDK's handler
+    /// and the direct path alike. `parent` cancels it (the SDK's token for
+    /// the request), as does a `notifications/cancelled` naming `id`.
+    async fn call(
+        &self,
+        caller: Caller,
+        request: CallToolRequestParams,
+        id: &RequestId,
+        parent: &CancellationToken,
+        request_span: tracing::Span,
+    ) -> Result<Result<CallToolResult, ErrorData>, ApiError> {
+        let name = request.name.into_owned();
+        let tool_name = name
+            .split_once(NAME_SEPARATOR)
+            .map_or(name.as_str(), |(t, _)| t);
+        // The name is the caller's (an LLM's) text: anything that cannot be
+        // one of this agent's tools is refused before it keys a rate-limit
+        // bucket, reaches a span, or is echoed at length.
+        if name.len() > MAX_QUALIFIED_NAME || !is_valid_name(tool_name) {
+            if let Caller::Token(token) = &caller {
+                self.core.authenticate_session(token).await?;
+            }
+            return Ok(Ok(error_result(
+                "unknown_function",
+                &format!(
+                    "no tool of this agent has that name (names match \
+                     `tool{NAME_SEPARATOR}function`, at most {MAX_QUALIFIED_NAME} characters)"
+                ),
+            )));
+        }
+        let tool_name = tool_name.to_owned();
+        let asked_for = name.clone();
+        let request = InvocationRequest {
+            function: name,
+            arguments: Value::Object(request.arguments.unwrap_or_default()),
+            // MCP carries no tool-call id; a fresh one per call keeps tools'
+            // per-call idempotency from ever joining two different calls.
+            call_id: format!("mcp-{}", uuid::Uuid::now_v7().simple()),
+            ..InvocationRequest::default()
+        };
+        let span = tracing::info_span!(
+            parent: &request_span,
+            "MCP tools/call",
+            otel.name = "tools/call",
+            mcp.method.name = "tools/call",
+        );
+        // The direct path checks the token in the same look-up as it loads
+        // the call's data.
+        let prepared = match caller {
+            Caller::Principal(principal) => {
+                let request = principal.scope(request);
+                let prepared = self.core.prepare(request).instrument(span.clone()).await;
+                prepared.map(|prepared| (principal, prepared))
+            }
+            Caller::Token(token) => {
+                let prepared = self.core.prepare_for_session(&token, request);
+                match prepared.instrument(span.clone()).await {
+                    Err(CoreError::InvalidSession) => return Err(CoreError::InvalidSession.into()),
+                    prepared => prepared,
+                }
+            }
+        };
+        let (principal, prepared) = match prepared {
+            Ok(prepared) => prepared,
+            Err(error) => return Ok(refused_call(&asked_for, error)),
+        };
+        if let Some(limiter) = &self.limiter
+            && limiter
+                .check(&principal.organization_id, &tool_name)
+                .is_err()
+        {
+            return Ok(Ok(error_result(
+                "rate_limited",
+                "too many calls to this tool right now; try again shortly",
+            )));
+        }
+        let (_entry, cancelled) = self.register(&principal.call_session_id, id, parent);
+        // Boxed: the call's future is large, and this one is moved between
+        // tasks and select arms.
+        let invocation = Box::pin(self.core.run(prepared)).instrument(span);
+        // Dropping `invocation` drops the sandbox call.
+        let invoked = tokio::select! {
+            invoked = invocation => invoked,
+            () = cancelled.cancelled() => {
+                return Ok(Err(ErrorData::invalid_request("the call was cancelled", None)));
+            }
+        };
+        let invoked = match invoked {
+            Ok(invoked) => invoked,
+            Err(error) => return Ok(refused_call(&asked_for, error)),
+        };
+        Ok(Ok(match invoked.result {
+            Ok(raw) => {
+                let mut result = CallToolResult::success(vec![ContentBlock::text(raw.get())]);
+                if let Ok(value @ Value::Object(_)) = serde_json::from_str::<Value>(raw.get()) {
+                    result.structured_content = Some(value);
+                }
+                result
+            }
+            Err(error) => error_result(error.kind.as_str(), &llm_message(&error)),
+        }))
+    }
+
     fn register(
         &self,
         session: &str,
@@ -275,6 +499,34 @@ fn refusal(error: CoreError) -> Result<String, ErrorData> {
             ))
         }
     }
+}
+
+/// A call refused before it ran, as the LLM is told it; Warden's own
+/// failures are a JSON-RPC error.
+fn refused_call(asked_for: &str, error: CoreError) -> Result<CallToolResult, ErrorData> {
+    match error {
+        CoreError::NotFound(_) => {
+            let message = format!("`{asked_for}` is not one of this agent's tools");
+            Ok(error_result("unknown_function", &message))
+        }
+        CoreError::Refused(error) => Ok(error_result(error.kind.as_str(), &llm_message(&error))),
+        error => {
+            let kind = match &error {
+                CoreError::Disabled(_) => "disabled",
+                _ => "invalid_request",
+            };
+            Ok(error_result(kind, &refusal(error)?))
+        }
+    }
+}
+
+/// Who a `tools/call` is for.
+enum Caller {
+    /// The session the middleware authenticated (the SDK's path).
+    Principal(SessionPrincipal),
+    /// The presented session token, checked in the same look-up as the
+    /// call's data (the direct path).
+    Token(String),
 }
 
 /// What the LLM is told when a call fails: the tool's own message, or for
@@ -354,98 +606,74 @@ impl ServerHandler for SessionServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let principal = principal(&context)?;
-        let name = request.name.into_owned();
-        let tool_name = name
-            .split_once(NAME_SEPARATOR)
-            .map_or(name.as_str(), |(t, _)| t);
-        // The name is the caller's (an LLM's) text: anything that cannot be
-        // one of this agent's tools is refused before it keys a rate-limit
-        // bucket, reaches a span, or is echoed at length.
-        if name.len() > MAX_QUALIFIED_NAME || !is_valid_name(tool_name) {
-            return Ok(error_result(
-                "unknown_function",
-                &format!(
-                    "no tool of this agent has that name (names match \
-                     `tool{NAME_SEPARATOR}function`, at most {MAX_QUALIFIED_NAME} characters)"
-                ),
-            )
-            .into());
-        }
-        let asked_for = name.clone();
-        if let Some(limiter) = &self.limiter
-            && limiter
-                .check(&principal.organization_id, tool_name)
-                .is_err()
-        {
-            return Ok(error_result(
-                "rate_limited",
-                "too many calls to this tool right now; try again shortly",
-            )
-            .into());
-        }
-        let (_entry, cancelled) =
-            self.register(&principal.call_session_id, &context.id, &context.ct);
-        // The SDK runs the handler in a task of its own: the span joins the
-        // HTTP request's (and so the caller's trace) explicitly.
+        // The SDK runs the handler in a task of its own: the call's span joins
+        // the HTTP request's (and so the caller's trace) explicitly.
         let request_span = context
             .extensions
             .get::<http::request::Parts>()
             .and_then(|parts| parts.extensions.get::<RequestSpan>())
             .map_or_else(tracing::Span::current, |span| span.0.clone());
-        let span = tracing::info_span!(
-            parent: &request_span,
-            "MCP tools/call",
-            otel.name = "tools/call",
-            mcp.method.name = "tools/call",
-        );
-        let invocation = self
-            .core
-            .invoke(InvocationRequest {
-                organization_id: Some(principal.organization_id),
-                agent_id: principal.agent_id,
-                function: name,
-                arguments: Value::Object(request.arguments.unwrap_or_default()),
-                // MCP carries no tool-call id; a fresh one per call keeps tools'
-                // per-call idempotency from ever joining two different calls.
-                call_id: format!("mcp-{}", uuid::Uuid::now_v7().simple()),
-                call_session_id: Some(principal.call_session_id),
-                deadline: None,
-            })
-            .instrument(span);
-        // Dropping `invocation` drops the sandbox call.
-        let invoked = tokio::select! {
-            invoked = invocation => invoked,
-            () = cancelled.cancelled() => {
-                return Err(ErrorData::invalid_request("the call was cancelled", None));
-            }
-        };
-        let invoked = match invoked {
-            Ok(invoked) => invoked,
-            Err(CoreError::NotFound(_)) => {
-                let message = format!("`{asked_for}` is not one of this agent's tools");
-                return Ok(error_result("unknown_function", &message).into());
-            }
-            Err(CoreError::Refused(error)) => {
-                return Ok(error_result(error.kind.as_str(), &llm_message(&error)).into());
-            }
-            Err(error) => {
-                let kind = match &error {
-                    CoreError::Disabled(_) => "disabled",
-                    _ => "invalid_request",
-                };
-                return Ok(error_result(kind, &refusal(error)?).into());
-            }
-        };
-        Ok(match invoked.result {
-            Ok(raw) => {
-                let mut result = CallToolResult::success(vec![ContentBlock::text(raw.get())]);
-                if let Ok(value @ Value::Object(_)) = serde_json::from_str::<Value>(raw.get()) {
-                    result.structured_content = Some(value);
-                }
-                result
-            }
-            Err(error) => error_result(error.kind.as_str(), &llm_message(&error)),
+        match self
+            .call(
+                Caller::Principal(principal),
+                request,
+                &context.id,
+                &context.ct,
+                request_span,
+            )
+            .await
+        {
+            Ok(called) => called.map(CallToolResponse::from),
+            // Only the direct path checks a token here.
+            Err(_) => Err(ErrorData::internal_error(
+                "an internal error occurred",
+                None,
+            )),
         }
-        .into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_tools_calls_take_the_direct_path() {
+        let direct = |body: Value| direct_call(&serde_json::to_vec(&body).unwrap());
+        let call = json!({ "jsonrpc": "2.0", "id": 3, "method": "tools/call",
+            "params": { "name": "echo__echo", "arguments": { "message": "hi" } } });
+        let (id, params) = direct(call.clone()).expect("a plain call");
+        assert_eq!(id, RequestId::Number(3));
+        assert_eq!(params.name, "echo__echo");
+        assert_eq!(params.arguments.unwrap()["message"], "hi");
+
+        let with = |path: &str, value: Value| {
+            let mut body = call.clone();
+            let (parent, key) = path.rsplit_once('.').unwrap_or(("", path));
+            let target = if parent.is_empty() {
+                &mut body
+            } else {
+                &mut body[parent]
+            };
+            target[key] = value;
+            direct(body)
+        };
+        // Anything else is the SDK's to answer (or refuse).
+        assert!(with("jsonrpc", json!("1.0")).is_none());
+        assert!(with("method", json!("tools/list")).is_none());
+        assert!(with("result", json!({})).is_none());
+        assert!(with("error", json!({})).is_none());
+        assert!(with("id", json!(null)).is_none());
+        assert!(with("params", json!("echo__echo")).is_none());
+        assert!(with("params.arguments", json!([1])).is_none());
+        assert!(
+            with(
+                "params._meta",
+                json!({ "io.modelcontextprotocol/protocolVersion": "2026-07-28" })
+            )
+            .is_none()
+        );
+        assert!(direct(json!({ "jsonrpc": "2.0", "id": 3, "method": "tools/call" })).is_none());
+        assert!(direct_call(b"{\"jsonrpc\":\"2.0\",").is_none());
     }
 }

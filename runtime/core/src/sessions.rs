@@ -15,6 +15,7 @@
 use crate::Core;
 use crate::auth::{generate, hash, plausible, same_hash};
 use crate::error::{CoreError, Result};
+use crate::worker::InvocationRequest;
 use chrono::{TimeDelta, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
@@ -208,30 +209,15 @@ impl Core {
             return Err(CoreError::InvalidSession);
         }
         let presented_hash = hash(presented);
-        let session = match self
+        match self
             .store
             .active_call_session_by_token_hash(&presented_hash)
             .await
         {
-            Ok(session) => session,
-            Err(StoreError::NotFound(_)) => return Err(CoreError::InvalidSession),
-            Err(e) => return Err(e.into()),
-        };
-        // The query already filters on these; checked again so a change to
-        // it cannot quietly let an ended or expired session through.
-        let live = session.ended_at.is_none() && session.expires_at > Utc::now();
-        let matches = session
-            .token_hash
-            .as_deref()
-            .is_some_and(|stored| same_hash(stored, &presented_hash));
-        if !(live && matches) {
-            return Err(CoreError::InvalidSession);
+            Ok(session) => session_principal(session, &presented_hash),
+            Err(StoreError::NotFound(_)) => Err(CoreError::InvalidSession),
+            Err(e) => Err(e.into()),
         }
-        Ok(SessionPrincipal {
-            organization_id: session.organization_id,
-            agent_id: session.agent_id,
-            call_session_id: session.id,
-        })
     }
 
     /// Ends the organization's call session and revokes its token at once
@@ -247,6 +233,41 @@ impl Core {
             .end_call_session(organization_id, call_session_id, SESSION_ENDED, Utc::now())
             .await?)
     }
+}
+
+impl SessionPrincipal {
+    /// `request` made within this session: its organization, agent and
+    /// session are the session's.
+    pub fn scope(&self, request: InvocationRequest) -> InvocationRequest {
+        InvocationRequest {
+            organization_id: Some(self.organization_id.clone()),
+            agent_id: self.agent_id.clone(),
+            call_session_id: Some(self.call_session_id.clone()),
+            ..request
+        }
+    }
+}
+
+/// The principal of `session`, found by the hash of the presented token.
+pub(crate) fn session_principal(
+    session: CallSession,
+    presented_hash: &str,
+) -> Result<SessionPrincipal> {
+    // The query already filters on these; checked again so a change to it
+    // cannot quietly let an ended or expired session through.
+    let live = session.ended_at.is_none() && session.expires_at > Utc::now();
+    let matches = session
+        .token_hash
+        .as_deref()
+        .is_some_and(|stored| same_hash(stored, presented_hash));
+    if !(live && matches) {
+        return Err(CoreError::InvalidSession);
+    }
+    Ok(SessionPrincipal {
+        organization_id: session.organization_id,
+        agent_id: session.agent_id,
+        call_session_id: session.id,
+    })
 }
 
 #[cfg(test)]

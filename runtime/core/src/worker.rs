@@ -14,6 +14,7 @@ use crate::LoadedTool;
 use crate::auth::{self, WORKER_TOKEN_PREFIX};
 use crate::catalog::current_metadata;
 use crate::error::{CoreError, Result};
+use crate::sessions::{SESSION_TOKEN_PREFIX, SessionPrincipal, session_principal};
 use crate::telemetry;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
@@ -287,6 +288,51 @@ impl Core {
         self.touch_worker_token(&token).await;
         self.prepare_target(request, started_at, target?, span)
             .await
+    }
+
+    /// [`Core::authenticate_session`] then [`Core::prepare`] for the
+    /// session's agent, in one look-up: MCP's `tools/call`. A token that is
+    /// not a live session's is [`CoreError::InvalidSession`] whatever the
+    /// request; the request's own organization, agent and session are
+    /// replaced by the session's.
+    pub async fn prepare_for_session(
+        &self,
+        presented: &str,
+        request: InvocationRequest,
+    ) -> Result<(SessionPrincipal, PreparedInvocation)> {
+        if !auth::plausible(presented, SESSION_TOKEN_PREFIX) {
+            return Err(CoreError::InvalidSession);
+        }
+        let tool_name = match check_request(&request) {
+            Ok(tool_name) => tool_name,
+            // Refused as `prepare` would, once the token is known to be good.
+            Err(_) => {
+                let principal = self.authenticate_session(presented).await?;
+                let request = principal.scope(request);
+                return Ok((principal, self.prepare(request).await?));
+            }
+        };
+        let presented_hash = auth::hash(presented);
+        let (session, target) = match self
+            .store
+            .session_invocation_target(&presented_hash, tool_name)
+            .instrument(tracing::info_span!("store load"))
+            .await
+        {
+            Ok(found) => found,
+            Err(warden_store::StoreError::NotFound(_)) => return Err(CoreError::InvalidSession),
+            Err(e) => return Err(e.into()),
+        };
+        let principal = session_principal(session, &presented_hash)?;
+        let request = principal.scope(request);
+        let span = call_span(&request);
+        let started_at = Utc::now();
+        let prepared = in_call_span(
+            span.clone(),
+            self.prepare_target(request, started_at, target?, span),
+        )
+        .await?;
+        Ok((principal, prepared))
     }
 
     /// The checks and the loading that follow the store's look-up.

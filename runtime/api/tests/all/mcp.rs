@@ -15,6 +15,7 @@ on_both_backends!(
     calls_are_audited_under_the_session_and_errors_are_results,
     credentials_never_cross_surfaces_and_secrets_never_leak,
     a_dropped_connection_cancels_the_call,
+    tools_call_is_answered_alike_on_the_direct_path_and_by_the_sdk,
 );
 
 const ACCEPT: &str = "application/json, text/event-stream";
@@ -925,5 +926,138 @@ async fn python_mcp_clients_interoperate() {
         rows.iter()
             .all(|r| r["call_session_id"] == opened["call_session_id"])
     );
+    server.stop().await;
+}
+
+/// `tools/call` at the protocol versions real clients negotiate takes the
+/// direct path (`mcp.rs`); at 2026-07-28, with its request metadata and
+/// standard headers, the SDK answers. Both give the same answers, and
+/// whatever the SDK refuses, the direct path does not take.
+async fn tools_call_is_answered_alike_on_the_direct_path_and_by_the_sdk(db: &TestDb) {
+    let server = Server::default(db).await;
+    let key = server.org("acme").await;
+    let worker = server.worker_token().await;
+    let echo = upload(&server, &key, artifacts::ECHO).await;
+    let a = agent(&server, &key, "front desk").await;
+    attach(&server, &key, &a, &echo, json!({})).await;
+    let opened = open(&server, &worker, &a).await;
+    let token = opened["session_token"].as_str().unwrap().to_owned();
+
+    // One tools/call, sent as a client of `version` would send it.
+    let call = |version: &'static str, name: &'static str, arguments: Value| {
+        let server = &server;
+        let token = token.clone();
+        async move {
+            let mut params = json!({ "name": name, "arguments": arguments });
+            let mut headers = vec![
+                ("content-type", "application/json"),
+                ("accept", ACCEPT),
+                ("mcp-protocol-version", version),
+            ];
+            if version >= "2026-07-28" {
+                params["_meta"] = json!({
+                    "io.modelcontextprotocol/protocolVersion": version,
+                    "io.modelcontextprotocol/clientCapabilities": {},
+                });
+                headers.extend([("mcp-method", "tools/call"), ("mcp-name", name)]);
+            }
+            let body =
+                json!({ "jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": params });
+            server
+                .send(
+                    "POST",
+                    "/mcp",
+                    Some(&token),
+                    &headers,
+                    serde_json::to_vec(&body).unwrap(),
+                )
+                .await
+        }
+    };
+    let outcomes = |reply: &Reply| {
+        assert_eq!(
+            reply.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        let message = reply.json();
+        assert_eq!(message["id"], 5, "{message}");
+        let result = &message["result"];
+        (
+            result["isError"].clone(),
+            result["structuredContent"]["message"].clone(),
+            result["structuredContent"]["error"].clone(),
+            result["content"][0]["type"].clone(),
+        )
+    };
+    for (name, arguments) in [
+        ("echo__echo", json!({ "message": "hi" })),
+        ("echo__echo", json!({ "message": 7 })),
+        (
+            "echo__fail",
+            json!({ "kind": "not_found", "message": "no such booking" }),
+        ),
+        ("echo__nope", json!({})),
+        ("elsewhere__echo", json!({})),
+    ] {
+        let direct = call("2025-11-25", name, arguments.clone()).await;
+        let sdk = call("2026-07-28", name, arguments.clone()).await;
+        assert_eq!(outcomes(&direct), outcomes(&sdk), "{name} {arguments}");
+    }
+    let hi = call("2025-06-18", "echo__echo", json!({ "message": "hi" })).await;
+    assert_eq!(hi.json()["result"]["structuredContent"]["message"], "hi");
+
+    // What the SDK refuses is refused the same way, not taken directly.
+    let body = serde_json::to_vec(&json!({ "jsonrpc": "2.0", "id": 5, "method": "tools/call",
+        "params": { "name": "echo__echo", "arguments": { "message": "hi" } } }))
+    .unwrap();
+    for (headers, status) in [
+        (
+            vec![("content-type", "text/plain"), ("accept", ACCEPT)],
+            415,
+        ),
+        (
+            vec![
+                ("content-type", "application/json"),
+                ("accept", "application/json"),
+            ],
+            406,
+        ),
+        (
+            vec![
+                ("content-type", "application/json"),
+                ("accept", ACCEPT),
+                ("mcp-protocol-version", "1999-01-01"),
+            ],
+            400,
+        ),
+        (
+            // 2026-07-28 without its request metadata.
+            vec![
+                ("content-type", "application/json"),
+                ("accept", ACCEPT),
+                ("mcp-protocol-version", "2026-07-28"),
+            ],
+            400,
+        ),
+    ] {
+        let reply = server
+            .send("POST", "/mcp", Some(&token), &headers, body.clone())
+            .await;
+        assert_eq!(
+            reply.status,
+            status,
+            "{headers:?}: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
+    }
+    // Only the calls that were answered ran (and were audited).
+    let audited = server.get("/v1/invocations", &key).await.json()["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    // Three calls of known functions on each path, and one more.
+    assert_eq!(audited, 2 * 3 + 1);
     server.stop().await;
 }
