@@ -128,7 +128,7 @@ fn outcome(error: Option<ErrorKind>) -> &'static str {
 /// The span of one invocation, from the store load to the audit row. Its
 /// outcome fields are recorded by [`finish_span`] / [`reject_span`].
 pub(crate) fn invocation_span(
-    agent_id: &str,
+    agent_id: Option<&str>,
     function: &str,
     call_id: &str,
     call_session_id: Option<&str>,
@@ -136,7 +136,7 @@ pub(crate) fn invocation_span(
     // The caller chose these; a span carries at most a bounded prefix.
     let function = bounded(function);
     let call_id = bounded(call_id);
-    let agent_id = bounded(agent_id);
+    let agent_id = agent_id.map(bounded);
     let (tool, function_name) = function
         .split_once(crate::NAME_SEPARATOR)
         .unwrap_or((function, ""));

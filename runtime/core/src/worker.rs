@@ -304,7 +304,7 @@ impl Core {
             return Err(CoreError::InvalidSession);
         }
         let tool_name = match check_request(&request) {
-            Ok(tool_name) => tool_name,
+            Ok(tool_name) => tool_name.to_owned(),
             // Refused as `prepare` would, once the token is known to be good.
             Err(_) => {
                 let principal = self.authenticate_session(presented).await?;
@@ -312,27 +312,40 @@ impl Core {
                 return Ok((principal, self.prepare(request).await?));
             }
         };
-        let presented_hash = auth::hash(presented);
-        let (session, target) = match self
-            .store
-            .session_invocation_target(&presented_hash, tool_name)
-            .instrument(tracing::info_span!("store load"))
-            .await
-        {
-            Ok(found) => found,
-            Err(warden_store::StoreError::NotFound(_)) => return Err(CoreError::InvalidSession),
-            Err(e) => return Err(e.into()),
-        };
-        let principal = session_principal(session, &presented_hash)?;
-        let request = principal.scope(request);
-        let span = call_span(&request);
+        // The call's span covers the look-up, token check included (a request
+        // refused as unauthenticated is a rejected call in it); the agent and
+        // the session are the token's, known once it is checked.
+        let span = telemetry::invocation_span(None, &request.function, &request.call_id, None);
         let started_at = Utc::now();
-        let prepared = in_call_span(
-            span.clone(),
-            self.prepare_target(request, started_at, target?, span),
-        )
-        .await?;
-        Ok((principal, prepared))
+        let prepared = async {
+            let presented_hash = auth::hash(presented);
+            let (session, target) = match self
+                .store
+                .session_invocation_target(&presented_hash, &tool_name)
+                .instrument(tracing::info_span!("store load"))
+                .await
+            {
+                Ok(found) => found,
+                Err(warden_store::StoreError::NotFound(_)) => {
+                    return Err(CoreError::InvalidSession);
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let principal = session_principal(session, &presented_hash)?;
+            span.record("warden.agent_id", telemetry::bounded(&principal.agent_id));
+            span.record("warden.call_session_id", principal.call_session_id.as_str());
+            let request = principal.scope(request);
+            let prepared = self
+                .prepare_target(request, started_at, target?, span.clone())
+                .await?;
+            Ok((principal, prepared))
+        }
+        .instrument(span.clone())
+        .await;
+        if let Err(e) = &prepared {
+            telemetry::reject_span(&span, e.kind());
+        }
+        prepared
     }
 
     /// The checks and the loading that follow the store's look-up.
@@ -607,7 +620,7 @@ async fn in_call_span(
 
 fn call_span(request: &InvocationRequest) -> Span {
     telemetry::invocation_span(
-        &request.agent_id,
+        Some(&request.agent_id),
         &request.function,
         &request.call_id,
         request.call_session_id.as_deref(),
