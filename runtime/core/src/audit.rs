@@ -69,22 +69,20 @@ impl AuditWriter {
     }
 }
 
-/// Most attempts at one row when the database connection fails under it.
-const MAX_ATTEMPTS: usize = 8;
-
 /// Writes one row; a failed connection (a database restart drops every pooled
 /// one, and each fails once before it leaves the pool) is no reason to lose
-/// it, so it is written again, a bounded number of times.
+/// it, so it is written again, on another, a bounded number of times.
 async fn record_one(
     store: &Store,
     organization_id: &str,
     row: &NewInvocation,
 ) -> warden_store::Result<Invocation> {
+    let max_attempts = store.max_connection_attempts();
     let mut attempts = 0;
     loop {
         attempts += 1;
         match store.record_invocation(organization_id, row).await {
-            Err(e) if e.is_connection_failure() && attempts < MAX_ATTEMPTS => {
+            Err(e) if e.is_connection_failure() && attempts < max_attempts => {
                 tracing::warn!("writing an audit row again: {e}");
             }
             result => return result,

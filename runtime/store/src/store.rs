@@ -13,9 +13,6 @@ use crate::backend::{Backend, Engine, ReadError};
 use crate::error::Result;
 use crate::lookup::{LookupCache, SharedReads};
 
-/// Most attempts at one read when connections fail ([`Store::fetch_all_read`]).
-const MAX_READ_ATTEMPTS: usize = 8;
-
 /// Options for [`Store::connect_with`].
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -142,21 +139,30 @@ impl Store {
     /// another connection when the one it got was dropped by the server: a
     /// database restart drops every pooled connection, and the pool does not
     /// ping connections in use (`backend/postgres.rs`), so each fails once
-    /// before it leaves the pool. At most [`MAX_READ_ATTEMPTS`] attempts.
+    /// before it leaves the pool: at most one attempt more than the pool has
+    /// connections.
     pub(crate) async fn fetch_all_read<'q>(
         &self,
         query: impl Fn() -> Query<'q, Any, AnyArguments<'q>>,
     ) -> Result<Vec<AnyRow>> {
+        let max_attempts = self.max_connection_attempts();
         let mut attempts = 0;
         loop {
             attempts += 1;
             match self.engine.fetch_all_direct(query()).await {
-                Err(e) if e.is_connection_failure() && attempts < MAX_READ_ATTEMPTS => {
+                Err(e) if e.is_connection_failure() && attempts < max_attempts => {
                     tracing::warn!("reading again on another connection: {e}");
                 }
                 rows => return rows,
             }
         }
+    }
+
+    /// How many attempts an operation may take when connections fail under it:
+    /// one more than the pool has connections, since each dropped one fails
+    /// once and leaves the pool.
+    pub fn max_connection_attempts(&self) -> usize {
+        self.pool().options().get_max_connections() as usize + 1
     }
 
     /// Runs `read` synchronously on a SQLite file's own read connection, as blocking work

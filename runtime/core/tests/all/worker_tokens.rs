@@ -18,6 +18,38 @@ on_both_backends!(
     worker_calls_check_the_token_before_anything_else,
 );
 
+/// The organization's agent `front desk`, using `business_hours`.
+async fn front_desk(core: &Core, org: &Principal) -> String {
+    let catalog = core.catalog(org);
+    let agent = catalog
+        .create_agent(NewVoiceAgent {
+            name: "front desk".into(),
+            description: String::new(),
+            system_prompt: String::new(),
+            is_active: true,
+        })
+        .await
+        .unwrap();
+    let hours = catalog
+        .install_tool(component(artifacts::BUSINESS_HOURS))
+        .await
+        .unwrap()
+        .tool;
+    catalog
+        .set_agent_tool(
+            &agent.id,
+            &hours.id,
+            AgentToolInput {
+                config: json!({ "time_zone": "UTC", "weekly_hours": {} }),
+                is_enabled: true,
+                function_enables: BTreeMap::new(),
+            },
+        )
+        .await
+        .unwrap();
+    agent.id
+}
+
 fn unauthenticated<T: std::fmt::Debug>(what: &str, result: Result<T, CoreError>) {
     match result {
         Err(CoreError::Unauthenticated) => {}
@@ -172,33 +204,7 @@ async fn worker_tokens_and_api_keys_are_not_interchangeable(db: &TestDb) {
 async fn worker_calls_check_the_token_before_anything_else(db: &TestDb) {
     let core = core(db);
     let org = organization(&core, "acme").await;
-    let catalog = core.catalog(&org);
-    let agent = catalog
-        .create_agent(NewVoiceAgent {
-            name: "front desk".into(),
-            description: String::new(),
-            system_prompt: String::new(),
-            is_active: true,
-        })
-        .await
-        .unwrap();
-    let hours = catalog
-        .install_tool(component(artifacts::BUSINESS_HOURS))
-        .await
-        .unwrap()
-        .tool;
-    catalog
-        .set_agent_tool(
-            &agent.id,
-            &hours.id,
-            AgentToolInput {
-                config: json!({ "time_zone": "UTC", "weekly_hours": {} }),
-                is_enabled: true,
-                function_enables: BTreeMap::new(),
-            },
-        )
-        .await
-        .unwrap();
+    let agent = front_desk(&core, &org).await;
     let (_, key) = core.create_organization("globex").await.unwrap();
     let issued = core.create_worker_token("livekit").await.unwrap();
     let token = issued.token.expose_secret();
@@ -211,7 +217,7 @@ async fn worker_calls_check_the_token_before_anything_else(db: &TestDb) {
     };
 
     let prepared = core
-        .prepare_for_worker(token, request(&agent.id, "business_hours__is_open"))
+        .prepare_for_worker(token, request(&agent, "business_hours__is_open"))
         .await
         .unwrap();
     assert_eq!(prepared.organization_id(), org.organization_id);
@@ -227,14 +233,14 @@ async fn worker_calls_check_the_token_before_anything_else(db: &TestDb) {
         other => panic!("unknown agent: expected NotFound, got {other:?}"),
     }
     match core
-        .prepare_for_worker(token, request(&agent.id, "nope__is_open"))
+        .prepare_for_worker(token, request(&agent, "nope__is_open"))
         .await
     {
         Err(CoreError::NotFound(_)) => {}
         other => panic!("unknown tool: expected NotFound, got {other:?}"),
     }
     match core
-        .prepare_for_worker(token, request(&agent.id, "nonsense"))
+        .prepare_for_worker(token, request(&agent, "nonsense"))
         .await
     {
         Err(CoreError::Invalid(_)) => {}
@@ -253,10 +259,10 @@ async fn worker_calls_check_the_token_before_anything_else(db: &TestDb) {
         key_as_token.as_str(),
     ] {
         for (agent_id, function) in [
-            (agent.id.as_str(), "business_hours__is_open"),
+            (agent.as_str(), "business_hours__is_open"),
             ("no-such-agent", "business_hours__is_open"),
-            (agent.id.as_str(), "nope__is_open"),
-            (agent.id.as_str(), "nonsense"),
+            (agent.as_str(), "nope__is_open"),
+            (agent.as_str(), "nonsense"),
         ] {
             unauthenticated(
                 &format!("{bogus:?} calling {agent_id} {function}"),
@@ -269,9 +275,9 @@ async fn worker_calls_check_the_token_before_anything_else(db: &TestDb) {
     // Revoked: refused at once, whatever the request.
     core.revoke_worker_token(&issued.record.id).await.unwrap();
     for (agent_id, function) in [
-        (agent.id.as_str(), "business_hours__is_open"),
+        (agent.as_str(), "business_hours__is_open"),
         ("no-such-agent", "business_hours__is_open"),
-        (agent.id.as_str(), "nonsense"),
+        (agent.as_str(), "nonsense"),
     ] {
         unauthenticated(
             &format!("revoked token calling {agent_id} {function}"),
@@ -293,39 +299,13 @@ async fn worker_calls_survive_the_database_dropping_every_connection() {
     };
     let core = core(&db);
     let org = organization(&core, "acme").await;
-    let catalog = core.catalog(&org);
-    let agent = catalog
-        .create_agent(NewVoiceAgent {
-            name: "front desk".into(),
-            description: String::new(),
-            system_prompt: String::new(),
-            is_active: true,
-        })
-        .await
-        .unwrap();
-    let hours = catalog
-        .install_tool(component(artifacts::BUSINESS_HOURS))
-        .await
-        .unwrap()
-        .tool;
-    catalog
-        .set_agent_tool(
-            &agent.id,
-            &hours.id,
-            AgentToolInput {
-                config: json!({ "time_zone": "UTC", "weekly_hours": {} }),
-                is_enabled: true,
-                function_enables: BTreeMap::new(),
-            },
-        )
-        .await
-        .unwrap();
+    let agent = front_desk(&core, &org).await;
     let issued = core.create_worker_token("livekit").await.unwrap();
     let token = issued.token.expose_secret().to_owned();
     let calls = |n: usize| {
         let mut set = tokio::task::JoinSet::new();
         for _ in 0..n {
-            let (core, token, agent_id) = (core.clone(), token.clone(), agent.id.clone());
+            let (core, token, agent_id) = (core.clone(), token.clone(), agent.clone());
             set.spawn(async move {
                 let request = InvocationRequest {
                     agent_id,
