@@ -127,6 +127,8 @@ async fn authenticate(
     }
     let (mut parts, body) = request.into_parts();
     parts.headers.remove(header::AUTHORIZATION);
+    // The message, when one was posted (`Bytes` clones share the buffer).
+    let mut posted = None;
     let body = if parts.method == http::Method::POST {
         let bytes = match axum::body::to_bytes(body, crate::MAX_JSON_BYTES).await {
             Ok(bytes) => bytes,
@@ -148,25 +150,7 @@ async fn authenticate(
             // The token is checked with the call's look-up.
             return server.call_directly(token, params, id).await;
         }
-        // A `notifications/cancelled` stops a running call of this session;
-        // every other message is the SDK's to answer.
-        if let Ok(ClientJsonRpcMessage::Notification(notification)) =
-            serde_json::from_slice::<ClientJsonRpcMessage>(&bytes)
-            && let ClientNotification::CancelledNotification(cancelled) = notification.notification
-        {
-            let session = match server.core.authenticate_session(&token).await {
-                Ok(session) => session,
-                Err(error) => return ApiError::from(error).into_response(),
-            };
-            if let Some(id) = cancelled.params.request_id {
-                server.cancel(&session.call_session_id, &id);
-            }
-            return (
-                StatusCode::ACCEPTED,
-                [(header::CONTENT_LENGTH, HeaderValue::from_static("0"))],
-            )
-                .into_response();
-        }
+        posted = Some(bytes.clone());
         Body::from(bytes)
     } else {
         body
@@ -175,6 +159,22 @@ async fn authenticate(
         Ok(principal) => principal,
         Err(error) => return ApiError::from(error).into_response(),
     };
+    // A `notifications/cancelled` stops a running call of this session;
+    // every other message is the SDK's to answer.
+    if let Some(bytes) = &posted
+        && let Ok(ClientJsonRpcMessage::Notification(notification)) =
+            serde_json::from_slice::<ClientJsonRpcMessage>(bytes)
+        && let ClientNotification::CancelledNotification(cancelled) = notification.notification
+    {
+        if let Some(id) = cancelled.params.request_id {
+            server.cancel(&principal.call_session_id, &id);
+        }
+        return (
+            StatusCode::ACCEPTED,
+            [(header::CONTENT_LENGTH, HeaderValue::from_static("0"))],
+        )
+            .into_response();
+    }
     parts.extensions.insert(principal);
     next.run(Request::from_parts(parts, body)).await
 }

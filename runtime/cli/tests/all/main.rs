@@ -357,18 +357,19 @@ fn inspect_prints_the_metadata() {
 
 #[test]
 fn bench_reports_latency_and_throughput() {
-    let run = warden(&[
-        "tool",
-        "bench",
-        artifacts::ECHO,
-        "echo",
-        "--args",
-        r#"{"message":"hi"}"#,
-        "--calls",
-        "300",
-        "--concurrency",
-        "2",
-    ]);
+    let bench_echo = |flags: &[&str]| {
+        let mut args = vec![
+            "tool",
+            "bench",
+            artifacts::ECHO,
+            "echo",
+            "--args",
+            r#"{"message":"hi"}"#,
+        ];
+        args.extend_from_slice(flags);
+        warden(&args)
+    };
+    let run = bench_echo(&["--calls", "300", "--concurrency", "2"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let json = run.json();
     assert_eq!(json["calls"], 300);
@@ -400,17 +401,7 @@ fn bench_reports_latency_and_throughput() {
     let expected = baseline["p50_us"].as_f64().unwrap() / json["p50_us"].as_f64().unwrap();
     assert!((speedup - expected).abs() < 0.01, "{json}");
 
-    let run = warden(&[
-        "tool",
-        "bench",
-        artifacts::ECHO,
-        "echo",
-        "--args",
-        r#"{"message":"hi"}"#,
-        "--calls",
-        "10",
-        "--no-baseline",
-    ]);
+    let run = bench_echo(&["--calls", "10", "--no-baseline"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.json().get("baseline").is_none());
 }
