@@ -12,6 +12,9 @@
 //! - [`GoogleCalendar`]: Google Calendar API v3 (events, freeBusy) plus the
 //!   Google OAuth 2.0 token endpoint (refresh-token grant), with injectable
 //!   faults ([`Fault`]).
+//! - [`HubSpot`]: HubSpot CRM API v3 (contact search, notes associated with
+//!   a contact) behind private-app bearer tokens, with injectable faults
+//!   ([`HubSpotFault`]).
 //! - [`LiveKitServer`]: LiveKit server's Twirp API for starting calls
 //!   (CreateRoom, CreateDispatch, CreateSIPParticipant) with LiveKit's
 //!   API-key and grant checks, and injectable SIP failures (busy, …).
@@ -28,6 +31,7 @@
 
 mod google_calendar;
 mod http_target;
+mod hubspot;
 mod livekit;
 mod otlp;
 mod recorded;
@@ -35,6 +39,7 @@ mod server;
 
 pub use google_calendar::{Fault, GoogleCalendar};
 pub use http_target::HttpTarget;
+pub use hubspot::{HubSpot, HubSpotFault, NOTE_TO_CONTACT, Note};
 pub use livekit::{Encoding, LiveKitCall, LiveKitRequest, LiveKitServer};
 pub use otlp::{OtlpReceiver, ReceivedLog, ReceivedSpan, attribute as otlp_attribute};
 pub use recorded::RecordedRequest;
