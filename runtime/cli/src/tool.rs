@@ -1,6 +1,7 @@
 //! `warden tool …`: inspect, call and benchmark a component from a file.
 
 use clap::{Args, Subcommand};
+use etcetera::BaseStrategy as _;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -18,9 +19,8 @@ pub(crate) enum ToolCommand {
     Inspect {
         /// The component (`.wasm`).
         path: PathBuf,
-        /// Cache compiled components here, so later runs skip compilation.
-        #[arg(long, env = "WARDEN_CACHE_DIR", value_name = "DIR")]
-        cache_dir: Option<PathBuf>,
+        #[command(flatten)]
+        cache: CacheArgs,
         #[command(flatten)]
         compile: crate::compile::CompileArgs,
     },
@@ -100,13 +100,63 @@ pub(crate) struct InvokeArgs {
     /// Linear memory limit, in MiB.
     #[arg(long, value_name = "MIB")]
     memory_mib: Option<usize>,
-    /// Cache compiled components here, so later runs skip compilation.
-    #[arg(long, env = "WARDEN_CACHE_DIR", value_name = "DIR")]
-    cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    cache: CacheArgs,
     #[command(flatten)]
     compile: crate::compile::CompileArgs,
     #[command(flatten)]
     grants: GrantArgs,
+}
+
+/// Where compiled components are kept between runs.
+#[derive(Debug, Args)]
+pub(crate) struct CacheArgs {
+    /// Cache compiled components here, so later runs skip compilation
+    /// [default: the per-user cache, `$XDG_CACHE_HOME/warden`, else
+    /// `~/.cache/warden`].
+    #[arg(long, env = "WARDEN_CACHE_DIR", value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile on every run and keep nothing on disk.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+impl CacheArgs {
+    /// The cache directory to use, created (mode 0700) if it is the per-user
+    /// default; `None` with `--no-cache`, or when there is no home directory
+    /// to put a default in.
+    fn dir(&self) -> Option<PathBuf> {
+        if self.no_cache {
+            return None;
+        }
+        if let Some(dir) = &self.cache_dir {
+            return Some(dir.clone());
+        }
+        let dir = match etcetera::choose_base_strategy() {
+            Ok(strategy) => strategy.cache_dir().join("warden"),
+            Err(e) => {
+                tracing::debug!("no per-user cache directory ({e}); compiling without a cache");
+                return None;
+            }
+        };
+        // Only its user may write artifacts (or the key that authenticates
+        // them) into the default cache.
+        use std::os::unix::fs::DirBuilderExt as _;
+        match std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+        {
+            Ok(()) => Some(dir),
+            Err(e) => {
+                tracing::warn!(
+                    "cannot create the cache directory {}: {e}; compiling without a cache",
+                    dir.display()
+                );
+                None
+            }
+        }
+    }
 }
 
 /// Operator grants on top of what a tool declares, for its outbound HTTP.
@@ -203,7 +253,7 @@ impl InvokeArgs {
             max_instances,
             max_memory_bytes: limits.memory_bytes,
             default_limits: limits,
-            cache_dir: self.cache_dir.clone(),
+            cache_dir: self.cache.dir(),
             compiler: Some(compiler),
             instantiation,
             ..SandboxConfig::default()
@@ -242,10 +292,14 @@ impl InvokeArgs {
 }
 
 fn print_json(value: &Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).expect("JSON values serialize")
-    );
+    use std::io::Write as _;
+    let text = serde_json::to_string_pretty(value).expect("JSON values serialize");
+    // A reader that stopped reading (`| head`) is no failure of the call.
+    if let Err(e) = writeln!(std::io::stdout().lock(), "{text}")
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("warden: cannot write the result: {e}");
+    }
 }
 
 fn fail(error: &Error) -> ExitCode {
@@ -257,7 +311,7 @@ pub(crate) async fn run(command: ToolCommand) -> ExitCode {
     match command {
         ToolCommand::Inspect {
             path,
-            cache_dir,
+            cache,
             compile,
         } => {
             let compiler = match compile.compiler() {
@@ -266,7 +320,7 @@ pub(crate) async fn run(command: ToolCommand) -> ExitCode {
             };
             let sandbox = match Sandbox::new(SandboxConfig {
                 max_instances: 1,
-                cache_dir,
+                cache_dir: cache.dir(),
                 compiler: Some(compiler),
                 ..SandboxConfig::default()
             }) {

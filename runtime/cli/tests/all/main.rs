@@ -411,3 +411,86 @@ fn bench_refuses_a_failing_call() {
     let run = warden(&["tool", "bench", artifacts::TRAP, "explode", "--calls", "10"]);
     assert_eq!(run.error_kind(), "trap");
 }
+
+/// `warden tool` without `--cache-dir`, with `home` as the home directory and
+/// no cache settings from the environment.
+fn warden_at_home(args: &[&str], home: &std::path::Path) -> Run {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(args)
+        .env_remove("WARDEN_CACHE_DIR")
+        .env_remove("XDG_CACHE_HOME")
+        .env("HOME", home)
+        .output()
+        .expect("warden runs");
+    Run {
+        code: status.code().expect("warden exits normally"),
+        stdout: String::from_utf8(stdout).unwrap(),
+        stderr: String::from_utf8(stderr).unwrap(),
+    }
+}
+
+/// The compiled artifacts (`*.cwasm`) under `dir`, at any depth.
+fn artifacts_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(artifacts_under(&path));
+        } else if path.extension().is_some_and(|e| e == "cwasm") {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[test]
+fn tool_commands_cache_compiled_components_per_user_by_default() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let home = tempfile::tempdir().unwrap();
+    let cache = home.path().join(".cache/warden");
+    let call = [
+        "tool",
+        "call",
+        artifacts::ECHO,
+        "echo",
+        "--args",
+        r#"{"message":"hi"}"#,
+    ];
+
+    // The first run compiles and keeps the artifact in ~/.cache/warden, which
+    // only its user may open.
+    let run = warden_at_home(&call, home.path());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["message"], "hi");
+    let cached = artifacts_under(&cache);
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    let mode = std::fs::metadata(&cache).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "{mode:o}");
+
+    // The next run reads it: a damaged artifact is noticed (and replaced),
+    // which only a run that read the cache can do.
+    std::fs::write(&cached[0], b"not an artifact").unwrap();
+    let run = warden_at_home(&["tool", "inspect", artifacts::ECHO], home.path());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("fails its integrity check"),
+        "{}",
+        run.stderr
+    );
+    assert_ne!(std::fs::read(&cached[0]).unwrap(), b"not an artifact");
+
+    // `--no-cache` compiles and writes nothing.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let mut no_cache = call.to_vec();
+    no_cache.push("--no-cache");
+    let run = warden_at_home(&no_cache, elsewhere.path());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!elsewhere.path().join(".cache").exists());
+}
