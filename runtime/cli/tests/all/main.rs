@@ -5,6 +5,7 @@ mod google_calendar;
 mod hostile;
 mod http_policy;
 mod keys;
+mod python_tools;
 mod serve;
 mod shared;
 mod telemetry;

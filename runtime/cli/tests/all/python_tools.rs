@@ -1,0 +1,349 @@
+//! Tools written in Python with `sdk/python` and built by componentize-py:
+//! the `hubspot_crm` tool (`tools/hubspot-crm`) against the local HubSpot
+//! stand-in, through `warden tool call`, `warden serve`'s worker route and
+//! `/mcp`, with its access token injected by the host and never visible.
+//!
+//! Building needs the interpreter in `WARDEN_TEST_PYTHON` with
+//! componentize-py (`.ci/python-env` installs it); without one, each test
+//! says by name that it did not run — and fails under CI (`CI` set).
+
+use crate::serve::{http, raw, start_with_env, status_and_body};
+use crate::*;
+use std::path::{Path, PathBuf};
+use warden_testing::{HubSpot, HubSpotFault, NOTE_TO_CONTACT};
+
+/// The repository's root.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `tools/hubspot-crm` built once for this test binary, or `None` (with a
+/// note naming `test`) when no Python with componentize-py is configured.
+fn hubspot_component(test: &str) -> Option<&'static Path> {
+    static BUILT: OnceLock<Option<(tempfile::TempDir, PathBuf)>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let python = std::env::var_os("WARDEN_TEST_PYTHON")?;
+        let has_componentize = Command::new(&python)
+            .args(["-c", "import componentize_py"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !has_componentize {
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let output = dir.path().join("hubspot_crm.wasm");
+        let run = Command::new(&python)
+            .args(["-m", "warden_tool", "build"])
+            .arg(root().join("tools/hubspot-crm/app.py"))
+            .arg("-o")
+            .arg(&output)
+            .env("PYTHONPATH", root().join("sdk/python/src"))
+            .output()
+            .expect("the Python interpreter in WARDEN_TEST_PYTHON runs");
+        assert!(
+            run.status.success(),
+            "python -m warden_tool build failed:\n{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        Some((dir, output))
+    });
+    match built {
+        Some((_, path)) => Some(path.as_path()),
+        None => {
+            let why = format!(
+                "{test}: needs WARDEN_TEST_PYTHON with componentize-py \
+                 (export WARDEN_TEST_PYTHON=$(.ci/python-env))"
+            );
+            // CI installs both: there, a missing one is a broken set-up.
+            assert!(std::env::var_os("CI").is_none(), "{why}");
+            eprintln!("SKIPPED {why}");
+            None
+        }
+    }
+}
+
+/// The stand-in on a runtime of its own, with one contact and a token.
+struct Crm {
+    _runtime: tokio::runtime::Runtime,
+    api: HubSpot,
+    token: String,
+    ada: String,
+}
+
+impl Crm {
+    fn start() -> Crm {
+        let runtime = stand_in_runtime();
+        let api = runtime.block_on(HubSpot::start());
+        let token = api.issue_token();
+        let ada = api.add_contact(json!({
+            "firstname": "Ada", "lastname": "Lovelace", "email": "ada@example.com",
+            "phone": "+15550100199", "company": "Analytical Engines",
+            "lifecyclestage": "customer",
+        }));
+        api.add_contact(json!({ "firstname": "Grace", "mobilephone": "+442079460958" }));
+        Crm {
+            _runtime: runtime,
+            api,
+            token,
+            ada,
+        }
+    }
+
+    /// `warden tool call` with the grants that point the tool at the stand-in.
+    fn call(&self, component: &Path, function: &str, args: Value, token: &str) -> Run {
+        let origin = self.api.base_url();
+        let config = json!({ "api_base": origin }).to_string();
+        let args = args.to_string();
+        let secret = format!("access_token={token}");
+        let credential_host = format!("access_token={origin}");
+        warden(&[
+            "tool",
+            "call",
+            component.to_str().unwrap(),
+            function,
+            "--args",
+            &args,
+            "--config",
+            &config,
+            "--secret",
+            &secret,
+            "--allow-private-network",
+            "--allow-host",
+            &origin,
+            "--credential-host",
+            &credential_host,
+            "--call-id",
+            "call-7",
+        ])
+    }
+}
+
+#[test]
+fn hubspot_crm_finds_callers_and_files_notes_through_the_cli() {
+    let Some(component) =
+        hubspot_component("hubspot_crm_finds_callers_and_files_notes_through_the_cli")
+    else {
+        return;
+    };
+    let crm = Crm::start();
+    let mut outputs = Vec::new();
+
+    // The caller's number as a phone spells it: found, by the host's token.
+    let run = crm.call(
+        component,
+        "find_caller",
+        json!({ "phone": "+1 (555) 010-0199" }),
+        &crm.token,
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let found = run.json();
+    assert_eq!(found["caller"]["name"], "Ada Lovelace", "{found}");
+    assert_eq!(found["caller"]["contact_id"], crm.ada.as_str());
+    assert_eq!(found["caller"]["company"], "Analytical Engines");
+    assert_eq!(found["matches"], 1);
+    let search = crm.api.requests().pop().unwrap();
+    assert_eq!(search.path, "/crm/v3/objects/contacts/search");
+    assert_eq!(
+        search.header("authorization"),
+        Some(format!("Bearer {}", crm.token).as_str())
+    );
+    outputs.push(run);
+
+    // A mobile number in the international dialling form.
+    let run = crm.call(
+        component,
+        "find_caller",
+        json!({ "phone": "0044 20 7946 0958" }),
+        &crm.token,
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.json()["caller"]["name"], "Grace");
+    outputs.push(run);
+
+    // A note on Ada's record, naming the call.
+    let run = crm.call(
+        component,
+        "log_call_note",
+        json!({ "contact_id": crm.ada, "summary": "Asked to move Tuesday's appointment to Friday." }),
+        &crm.token,
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let notes = crm.api.notes();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].contacts, std::slice::from_ref(&crm.ada));
+    let body = notes[0].object["properties"]["hs_note_body"]
+        .as_str()
+        .unwrap();
+    assert!(body.contains("call-7") && body.contains("Friday"), "{body}");
+    assert_eq!(run.json()["note_id"], notes[0].object["id"]);
+    let sent: Value = serde_json::from_slice(&crm.api.requests().pop().unwrap().body).unwrap();
+    assert_eq!(
+        sent["associations"][0]["types"][0]["associationTypeId"],
+        NOTE_TO_CONTACT
+    );
+    outputs.push(run);
+
+    // What HubSpot refuses becomes the matching kind for the LLM.
+    let unknown = crm.call(
+        component,
+        "find_caller",
+        json!({ "phone": "+15550000000" }),
+        &crm.token,
+    );
+    assert_eq!(unknown.error_kind(), "not_found");
+    let no_contact = crm.call(
+        component,
+        "log_call_note",
+        json!({ "contact_id": "999", "summary": "x" }),
+        &crm.token,
+    );
+    assert_eq!(no_contact.error_kind(), "not_found");
+    let refused = crm.call(
+        component,
+        "find_caller",
+        json!({ "phone": "+15550100199" }),
+        "pat-na1-revoked",
+    );
+    assert_eq!(refused.error_kind(), "unauthorized");
+    crm.api.fail_next(HubSpotFault::RateLimit);
+    let limited = crm.call(
+        component,
+        "find_caller",
+        json!({ "phone": "+15550100199" }),
+        &crm.token,
+    );
+    assert_eq!(limited.error_kind(), "rate_limited");
+    crm.api.fail_next(HubSpotFault::Status(503));
+    let down = crm.call(
+        component,
+        "find_caller",
+        json!({ "phone": "+15550100199" }),
+        &crm.token,
+    );
+    assert_eq!(down.error_kind(), "upstream");
+    let bad = crm.call(
+        component,
+        "find_caller",
+        json!({ "phone": "call me" }),
+        &crm.token,
+    );
+    assert_eq!(bad.error_kind(), "invalid_arguments");
+    outputs.extend([unknown, no_contact, refused, limited, down, bad]);
+
+    // The token went only to HubSpot, as a header the host added.
+    for run in &outputs {
+        assert!(!run.stdout.contains(&crm.token), "{}", run.stdout);
+        assert!(!run.stderr.contains(&crm.token), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn hubspot_crm_runs_through_the_worker_route_and_mcp() {
+    let Some(component) = hubspot_component("hubspot_crm_runs_through_the_worker_route_and_mcp")
+    else {
+        return;
+    };
+    let crm = Crm::start();
+    let dir = tempfile::tempdir().unwrap();
+    let origin = crm.api.base_url();
+    let credential_host = format!("access_token={origin}");
+    let server = start_with_env(
+        &dir.path().join("state"),
+        &[
+            "--allow-private-network",
+            "--allow-host",
+            &origin,
+            "--credential-host",
+            &credential_host,
+            // The tool is an organization's upload, not a platform tool.
+            "--grants-for-all-organizations",
+        ],
+        &[],
+    );
+    let bootstrap: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("state/bootstrap.json")).unwrap(),
+    )
+    .unwrap();
+    let key = bootstrap["api_key"].as_str().unwrap().to_owned();
+    let worker = bootstrap["worker_token"].as_str().unwrap().to_owned();
+
+    // Installed as an organization's own tool, its token set write-only.
+    let installed = raw(
+        &server.address,
+        &format!(
+            "POST /v1/tools HTTP/1.1\r\nAuthorization: Bearer {key}\r\nContent-Type: application/wasm"
+        ),
+        &std::fs::read(component).unwrap(),
+    );
+    let (status, body) = status_and_body(&installed);
+    assert_eq!(status, 201, "{body}");
+    let tool: Value = serde_json::from_str(&body).unwrap();
+    let tool = tool["tool"]["id"].as_str().unwrap().to_owned();
+    let (status, body) = http(
+        &server.address,
+        "PUT",
+        &format!("/v1/tools/{tool}/secrets/access_token"),
+        Some(&key),
+        Some(&json!({ "value": crm.token }).to_string()),
+    );
+    assert_eq!(status, 200, "{body}");
+    let settings = json!({ "config": { "api_base": origin } }).to_string();
+    let agent = crate::serve::agent_with_tool(&server.address, &key, "Reception", &tool, &settings);
+
+    // The worker route.
+    let (status, body) = http(
+        &server.address,
+        "POST",
+        &format!("/worker/v1/agents/{agent}/invoke"),
+        Some(&worker),
+        Some(
+            &json!({ "name": "hubspot_crm__find_caller", "arguments": { "phone": "+15550100199" },
+                     "call_id": "turn-1" })
+            .to_string(),
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        answer["result"]["caller"]["name"], "Ada Lovelace",
+        "{answer}"
+    );
+
+    // MCP, in a call session, as LiveKit Agents calls it.
+    let (status, body) = http(
+        &server.address,
+        "POST",
+        "/worker/v1/sessions",
+        Some(&worker),
+        Some(&json!({ "agent_id": agent }).to_string()),
+    );
+    assert_eq!(status, 201, "{body}");
+    let session: Value = serde_json::from_str(&body).unwrap();
+    let session_token = session["session_token"].as_str().unwrap();
+    let call = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": { "name": "hubspot_crm__log_call_note",
+                    "arguments": { "contact_id": crm.ada, "summary": "Wants a callback." } } })
+    .to_string();
+    let response = raw(
+        &server.address,
+        &format!(
+            "POST /mcp HTTP/1.1\r\nAuthorization: Bearer {session_token}\r\n\
+             Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n\
+             Mcp-Protocol-Version: 2025-06-18"
+        ),
+        call.as_bytes(),
+    );
+    let (status, body) = status_and_body(&response);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("note_id"), "{body}");
+    assert!(!body.contains("\"isError\":true"), "{body}");
+    assert_eq!(crm.api.notes().len(), 1);
+    assert_eq!(crm.api.notes()[0].contacts, std::slice::from_ref(&crm.ada));
+
+    // The token is in no answer and nowhere in the server's output.
+    assert!(!body.contains(&crm.token));
+    assert!(!answer.to_string().contains(&crm.token));
+    let logged = server.stderr.lock().unwrap().join("\n");
+    assert!(!logged.contains(&crm.token), "{logged}");
+    assert!(!server.stdout.contains(&crm.token));
+}
