@@ -156,10 +156,13 @@ def _call(ctx: types.CallContext) -> dict[str, Any]:
 def world(tool: type[Tool]) -> type:
     """The `tool` world's exports for `tool`, as componentize-py wants them."""
     _host.install(ComponentHost())
+    # Worked out now, while the component is pre-initialized: every call's
+    # instance starts from the snapshot with these in memory.
+    tool._prepare()
+    m = tool.metadata()
 
     class WitWorld:
         def metadata(self) -> types.ToolMetadata:
-            m = tool.metadata()
             return types.ToolMetadata(
                 name=m["name"],
                 version=m["version"],

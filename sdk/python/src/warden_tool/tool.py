@@ -200,16 +200,33 @@ class Tool:
         return Context(call["call_id"], call["organization_id"], call.get("agent_id"), config)
 
     @classmethod
+    def _prepare(cls) -> dict[str, tuple[_Function, dict[str, Any]]]:
+        """Each function with its parameters' type hints, worked out once.
+
+        A component is pre-initialized after its modules are imported
+        (`_component.world` calls this then), so every call starts with the
+        answer in its snapshot instead of inspecting signatures again.
+        """
+        plan = cls.__dict__.get("_plan")
+        if plan is None:
+            plan = {}
+            for name, spec in cls.functions().items():
+                hints = typing.get_type_hints(spec.method, include_extras=True)
+                parameters = list(inspect.signature(spec.method).parameters)[2:]
+                plan[name] = (spec, {p: hints[p] for p in parameters if p in hints})
+            cls._plan = plan
+        return plan
+
+    @classmethod
     def _invoke(cls, call: dict[str, Any], function: str, arguments: str) -> str:
         """Runs `function`; returns its result as JSON text or raises `ToolError`."""
-        spec = cls.functions().get(function)
-        if spec is None:
+        entry = cls._prepare().get(function)
+        if entry is None:
             raise Internal(f"the tool has no function `{function}`")
+        spec, hints = entry
         ctx = cls._context(call)
-        hints = typing.get_type_hints(spec.method, include_extras=True)
-        parameters = list(inspect.signature(spec.method).parameters)[2:]
         given = json.loads(arguments)
-        kwargs = {k: convert(v, hints[k]) for k, v in given.items() if k in parameters}
+        kwargs = {k: convert(v, hints[k]) for k, v in given.items() if k in hints}
         return _guarded(lambda: spec.method(cls(), ctx, **kwargs))
 
     @classmethod
