@@ -4,6 +4,7 @@
 mod compile;
 mod keys;
 mod operator;
+mod scaffold;
 mod serve;
 mod state;
 mod telemetry;

@@ -32,6 +32,9 @@ pub(crate) enum ToolCommand {
     /// Measure the per-call cost of the production call path (a fresh
     /// instance per call) and print JSON statistics.
     Bench(BenchArgs),
+    /// Create a tool project (Rust or Python) that builds and passes
+    /// `warden tool call` as generated.
+    New(crate::scaffold::NewArgs),
 }
 
 /// A `--secret NAME=VALUE` flag, parsed straight into a secret type. Parsing
@@ -337,6 +340,7 @@ pub(crate) async fn run(command: ToolCommand) -> ExitCode {
         }
         ToolCommand::Call(args) => call(args).await,
         ToolCommand::Bench(args) => bench(args).await,
+        ToolCommand::New(args) => crate::scaffold::run(args),
     }
 }
 

@@ -495,3 +495,88 @@ fn tool_commands_cache_compiled_components_per_user_by_default() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(!elsewhere.path().join(".cache").exists());
 }
+
+#[test]
+fn tool_new_writes_a_project_and_refuses_what_it_cannot_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| dir.path().join(name).display().to_string();
+
+    let rust = at("rusty");
+    let run = warden(&["tool", "new", "order_status", "--dir", &rust]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lib = std::fs::read_to_string(dir.path().join("rusty/src/lib.rs")).unwrap();
+    assert!(lib.contains(r#"#[tool(name = "order_status")]"#), "{lib}");
+    let cargo = std::fs::read_to_string(dir.path().join("rusty/Cargo.toml")).unwrap();
+    assert!(cargo.contains("sdk/rust"), "{cargo}");
+    assert!(
+        run.stderr
+            .contains("cargo build --release --target wasm32-wasip2")
+    );
+
+    let python = at("py");
+    let run = warden(&[
+        "tool",
+        "new",
+        "order_status",
+        "--lang",
+        "python",
+        "--dir",
+        &python,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let app = std::fs::read_to_string(dir.path().join("py/app.py")).unwrap();
+    assert!(app.contains(r#"name = "order_status""#), "{app}");
+    assert!(dir.path().join("py/test_app.py").exists());
+
+    // A name the host would refuse, or a directory that exists: an error,
+    // and nothing written.
+    let bad = at("bad");
+    let run = warden(&["tool", "new", "Order-Status", "--dir", &bad]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("cannot be a tool's name"),
+        "{}",
+        run.stderr
+    );
+    assert!(!dir.path().join("bad").exists());
+    let run = warden(&["tool", "new", "other", "--dir", &python]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("already exists"), "{}", run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("py/app.py")).unwrap(),
+        app
+    );
+}
+
+#[test]
+fn tool_new_rust_project_builds_and_answers_tool_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("greeter");
+    let run = warden(&["tool", "new", "greeter", "--dir", project.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // Built as its README says, in a target directory kept between runs.
+    let target =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/scaffold-test");
+    let built = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--release", "--target", "wasm32-wasip2"])
+        .current_dir(&project)
+        .env("CARGO_TARGET_DIR", &target)
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let component = target.join("wasm32-wasip2/release/greeter.wasm");
+    let run = warden(&[
+        "tool",
+        "call",
+        component.to_str().unwrap(),
+        "hello",
+        "--args",
+        r#"{"name":"Ada"}"#,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json(), json!({ "greeting": "Hello, Ada!" }));
+}

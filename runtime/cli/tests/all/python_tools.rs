@@ -347,3 +347,53 @@ fn hubspot_crm_runs_through_the_worker_route_and_mcp() {
     assert!(!logged.contains(&crm.token), "{logged}");
     assert!(!server.stdout.contains(&crm.token));
 }
+
+#[test]
+fn tool_new_python_project_tests_builds_and_answers_tool_call() {
+    let test = "tool_new_python_project_tests_builds_and_answers_tool_call";
+    // Only to learn whether Python with componentize-py is here.
+    if hubspot_component(test).is_none() {
+        return;
+    }
+    let python = std::env::var_os("WARDEN_TEST_PYTHON").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("greeter");
+    let run = warden(&[
+        "tool",
+        "new",
+        "greeter",
+        "--lang",
+        "python",
+        "--dir",
+        project.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // As its README says: its own test, then the build.
+    for args in [
+        &["-m", "unittest", "-q"][..],
+        &["-m", "warden_tool", "build", "app.py", "-o", "greeter.wasm"][..],
+    ] {
+        let done = Command::new(&python)
+            .args(args)
+            .current_dir(&project)
+            .env("PYTHONPATH", root().join("sdk/python/src"))
+            .output()
+            .unwrap();
+        assert!(
+            done.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+    }
+    let component = project.join("greeter.wasm");
+    let run = warden(&[
+        "tool",
+        "call",
+        component.to_str().unwrap(),
+        "hello",
+        "--args",
+        r#"{"name":"Ada"}"#,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json(), json!({ "greeting": "Hello, Ada!" }));
+}
