@@ -64,21 +64,41 @@ pub fn warden(args: &[&str]) -> Run {
 }
 
 pub fn warden_with_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_warden"));
+    command
+        .args(args)
+        .env("WARDEN_CACHE_DIR", cache_dir())
+        .envs(env.iter().copied());
+    finish(command)
+}
+
+/// Runs `command` (a `warden` invocation) to its end.
+fn finish(mut command: Command) -> Run {
     let Output {
         status,
         stdout,
         stderr,
-    } = Command::new(env!("CARGO_BIN_EXE_warden"))
-        .args(args)
-        .env("WARDEN_CACHE_DIR", cache_dir())
-        .envs(env.iter().copied())
-        .output()
-        .expect("warden runs");
+    } = command.output().expect("warden runs");
     Run {
         code: status.code().expect("warden exits normally"),
         stdout: String::from_utf8(stdout).unwrap(),
         stderr: String::from_utf8(stderr).unwrap(),
     }
+}
+
+/// Checks that `component`, made by `warden tool new`, answers its
+/// generated `hello` function.
+pub fn greets_ada(component: &std::path::Path) {
+    let run = warden(&[
+        "tool",
+        "call",
+        component.to_str().unwrap(),
+        "hello",
+        "--args",
+        r#"{"name":"Ada"}"#,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json(), json!({ "greeting": "Hello, Ada!" }));
 }
 
 fn echo_works() {
@@ -416,22 +436,13 @@ fn bench_refuses_a_failing_call() {
 /// `warden tool` without `--cache-dir`, with `home` as the home directory and
 /// no cache settings from the environment.
 fn warden_at_home(args: &[&str], home: &std::path::Path) -> Run {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = Command::new(env!("CARGO_BIN_EXE_warden"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_warden"));
+    command
         .args(args)
         .env_remove("WARDEN_CACHE_DIR")
         .env_remove("XDG_CACHE_HOME")
-        .env("HOME", home)
-        .output()
-        .expect("warden runs");
-    Run {
-        code: status.code().expect("warden exits normally"),
-        stdout: String::from_utf8(stdout).unwrap(),
-        stderr: String::from_utf8(stderr).unwrap(),
-    }
+        .env("HOME", home);
+    finish(command)
 }
 
 /// The compiled artifacts (`*.cwasm`) under `dir`, at any depth.
@@ -568,15 +579,5 @@ fn tool_new_rust_project_builds_and_answers_tool_call() {
         "{}",
         String::from_utf8_lossy(&built.stderr)
     );
-    let component = target.join("wasm32-wasip2/release/greeter.wasm");
-    let run = warden(&[
-        "tool",
-        "call",
-        component.to_str().unwrap(),
-        "hello",
-        "--args",
-        r#"{"name":"Ada"}"#,
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(run.json(), json!({ "greeting": "Hello, Ada!" }));
+    greets_ada(&target.join("wasm32-wasip2/release/greeter.wasm"));
 }

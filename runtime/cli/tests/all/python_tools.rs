@@ -385,15 +385,5 @@ fn tool_new_python_project_tests_builds_and_answers_tool_call() {
             String::from_utf8_lossy(&done.stderr)
         );
     }
-    let component = project.join("greeter.wasm");
-    let run = warden(&[
-        "tool",
-        "call",
-        component.to_str().unwrap(),
-        "hello",
-        "--args",
-        r#"{"name":"Ada"}"#,
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(run.json(), json!({ "greeting": "Hello, Ada!" }));
+    greets_ada(&project.join("greeter.wasm"));
 }
