@@ -143,17 +143,29 @@ impl CacheArgs {
             }
         };
         // Only its user may write artifacts (or the key that authenticates
-        // them) into the default cache.
-        use std::os::unix::fs::DirBuilderExt as _;
-        match std::fs::DirBuilder::new()
+        // them) into the default cache: created private, and not used when
+        // someone else could write into it.
+        use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _};
+        let private = std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(&dir)
-        {
+            .and_then(|()| std::fs::metadata(&dir))
+            .map_err(|e| e.to_string())
+            .and_then(|meta| {
+                // SAFETY: geteuid has no preconditions.
+                let me = unsafe { libc::geteuid() };
+                if meta.uid() != me || meta.mode() & 0o022 != 0 {
+                    Err("it is not private to this user".to_owned())
+                } else {
+                    Ok(())
+                }
+            });
+        match private {
             Ok(()) => Some(dir),
             Err(e) => {
                 tracing::warn!(
-                    "cannot create the cache directory {}: {e}; compiling without a cache",
+                    "not using the cache directory {}: {e}; compiling without a cache",
                     dir.display()
                 );
                 None

@@ -498,6 +498,14 @@ fn tool_commands_cache_compiled_components_per_user_by_default() {
     );
     assert_ne!(std::fs::read(&cached[0]).unwrap(), b"not an artifact");
 
+    // A default cache others may write into is not used.
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let before = std::fs::read(&cached[0]).unwrap();
+    let run = warden_at_home(&call, home.path());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("not private"), "{}", run.stderr);
+    assert_eq!(std::fs::read(&cached[0]).unwrap(), before);
+
     // `--no-cache` compiles and writes nothing.
     let elsewhere = tempfile::tempdir().unwrap();
     let mut no_cache = call.to_vec();
