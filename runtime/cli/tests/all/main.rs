@@ -589,3 +589,18 @@ fn tool_new_rust_project_builds_and_answers_tool_call() {
     );
     greets_ada(&target.join("wasm32-wasip2/release/greeter.wasm"));
 }
+
+#[test]
+fn a_component_bigger_than_the_instance_pool_allows_is_an_invalid_component() {
+    // Seventeen core instances: one more than a component may have.
+    let instances = "(core instance (instantiate $m))\n".repeat(17);
+    let component = wat::parse_str(format!("(component (core module $m) {instances})")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.wasm");
+    std::fs::write(&path, component).unwrap();
+    let run = warden(&["tool", "inspect", path.to_str().unwrap()]);
+    assert_eq!(run.error_kind(), "invalid_component");
+    let message = run.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("more than this host allows"), "{message}");
+    assert!(message.contains("17 core module instances"), "{message}");
+}

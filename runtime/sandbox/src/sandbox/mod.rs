@@ -354,10 +354,22 @@ impl Sandbox {
                     // compatibility too.
                     let component =
                         unsafe { Component::deserialize(&engine, &artifact) }.map_err(|e| {
-                            Error::host(
-                                ErrorKind::Internal,
-                                format!("the compiled component cannot be loaded: {e:#}"),
-                            )
+                            let e = format!("{e:#}");
+                            // The compile child has no instance pool, so a
+                            // component that needs more of it than the host
+                            // has (core instances, memories, tables, their
+                            // sizes) is refused here, by wasmtime's check,
+                            // which says what it exceeds.
+                            if e.contains(" exceeds the ") {
+                                Error::invalid_component(format!(
+                                    "the component needs more than this host allows: {e}"
+                                ))
+                            } else {
+                                Error::host(
+                                    ErrorKind::Internal,
+                                    format!("the compiled component cannot be loaded: {e}"),
+                                )
+                            }
                         })?;
                     Ok(Compiled {
                         component,
