@@ -20,6 +20,10 @@
 //!   API-key and grant checks, and injectable SIP failures (busy, …).
 //! - [`OtlpReceiver`]: an OpenTelemetry collector's OTLP/HTTP receiver
 //!   (traces, metrics and logs in protobuf or JSON), keeping what it got.
+//! - [`Twilio`]: Twilio's REST API 2010-04-01 for Programmable Messaging
+//!   (send an SMS, fetch it and its delivery status, fetch the account)
+//!   behind HTTP Basic account credentials, with Twilio's error codes,
+//!   settable delivery outcomes and injectable faults ([`TwilioFault`]).
 //! - [`HttpTarget`]: a plain HTTP server for outbound-policy tests (redirects,
 //!   arbitrary statuses, header echo, slow and large responses).
 //!
@@ -36,6 +40,7 @@ mod livekit;
 mod otlp;
 mod recorded;
 mod server;
+mod twilio;
 
 pub use google_calendar::{Fault, GoogleCalendar};
 pub use http_target::HttpTarget;
@@ -43,3 +48,4 @@ pub use hubspot::{HubSpot, HubSpotFault, NOTE_TO_CONTACT, Note};
 pub use livekit::{Encoding, LiveKitCall, LiveKitRequest, LiveKitServer};
 pub use otlp::{OtlpReceiver, ReceivedLog, ReceivedSpan, attribute as otlp_attribute};
 pub use recorded::RecordedRequest;
+pub use twilio::{Twilio, TwilioFault, TwilioMessage};

@@ -38,12 +38,19 @@ impl RecordedRequest {
 
     /// Reads a whole request into a record.
     pub(crate) async fn read(req: Request<Body>) -> RecordedRequest {
+        Self::read_at_most(req, MAX_BODY).await.0
+    }
+
+    /// Reads a request whose body may be at most `limit` bytes. The flag is
+    /// `false` when the body was larger (or could not be read): reading stops
+    /// there and the record's body is empty.
+    pub(crate) async fn read_at_most(req: Request<Body>, limit: usize) -> (RecordedRequest, bool) {
         let (parts, body) = req.into_parts();
-        let body = to_bytes(body, MAX_BODY)
-            .await
-            .map(|b| b.to_vec())
-            .unwrap_or_default();
-        RecordedRequest {
+        let (body, complete) = match to_bytes(body, limit).await {
+            Ok(bytes) => (bytes.to_vec(), true),
+            Err(_) => (Vec::new(), false),
+        };
+        let record = RecordedRequest {
             method: parts.method.as_str().to_owned(),
             path: parts.uri.path().to_owned(),
             query: parts.uri.query().map(str::to_owned),
@@ -58,7 +65,8 @@ impl RecordedRequest {
                 })
                 .collect(),
             body,
-        }
+        };
+        (record, complete)
     }
 
     /// The query parameters, decoded.
