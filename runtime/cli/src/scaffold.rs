@@ -1,7 +1,8 @@
 //! `warden tool new`: a tool project that builds and answers `warden tool
-//! call` as generated, in Rust or Python.
+//! call` as generated, in Rust, Python or TypeScript.
 
 use clap::{Args, ValueEnum};
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -17,8 +18,8 @@ pub(crate) struct NewArgs {
     /// Where to create the project [default: the name, with `-` for `_`].
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
-    /// The SDK to depend on [default: this checkout's `sdk/rust` or
-    /// `sdk/python`].
+    /// The SDK to depend on [default: this checkout's `sdk/rust`,
+    /// `sdk/python` or `sdk/js`].
     #[arg(long, value_name = "DIR")]
     sdk: Option<PathBuf>,
 }
@@ -27,6 +28,9 @@ pub(crate) struct NewArgs {
 enum Lang {
     Rust,
     Python,
+    /// TypeScript, with `sdk/js` and componentize-js.
+    #[value(alias = "ts", alias = "typescript")]
+    Js,
 }
 
 /// The SDKs of the checkout this binary was built from.
@@ -35,6 +39,7 @@ fn default_sdk(lang: Lang) -> PathBuf {
     let sdk = root.join(match lang {
         Lang::Rust => "sdk/rust",
         Lang::Python => "sdk/python",
+        Lang::Js => "sdk/js",
     });
     sdk.canonicalize().unwrap_or(sdk)
 }
@@ -51,6 +56,12 @@ pub(crate) fn run(args: NewArgs) -> ExitCode {
                 ),
                 Lang::Python => format!(
                     "cd {dir}\npython -m warden_tool build app.py -o {name}.wasm\n\
+                     warden tool call {name}.wasm hello --args '{{\"name\":\"Ada\"}}'",
+                    dir = dir.display(),
+                    name = args.name,
+                ),
+                Lang::Js => format!(
+                    "cd {dir}\nnpm install\nnpm run build\n\
                      warden tool call {name}.wasm hello --args '{{\"name\":\"Ada\"}}'",
                     dir = dir.display(),
                     name = args.name,
@@ -87,6 +98,7 @@ fn create(args: &NewArgs) -> Result<PathBuf, String> {
     let files = match args.lang {
         Lang::Rust => rust(&args.name, &sdk),
         Lang::Python => python(&args.name, &sdk),
+        Lang::Js => js(&args.name, &sdk),
     };
     write_all(&dir, &files).inspect_err(|_| {
         // Nothing half-written is left behind.
@@ -223,6 +235,87 @@ if __name__ == "__main__":
     ]
 }
 
+fn js(name: &str, sdk: &Path) -> Vec<(&'static str, String)> {
+    let package = name.replace('_', "-");
+    // The SDK is installed as a copy with its own dependencies
+    // (`install-links`), as a package from a registry would be.
+    let manifest = json!({
+        "name": package,
+        "version": "0.1.0",
+        "private": true,
+        "type": "module",
+        "scripts": {
+            "build": format!("warden-tool build src/index.ts -o {name}.wasm"),
+            "check": "tsc --noEmit",
+            "test": "node --import tsx --test tests/*.test.ts",
+        },
+        "dependencies": { "warden-tool": format!("file:{}", sdk.display()) },
+        "devDependencies": {
+            "@types/node": "20.19.43",
+            "tsx": "4.23.15",
+            "typescript": "6.0.3",
+        },
+    });
+    let index = format!(
+        r#"import {{ defineTool, z }} from "warden-tool";
+
+export default defineTool({{
+  name: "{name}",
+  version: "0.1.0",
+  // Say here what the tool is for: operators and LLMs read it.
+  description: "Greets callers by name.",
+  functions: {{
+    hello: {{
+      description: "Returns a greeting for `name`.",
+      parameters: z.object({{ name: z.string().describe("Who to greet.") }}),
+      readOnly: true,
+      run: ({{ name }}) => ({{ greeting: `{GREETING}, ${{name}}!` }}),
+    }},
+  }},
+}});
+"#
+    );
+    let test = format!(
+        r#"import assert from "node:assert/strict";
+import {{ test }} from "node:test";
+
+import {{ ToolRunner }} from "warden-tool/testing";
+import tool from "../src/index";
+
+test("hello greets by name", async () => {{
+  const runner = new ToolRunner(tool);
+  assert.deepEqual(await runner.call("hello", {{ name: "Ada" }}), {{ greeting: "{GREETING}, Ada!" }});
+}});
+"#
+    );
+    let tsconfig = r#"{
+  "compilerOptions": {
+    "target": "es2022",
+    "lib": ["es2022"],
+    "module": "esnext",
+    "moduleResolution": "bundler",
+    "strict": true,
+    "noEmit": true,
+    "skipLibCheck": true,
+    "types": ["node"]
+  },
+  "include": ["src", "tests"]
+}
+"#;
+    vec![
+        (
+            "package.json",
+            serde_json::to_string_pretty(&manifest).expect("a JSON value") + "\n",
+        ),
+        (".npmrc", "install-links=true\n".to_owned()),
+        ("tsconfig.json", tsconfig.to_owned()),
+        ("src/index.ts", index),
+        ("tests/index.test.ts", test),
+        ("README.md", readme(name, Lang::Js)),
+        (".gitignore", "node_modules/\n*.wasm\n".to_owned()),
+    ]
+}
+
 fn readme(name: &str, lang: Lang) -> String {
     let steps = match lang {
         Lang::Rust => format!(
@@ -237,6 +330,13 @@ fn readme(name: &str, lang: Lang) -> String {
              python -m warden_tool build app.py -o {name}.wasm\n\
              warden tool call {name}.wasm hello --args '{{\"name\":\"Ada\"}}'\n```\n\n\
              The SDK's guide: `sdk/python/README.md` in the Warden repository.\n"
+        ),
+        Lang::Js => format!(
+            "```sh\nnpm install                           # the SDK, componentize-js, TypeScript\n\
+             npm test                              # the tool in Node\n\
+             npm run build                         # {name}.wasm\n\
+             warden tool call {name}.wasm hello --args '{{\"name\":\"Ada\"}}'\n```\n\n\
+             The SDK's guide: `sdk/js/README.md` in the Warden repository.\n"
         ),
     };
     format!(

@@ -32,7 +32,7 @@ pub(crate) enum ToolCommand {
     /// Measure the per-call cost of the production call path (a fresh
     /// instance per call) and print JSON statistics.
     Bench(BenchArgs),
-    /// Create a tool project (Rust or Python) that builds and passes
+    /// Create a tool project (Rust, Python or TypeScript) that builds and passes
     /// `warden tool call` as generated.
     New(crate::scaffold::NewArgs),
 }

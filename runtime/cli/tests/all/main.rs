@@ -4,6 +4,7 @@ mod business_hours;
 mod google_calendar;
 mod hostile;
 mod http_policy;
+mod js_tools;
 mod keys;
 mod python_tools;
 mod serve;
@@ -84,6 +85,18 @@ fn finish(mut command: Command) -> Run {
         stdout: String::from_utf8(stdout).unwrap(),
         stderr: String::from_utf8(stderr).unwrap(),
     }
+}
+
+/// The repository's root.
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Reports a test that could not run here, by name (`why` starts with it);
+/// under CI, which installs everything, that is a broken set-up and fails.
+pub fn skipped(why: &str) {
+    assert!(std::env::var_os("CI").is_none(), "{why}");
+    eprintln!("SKIPPED {why}");
 }
 
 /// Checks that `component`, made by `warden tool new`, answers its

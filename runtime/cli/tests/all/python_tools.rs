@@ -7,15 +7,10 @@
 //! componentize-py (`.ci/python-env` installs it); without one, each test
 //! says by name that it did not run — and fails under CI (`CI` set).
 
-use crate::serve::{http, raw, start_with_env, status_and_body};
+use crate::serve::{http, raw, start_with_env, status_and_body, upload_tool};
 use crate::*;
 use std::path::{Path, PathBuf};
 use warden_testing::{HubSpot, HubSpotFault, NOTE_TO_CONTACT};
-
-/// The repository's root.
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 /// `tools/hubspot-crm` built once for this test binary, or `None` (with a
 /// note naming `test`) when no Python with componentize-py is configured.
@@ -34,10 +29,10 @@ fn hubspot_component(test: &str) -> Option<&'static Path> {
         let output = dir.path().join("hubspot_crm.wasm");
         let run = Command::new(&python)
             .args(["-m", "warden_tool", "build"])
-            .arg(root().join("tools/hubspot-crm/app.py"))
+            .arg(repo_root().join("tools/hubspot-crm/app.py"))
             .arg("-o")
             .arg(&output)
-            .env("PYTHONPATH", root().join("sdk/python/src"))
+            .env("PYTHONPATH", repo_root().join("sdk/python/src"))
             .output()
             .expect("the Python interpreter in WARDEN_TEST_PYTHON runs");
         assert!(
@@ -54,9 +49,7 @@ fn hubspot_component(test: &str) -> Option<&'static Path> {
                 "{test}: needs WARDEN_TEST_PYTHON with componentize-py \
                  (export WARDEN_TEST_PYTHON=$(.ci/python-env))"
             );
-            // CI installs both: there, a missing one is a broken set-up.
-            assert!(std::env::var_os("CI").is_none(), "{why}");
-            eprintln!("SKIPPED {why}");
+            skipped(&why);
             None
         }
     }
@@ -268,17 +261,7 @@ fn hubspot_crm_runs_through_the_worker_route_and_mcp() {
     let worker = bootstrap["worker_token"].as_str().unwrap().to_owned();
 
     // Installed as an organization's own tool, its token set write-only.
-    let installed = raw(
-        &server.address,
-        &format!(
-            "POST /v1/tools HTTP/1.1\r\nAuthorization: Bearer {key}\r\nContent-Type: application/wasm"
-        ),
-        &std::fs::read(component).unwrap(),
-    );
-    let (status, body) = status_and_body(&installed);
-    assert_eq!(status, 201, "{body}");
-    let tool: Value = serde_json::from_str(&body).unwrap();
-    let tool = tool["tool"]["id"].as_str().unwrap().to_owned();
+    let tool = upload_tool(&server.address, &key, &std::fs::read(component).unwrap());
     let (status, body) = http(
         &server.address,
         "PUT",
@@ -376,7 +359,7 @@ fn tool_new_python_project_tests_builds_and_answers_tool_call() {
         let done = Command::new(&python)
             .args(args)
             .current_dir(&project)
-            .env("PYTHONPATH", root().join("sdk/python/src"))
+            .env("PYTHONPATH", repo_root().join("sdk/python/src"))
             .output()
             .unwrap();
         assert!(

@@ -430,6 +430,24 @@ pub(crate) fn raw(address: &str, head: &str, body: &[u8]) -> String {
     String::from_utf8_lossy(&response).into_owned()
 }
 
+/// Installs `component` as an organization's own tool (`POST /v1/tools`
+/// under `key`); its id.
+pub(crate) fn upload_tool(address: &str, key: &str, component: &[u8]) -> String {
+    let response = raw(
+        address,
+        &format!(
+            "POST /v1/tools HTTP/1.1\r\nAuthorization: Bearer {key}\r\nContent-Type: application/wasm"
+        ),
+        component,
+    );
+    let (status, body) = status_and_body(&response);
+    assert_eq!(status, 201, "{body}");
+    serde_json::from_str::<Value>(&body).unwrap()["tool"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// Creates an agent named `name` and attaches `tool` with `settings` (the
 /// body of `PUT /v1/agents/{id}/tools/{tool}`); the agent's id.
 pub(crate) fn agent_with_tool(

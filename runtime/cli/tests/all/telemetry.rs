@@ -118,18 +118,7 @@ pub(crate) fn tool_id(server: &Server, key: &str, name: &str) -> String {
 
 /// Installs a component as an organization tool; returns its id.
 fn upload(server: &Server, key: &str, path: &str) -> String {
-    let response = raw(
-        &server.address,
-        &format!(
-            "POST /v1/tools HTTP/1.1\r\nAuthorization: Bearer {key}\r\nContent-Type: application/wasm"
-        ),
-        &std::fs::read(path).unwrap(),
-    );
-    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
-    json_of(response.split_once("\r\n\r\n").unwrap().1)["tool"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    crate::serve::upload_tool(&server.address, key, &std::fs::read(path).unwrap())
 }
 
 fn create_agent(server: &Server, key: &str) -> String {

@@ -1,0 +1,324 @@
+/**
+ * A tool is a plain object handed to `defineTool`: its description, its
+ * settings and its functions become the component's metadata; calls are
+ * dispatched to the functions.
+ *
+ * Schemas are zod schemas (their JSON Schema goes into the metadata, and
+ * arguments and configuration are parsed with them, defaults applied) or
+ * plain JSON Schemas (passed through as they are).
+ *
+ * Nothing here touches WebAssembly: the host (the component's imports, or
+ * `ToolRunner`'s native stand-in) is reached through `host()`.
+ */
+import { z } from "zod";
+import { InvalidArguments, Internal, NotConfigured, ToolError } from "./errors";
+import { host } from "./host";
+
+/** What the host accepts as a tool's or a function's name. */
+export const NAME = /^[a-z][a-z0-9_]{0,63}$/;
+
+/** A JSON Schema, as a plain object. */
+export type JsonSchema = { [keyword: string]: unknown };
+
+/** A zod schema or a plain JSON Schema. */
+export type Schema = z.ZodType | JsonSchema;
+
+/** The value a schema describes: zod's output type, or any JSON object. */
+export type Infer<S> = S extends z.ZodType ? z.output<S> : Record<string, any>;
+
+/** A secret the tool declares: the operator sets it; the tool reads it with
+ * `ctx.secret(name)`, or never sees it when it is a credential. */
+export interface SecretSpec {
+  name: string;
+  /** What the operator must provide, shown in the management UI. */
+  description: string;
+  /** Whether the tool cannot work without it (default true). */
+  required?: boolean;
+}
+
+/** A declared secret the host puts into the tool's requests to `hosts` (as
+ * header `header`, `format` with `{}` for the value): the tool uses it
+ * without ever reading it. */
+export interface CredentialSpec {
+  secret: string;
+  hosts: string[];
+  /** Default `authorization`. */
+  header?: string;
+  /** Default `Bearer {}`. */
+  format?: string;
+}
+
+/** OAuth2 settings, when the tool's credentials are tokens the host refreshes. */
+export interface OAuthSpec {
+  authorizeUrl: string;
+  tokenUrl: string;
+  scopes?: string[];
+}
+
+/** Who is calling, with which configuration, and the way to the call's secrets. */
+export interface Context<C = Record<string, any>> {
+  /** A unique id for this call; a retried LLM call keeps it. */
+  readonly callId: string;
+  readonly organizationId: string;
+  readonly agentId: string | null;
+  /** The agent's configuration for the tool, parsed with the tool's `config`. */
+  readonly config: C;
+  /** The declared secret `name`; throws `NotConfigured` when it is not set. */
+  secret(name: string): string;
+  /** The declared secret `name`, or `null` when it is not set. */
+  trySecret(name: string): string | null;
+}
+
+/** A function the LLM may call. */
+export interface FunctionDef<P extends Schema, C> {
+  /** What the function does, written for an LLM deciding whether and how to call it. */
+  description: string;
+  /** The arguments' schema, an object schema [default: no arguments]. */
+  parameters?: P;
+  /** True when the function changes nothing upstream. */
+  readOnly?: boolean;
+  /** Runs the function: returns JSON data, or throws a `ToolError`. */
+  run(args: Infer<P>, ctx: Context<C>): unknown;
+}
+
+/** What `defineTool` takes. */
+export interface ToolDef<CS extends Schema, P extends Record<string, Schema>> {
+  /** `^[a-z][a-z0-9_]{0,63}$`, e.g. `order_status`. */
+  name: string;
+  /** Default `0.1.0`. */
+  version?: string;
+  /** What the tool is for, for operators and LLMs. */
+  description: string;
+  /** The per-agent, non-secret configuration's schema (an object schema). */
+  config?: CS;
+  secrets?: SecretSpec[];
+  /** Where the tool may send requests: `scheme://host[:port]`, optionally `*.`-prefixed. */
+  allowedHosts?: string[];
+  credentials?: CredentialSpec[];
+  oauth?: OAuthSpec;
+  /** The functions, by name. */
+  functions: { [K in keyof P]: FunctionDef<P[K], Infer<CS>> };
+  /** The tool's self-check [default: every required secret is set]. */
+  test?(ctx: Context<Infer<CS>>): unknown;
+}
+
+/** The contract's `tool-metadata`, with JSON documents still as data. */
+export interface Metadata {
+  name: string;
+  version: string;
+  description: string;
+  configSchema: JsonSchema;
+  secrets: Required<SecretSpec>[];
+  allowedHosts: string[];
+  credentials: Required<CredentialSpec>[];
+  functions: { name: string; description: string; parameters: JsonSchema; readOnly: boolean }[];
+  oauth: Required<OAuthSpec> | null;
+}
+
+/** The contract's `call-context`, as the host hands it over. */
+export interface CallContext {
+  callId: string;
+  organizationId: string;
+  agentId?: string | null;
+  /** JSON text. */
+  config: string;
+}
+
+const NO_ARGUMENTS: JsonSchema = { type: "object", properties: {}, additionalProperties: false };
+
+/** A tool, as `defineTool` returns it. */
+export class Tool<C = any> {
+  /** The tool's metadata, worked out (and checked) once. */
+  readonly metadata: Metadata;
+  readonly #def: ToolDef<any, any>;
+
+  constructor(def: ToolDef<any, any>) {
+    this.#def = def;
+    this.metadata = describe(def);
+  }
+
+  /** Runs `fn` with `args` (JSON text); its result as JSON text, or throws a `ToolError`. */
+  async invoke(call: CallContext, fn: string, args: string): Promise<string> {
+    const def: FunctionDef<Schema, C> | undefined = Object.hasOwn(this.#def.functions, fn)
+      ? this.#def.functions[fn]
+      : undefined;
+    if (def === undefined) throw new Internal(`the tool has no function \`${fn}\``);
+    const ctx = this.#context(call);
+    const parsed = parse(def.parameters, JSON.parse(args));
+    if (!parsed.ok) throw new InvalidArguments(`the arguments are invalid: ${parsed.error}`);
+    return guarded(() => def.run(parsed.value, ctx));
+  }
+
+  /** Runs the tool's self-check. */
+  async test(call: CallContext): Promise<string> {
+    const ctx = this.#context(call);
+    const own = this.#def.test;
+    if (own !== undefined) return guarded(() => own(ctx));
+    return guarded(() => {
+      // The configuration parsed (it would not be here otherwise); every
+      // required secret is set (a credential counts as set).
+      for (const secret of this.metadata.secrets) {
+        const value = secret.required ? host().secret(secret.name) : "";
+        if (typeof value !== "string" && value.error === "not-set") {
+          throw new NotConfigured(`the secret \`${secret.name}\` has not been set`);
+        }
+      }
+      return { ok: true };
+    });
+  }
+
+  #context(call: CallContext): Context<C> {
+    const parsed = parse(this.#def.config, JSON.parse(call.config));
+    if (!parsed.ok) throw new NotConfigured(`the tool's configuration is invalid: ${parsed.error}`);
+    return Object.freeze({
+      callId: call.callId,
+      organizationId: call.organizationId,
+      agentId: call.agentId ?? null,
+      config: parsed.value as C,
+      secret(name: string): string {
+        const value = readSecret(name);
+        if (value === null) throw new NotConfigured(`the secret \`${name}\` has not been set`);
+        return value;
+      },
+      trySecret(name: string): string | null {
+        return readSecret(name);
+      },
+    });
+  }
+}
+
+/**
+ * Defines a tool. Export it as the module's default export; `warden-tool
+ * build` makes the component from it:
+ *
+ * ```ts
+ * export default defineTool({
+ *   name: "weather",
+ *   description: "Weather forecasts for callers who ask about the weather.",
+ *   functions: {
+ *     forecast: {
+ *       description: "Forecast for a city.",
+ *       parameters: z.object({ city: z.string().describe("City name") }),
+ *       readOnly: true,
+ *       run: ({ city }) => ({ city, summary: "sunny" }),
+ *     },
+ *   },
+ * });
+ * ```
+ *
+ * Throws, naming what is wrong, on a tool the host would refuse.
+ */
+export function defineTool<
+  CS extends Schema = JsonSchema,
+  P extends Record<string, Schema> = Record<string, Schema>,
+>(def: ToolDef<CS, P>): Tool<Infer<CS>> {
+  return new Tool(def);
+}
+
+function readSecret(name: string): string | null {
+  const value = host().secret(name);
+  if (typeof value === "string") return value;
+  switch (value.error) {
+    case "not-set":
+      return null;
+    case "not-declared":
+      throw new Internal(`the tool asked for the secret \`${name}\`, which it does not declare`);
+    case "host-only":
+      throw new Internal(
+        `the secret \`${name}\` is a credential: the host adds it to the tool's requests to its credential hosts, and the tool cannot read it`,
+      );
+  }
+}
+
+function describe(def: ToolDef<any, any>): Metadata {
+  if (typeof def.name !== "string" || !NAME.test(def.name)) {
+    throw new TypeError(`the tool's name must match ${NAME.source}, got ${JSON.stringify(def.name)}`);
+  }
+  if (!def.description?.trim()) throw new TypeError(`${def.name} needs a description`);
+  const names = Object.keys(def.functions ?? {});
+  if (names.length === 0) throw new TypeError(`${def.name} has no functions`);
+  const functions = names.map((name) => {
+    const f: FunctionDef<Schema, unknown> = def.functions[name];
+    if (!NAME.test(name)) throw new TypeError(`function name ${JSON.stringify(name)} must match ${NAME.source}`);
+    if (!f.description?.trim()) throw new TypeError(`${def.name}.${name} needs a description`);
+    if (typeof f.run !== "function") throw new TypeError(`${def.name}.${name} needs a run function`);
+    return {
+      name,
+      description: f.description.trim(),
+      parameters: objectSchema(f.parameters, `${def.name}.${name}'s parameters`),
+      readOnly: f.readOnly ?? false,
+    };
+  });
+  return {
+    name: def.name,
+    version: def.version ?? "0.1.0",
+    description: def.description.trim(),
+    configSchema: objectSchema(def.config, `${def.name}'s config`),
+    secrets: (def.secrets ?? []).map((s) => ({
+      name: s.name,
+      description: s.description,
+      required: s.required ?? true,
+    })),
+    allowedHosts: [...(def.allowedHosts ?? [])],
+    credentials: (def.credentials ?? []).map((c) => ({
+      secret: c.secret,
+      hosts: [...c.hosts],
+      header: c.header ?? "authorization",
+      format: c.format ?? "Bearer {}",
+    })),
+    functions,
+    oauth: def.oauth
+      ? { authorizeUrl: def.oauth.authorizeUrl, tokenUrl: def.oauth.tokenUrl, scopes: [...(def.oauth.scopes ?? [])] }
+      : null,
+  };
+}
+
+/** The JSON Schema of an object schema; `what` names it in errors. */
+function objectSchema(schema: Schema | undefined, what: string): JsonSchema {
+  if (schema === undefined) return NO_ARGUMENTS;
+  let json: JsonSchema;
+  if (isZod(schema)) {
+    try {
+      // The input side: fields with a default may be left out.
+      json = z.toJSONSchema(schema, { io: "input", unrepresentable: "throw" }) as JsonSchema;
+    } catch (e) {
+      throw new TypeError(`${what} cannot be written as JSON Schema: ${(e as Error).message}`);
+    }
+    delete json.$schema;
+  } else {
+    json = schema;
+  }
+  if (json.type !== "object") throw new TypeError(`${what} must be an object schema`);
+  return json;
+}
+
+/** A zod schema, from this SDK's zod or the tool's own copy of zod 4. */
+function isZod(schema: Schema | undefined): schema is z.ZodType {
+  return typeof schema === "object" && schema !== null && "_zod" in schema;
+}
+
+type Parsed = { ok: true; value: any } | { ok: false; error: string };
+
+function parse(schema: Schema | undefined, value: unknown): Parsed {
+  if (!isZod(schema)) return { ok: true, value };
+  const result = schema.safeParse(value);
+  if (result.success) return { ok: true, value: result.data };
+  return { ok: false, error: z.prettifyError(result.error).replaceAll("\n", "; ") };
+}
+
+/** Runs a tool's code: its result as JSON text, a `ToolError` as is,
+ * anything else logged for the operator and reported as `internal`. */
+async function guarded(run: () => unknown): Promise<string> {
+  try {
+    const value = await run();
+    const text = JSON.stringify(value === undefined ? null : value);
+    if (text === undefined) throw new TypeError("the result is not JSON data");
+    return text;
+  } catch (e) {
+    if (e instanceof ToolError) throw e;
+    const name = e instanceof Error ? e.name : typeof e;
+    const message = e instanceof Error ? e.message : String(e);
+    host().log("error", `unhandled ${name}: ${message}`);
+    throw new Internal("the tool failed unexpectedly");
+  }
+}
