@@ -35,6 +35,7 @@ export function bind(tool: Tool, imports: Imports) {
     },
     log: imports.log,
   });
+  tool.warmUp();
   const m = tool.metadata;
   const metadata = {
     ...m,

@@ -147,6 +147,19 @@ describe("metadata", () => {
     for (const [make, message] of cases) assert.throws(make, message);
   });
 
+  test("warming up runs none of the tool's own code", () => {
+    let runs = 0;
+    const counted = defineTool({
+      name: "counted",
+      description: "Counts its runs.",
+      config: z.object({ region: z.string() }),
+      functions: { f: { description: "f", parameters: z.object({ n: z.number() }), run: () => ++runs } },
+      test: () => ++runs,
+    });
+    counted.warmUp();
+    assert.equal(runs, 0);
+  });
+
   test("the error kinds are the contract's", () => {
     const wit = readFileSync(new URL("../wit/tool.wit", import.meta.url), "utf8");
     const variant = wit.slice(wit.indexOf("variant tool-error"));
