@@ -11,6 +11,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 use warden_core::{BundledInstall, Core, CoreSettings, OrganizationGrants};
+use warden_sandbox::Limits;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub(crate) enum RoleArg {
@@ -48,6 +49,14 @@ pub(crate) struct ServeArgs {
     /// operator trusts every uploader (one tenant, development).
     #[arg(long, conflicts_with = "grants_for_organizations")]
     grants_for_all_organizations: bool,
+    /// Let the tool NAME grow its linear memory to MIB (default limit: 64
+    /// MiB), e.g. a Python or JavaScript tool that loads large data
+    /// (repeatable, at most 4096). It applies to the platform's tool of
+    /// that name, and to organizations' own tools of that name only as
+    /// `--grants-for-organization`/`--grants-for-all-organizations` say.
+    /// Every instance of the tool may then hold that much memory.
+    #[arg(long = "tool-memory", value_name = "NAME=MIB", value_parser = parse_tool_memory)]
+    tool_memory: Vec<(String, usize)>,
     /// Sandbox instances one organization may hold at once (of 256); free
     /// slots go round-robin to the organizations waiting.
     #[arg(long, default_value_t = warden_sandbox::SandboxConfig::default().max_instances_per_tenant, value_name = "N")]
@@ -113,6 +122,27 @@ impl ServeArgs {
 }
 
 /// An `http://` or `https://` URL with a host and nothing after the path.
+/// The most memory `--tool-memory` grants: all a 32-bit linear memory can
+/// address.
+const MAX_TOOL_MEMORY_MIB: usize = 4096;
+
+fn parse_tool_memory(text: &str) -> Result<(String, usize), String> {
+    let (name, mib) = text
+        .split_once('=')
+        .ok_or("expected NAME=MIB, e.g. hubspot_crm=256")?;
+    if !warden_sandbox::is_valid_name(name) {
+        return Err(format!(
+            "`{name}` is not a tool name (^[a-z][a-z0-9_]{{0,63}}$)"
+        ));
+    }
+    match mib.parse::<usize>() {
+        Ok(mib @ 1..=MAX_TOOL_MEMORY_MIB) => Ok((name.to_owned(), mib * Limits::MIB)),
+        _ => Err(format!(
+            "`{mib}` is not a number of MiB from 1 to {MAX_TOOL_MEMORY_MIB}"
+        )),
+    }
+}
+
 fn parse_public_url(text: &str) -> Result<String, String> {
     let rest = text
         .strip_prefix("https://")
@@ -233,6 +263,7 @@ pub(crate) async fn serve(args: ServeArgs, metrics: Option<prometheus::Registry>
         http: args.grants.grants(),
         organization_grants,
         limits: None,
+        tool_memory: args.tool_memory.iter().cloned().collect(),
         livekit,
     };
     let core = match args

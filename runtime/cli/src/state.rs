@@ -126,6 +126,12 @@ impl StateArgs {
             compiler: Some(self.compile.compiler()?),
             artifact_key: Some(ArtifactKey::new(keys.artifact_key())),
             max_instances_per_tenant: max_instances_per_organization,
+            // Room for the largest memory the operator granted a tool.
+            max_memory_bytes: settings
+                .tool_memory
+                .values()
+                .copied()
+                .fold(SandboxConfig::default().max_memory_bytes, usize::max),
             ..SandboxConfig::default()
         })
         .map_err(|e| format!("cannot start the sandbox: {e:#}"))?;

@@ -76,6 +76,12 @@ pub struct CoreSettings {
     pub organization_grants: OrganizationGrants,
     /// Limits for every call; `None` uses the sandbox's defaults.
     pub limits: Option<Limits>,
+    /// Operator grants of more linear memory than the limits above, in
+    /// bytes, by tool name: for the platform's tools of that name, and for
+    /// organizations' own tools of that name only as
+    /// [`CoreSettings::organization_grants`] says. The sandbox's
+    /// `max_memory_bytes` must be at least the largest.
+    pub tool_memory: std::collections::BTreeMap<String, usize>,
     /// LiveKit, for phone calls and webhooks; `None` answers both with
     /// [`CoreError::NotConfigured`].
     pub livekit: Option<LiveKitLink>,
@@ -117,6 +123,24 @@ impl CoreSettings {
         match &tool.organization_id {
             Some(owner) if !self.organization_grants.covers(owner) => self.http.denials_only(),
             _ => self.http.clone(),
+        }
+    }
+
+    /// The limits a call of `tool` runs under: [`CoreSettings::limits`],
+    /// with the memory the operator granted `tool` where the grant reaches
+    /// it (as [`CoreSettings::grants_for`] decides).
+    pub(crate) fn limits_for(&self, tool: &ToolRow) -> Option<Limits> {
+        let granted = self.tool_memory.get(&tool.name).copied();
+        let covered = tool
+            .organization_id
+            .as_deref()
+            .is_none_or(|owner| self.organization_grants.covers(owner));
+        match granted {
+            Some(memory_bytes) if covered => Some(Limits {
+                memory_bytes,
+                ..self.limits.clone().unwrap_or_default()
+            }),
+            _ => self.limits.clone(),
         }
     }
 }

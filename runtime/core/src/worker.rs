@@ -468,7 +468,7 @@ impl Core {
                             config,
                         },
                         secrets,
-                        limits: self.settings.limits.clone(),
+                        limits: self.settings.limits_for(&tool),
                         deadline,
                         http: self.settings.grants_for(&tool),
                         on_token_refresh: Some(on_token_refresh),
@@ -595,7 +595,7 @@ impl Core {
                         config: association.config,
                     },
                     secrets,
-                    limits: self.settings.limits.clone(),
+                    limits: self.settings.limits_for(&tool),
                     http: self.settings.grants_for(&tool),
                     ..CallEnv::default()
                 },

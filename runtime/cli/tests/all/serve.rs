@@ -623,3 +623,98 @@ fn files_in_an_existing_world_readable_data_dir_are_private() {
     assert_eq!(mode(&data.join("warden.db")), 0o600);
     drop(again);
 }
+
+/// `memory_bomb`'s `allocate` of `mib` through the worker route of a server
+/// started with `flags`, as an organization's upload: the invoke's status
+/// and body.
+fn allocate_in_server(flags: &[&str], mib: u32) -> (u16, Value) {
+    let data = tempfile::tempdir().unwrap();
+    let server = start_with(data.path(), flags);
+    let bootstrap: Value =
+        serde_json::from_str(&std::fs::read_to_string(data.path().join("bootstrap.json")).unwrap())
+            .unwrap();
+    let key = bootstrap["api_key"].as_str().unwrap();
+    let worker = bootstrap["worker_token"].as_str().unwrap();
+    let tool = upload_tool(
+        &server.address,
+        key,
+        &std::fs::read(artifacts::MEMORY_BOMB).unwrap(),
+    );
+    let agent = agent_with_tool(&server.address, key, "Memory", &tool, r#"{"config":{}}"#);
+    let (status, body) = http(
+        &server.address,
+        "POST",
+        &format!("/worker/v1/agents/{agent}/invoke"),
+        Some(worker),
+        Some(&json!({ "name": "memory_bomb__allocate", "arguments": { "mib": mib } }).to_string()),
+    );
+    (status, serde_json::from_str(&body).unwrap())
+}
+
+#[test]
+fn an_operator_grants_one_tool_more_memory_than_the_default() {
+    // Within the default 64 MiB: no grant needed.
+    let (status, body) = allocate_in_server(&[], 32);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"], 32);
+
+    // 96 MiB is past the default: refused as `memory_limit`.
+    let (status, body) = allocate_in_server(&[], 96);
+    assert_eq!(
+        (status, &body["kind"]),
+        (502, &json!("memory_limit")),
+        "{body}"
+    );
+    assert!(
+        body["detail"].as_str().unwrap().contains("64 MiB"),
+        "{body}"
+    );
+
+    // The operator grants `memory_bomb` 128 MiB and extends grants to the
+    // organizations' own tools: the same call works.
+    let (status, body) = allocate_in_server(
+        &[
+            "--tool-memory",
+            "memory_bomb=128",
+            "--grants-for-all-organizations",
+        ],
+        96,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"], 96);
+    // ...but not beyond the grant.
+    let (_, body) = allocate_in_server(
+        &[
+            "--tool-memory",
+            "memory_bomb=128",
+            "--grants-for-all-organizations",
+        ],
+        160,
+    );
+    assert_eq!(body["kind"], "memory_limit", "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("128 MiB"),
+        "{body}"
+    );
+
+    // A grant by name does not reach an organization's upload of that name
+    // unless the operator extends grants to that organization.
+    let (_, body) = allocate_in_server(&["--tool-memory", "memory_bomb=128"], 96);
+    assert_eq!(body["kind"], "memory_limit", "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("64 MiB"),
+        "{body}"
+    );
+
+    // Nonsense is refused at start, naming the flag.
+    for bad in [
+        "memory_bomb",
+        "Memory=128",
+        "memory_bomb=0",
+        "memory_bomb=4097",
+    ] {
+        let run = warden(&["serve", "--tool-memory", bad]);
+        assert_eq!(run.code, 2, "{bad}: {}", run.stderr);
+        assert!(run.stderr.contains("--tool-memory"), "{}", run.stderr);
+    }
+}

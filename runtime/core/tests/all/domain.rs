@@ -483,8 +483,7 @@ async fn refreshed_oauth_tokens_are_sealed_back(db: &TestDb) {
             // The organization installs the tool itself: the stand-in's
             // grants must reach organizations' tools.
             organization_grants: warden_core::OrganizationGrants::All,
-            limits: None,
-            livekit: None,
+            ..CoreSettings::default()
         },
     );
     let org = organization(&core, "acme").await;
