@@ -41,7 +41,9 @@ pub(crate) fn engine_config(config: &SandboxConfig, pooling: bool) -> Config {
         // a call dirtied are reset. Tools rarely touch more than this.
         .linear_memory_keep_resident(512 * 1024)
         .table_keep_resident(64 * 1024)
-        .pagemap_scan(Enabled::Auto);
+        .pagemap_scan(pagemap_scan(
+            &std::fs::read_to_string("/proc/swaps").unwrap_or_default(),
+        ));
 
     let mut c = Config::new();
     c.wasm_component_model(true)
@@ -57,6 +59,30 @@ pub(crate) fn engine_config(config: &SandboxConfig, pooling: bool) -> Config {
             InstanceAllocationStrategy::OnDemand
         });
     c
+}
+
+/// Whether slots may be reset with `PAGEMAP_SCAN`, given the host's
+/// `/proc/swaps`: only where no swap area is active.
+///
+/// wasmtime 48's scan reports dirty pages that are *present*; a page the
+/// guest wrote and the kernel then swapped out is neither reset nor released,
+/// so the next instance in that slot (another call, perhaps another
+/// organization's) would read it. Without the scan, the first
+/// `keep_resident` bytes are reset in full and the rest released with
+/// `madvise`, which also drops swapped pages. Without the scan a call costs
+/// a little more (BENCHMARKS.md). Swap turned on while Warden runs is not
+/// seen: restart Warden after `swapon`.
+pub(crate) fn pagemap_scan(proc_swaps: &str) -> Enabled {
+    // The first line is the header; every further line is an active area.
+    let swapping = proc_swaps
+        .lines()
+        .skip(1)
+        .any(|line| !line.trim().is_empty());
+    if proc_swaps.is_empty() || swapping {
+        Enabled::No
+    } else {
+        Enabled::Auto
+    }
 }
 
 /// A stable key for "artifacts this engine can load": the wasmtime version and
@@ -112,5 +138,20 @@ impl EpochTicker {
 impl Drop for EpochTicker {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_scanned_for_dirty_pages_only_without_swap() {
+        let header = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n";
+        assert_eq!(pagemap_scan(header), Enabled::Auto);
+        let swapping = format!("{header}/dev/zram0  partition\t4194300\t0\t100\n");
+        assert_eq!(pagemap_scan(&swapping), Enabled::No);
+        // No /proc/swaps (not Linux, or hidden): do not rely on the scan.
+        assert_eq!(pagemap_scan(""), Enabled::No);
     }
 }
