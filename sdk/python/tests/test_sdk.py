@@ -355,6 +355,19 @@ class WitTest(unittest.TestCase):
             self.assertEqual((package / path).read_bytes(), (contract / path).read_bytes(), str(path))
 
 
+    def test_the_error_kinds_are_the_contracts(self) -> None:
+        """Every `tool-error` case of the packaged WIT has its `ToolError`
+        kind, in the contract's order."""
+        import re
+
+        from warden_tool.errors import KINDS
+
+        wit = (Path(warden_tool.__file__).parent / "wit" / "tool.wit").read_text()
+        variant = wit[wit.index("variant tool-error") :]
+        cases = re.findall(r"^\s+([a-z-]+)\(string\),$", variant[: variant.index("}")], re.M)
+        self.assertEqual(cases, [kind.replace("_", "-") for kind in KINDS])
+
+
 class HostPatternTest(unittest.TestCase):
     def test_patterns_match_as_the_host_does(self) -> None:
         self.assertTrue(host_matches("https://api.example.com", "https://api.example.com/v1?x=1"))
