@@ -9,22 +9,37 @@
 
 use crate::serve::{http, raw, start_with_env, status_and_body, upload_tool};
 use crate::*;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use warden_testing::{HubSpot, HubSpotFault, NOTE_TO_CONTACT};
+
+/// The interpreter in `WARDEN_TEST_PYTHON` when it has componentize-py;
+/// otherwise `None`, with a note naming `test`.
+fn python_with_componentize(test: &str) -> Option<OsString> {
+    static FOUND: OnceLock<Option<OsString>> = OnceLock::new();
+    let found = FOUND.get_or_init(|| {
+        let python = std::env::var_os("WARDEN_TEST_PYTHON")?;
+        Command::new(&python)
+            .args(["-c", "import componentize_py"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+            .then_some(python)
+    });
+    if found.is_none() {
+        skipped(&format!(
+            "{test}: needs WARDEN_TEST_PYTHON with componentize-py \
+             (export WARDEN_TEST_PYTHON=$(.ci/python-env))"
+        ));
+    }
+    found.clone()
+}
 
 /// `tools/hubspot-crm` built once for this test binary, or `None` (with a
 /// note naming `test`) when no Python with componentize-py is configured.
 fn hubspot_component(test: &str) -> Option<&'static Path> {
-    static BUILT: OnceLock<Option<(tempfile::TempDir, PathBuf)>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| {
-        let python = std::env::var_os("WARDEN_TEST_PYTHON")?;
-        let has_componentize = Command::new(&python)
-            .args(["-c", "import componentize_py"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !has_componentize {
-            return None;
-        }
+    static BUILT: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let python = python_with_componentize(test)?;
+    let (_, path) = BUILT.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let output = dir.path().join("hubspot_crm.wasm");
         let run = Command::new(&python)
@@ -40,19 +55,9 @@ fn hubspot_component(test: &str) -> Option<&'static Path> {
             "python -m warden_tool build failed:\n{}",
             String::from_utf8_lossy(&run.stderr)
         );
-        Some((dir, output))
+        (dir, output)
     });
-    match built {
-        Some((_, path)) => Some(path.as_path()),
-        None => {
-            let why = format!(
-                "{test}: needs WARDEN_TEST_PYTHON with componentize-py \
-                 (export WARDEN_TEST_PYTHON=$(.ci/python-env))"
-            );
-            skipped(&why);
-            None
-        }
-    }
+    Some(path.as_path())
 }
 
 /// The stand-in on a runtime of its own, with one contact and a token.
@@ -333,12 +338,11 @@ fn hubspot_crm_runs_through_the_worker_route_and_mcp() {
 
 #[test]
 fn tool_new_python_project_tests_builds_and_answers_tool_call() {
-    let test = "tool_new_python_project_tests_builds_and_answers_tool_call";
-    // Only to learn whether Python with componentize-py is here.
-    if hubspot_component(test).is_none() {
+    let Some(python) =
+        python_with_componentize("tool_new_python_project_tests_builds_and_answers_tool_call")
+    else {
         return;
-    }
-    let python = std::env::var_os("WARDEN_TEST_PYTHON").unwrap();
+    };
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("greeter");
     let run = warden(&[
