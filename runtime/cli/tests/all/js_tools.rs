@@ -7,7 +7,7 @@
 //! the lockfiles); without them, each test says by name that it did not run
 //! — and fails under CI (`CI` set).
 
-use crate::serve::{http, raw, start_with_env, status_and_body, upload_tool};
+use crate::serve::{GrantedServer, http};
 use crate::*;
 use std::path::{Path, PathBuf};
 use warden_testing::{Twilio, TwilioFault};
@@ -292,48 +292,19 @@ fn twilio_sms_runs_through_the_worker_route_mcp_and_its_self_check() {
     };
     let sms = Sms::start();
     let credential = sms.api.basic_credential();
-    let dir = tempfile::tempdir().unwrap();
-    let origin = sms.api.base_url();
-    let credential_host = format!("api_credentials={origin}");
-    let server = start_with_env(
-        &dir.path().join("state"),
-        &[
-            "--allow-private-network",
-            "--allow-host",
-            &origin,
-            "--credential-host",
-            &credential_host,
-            // The tool is an organization's upload, not a platform tool.
-            "--grants-for-all-organizations",
-        ],
-        &[],
+    let served = GrantedServer::start(&sms.api.base_url(), "api_credentials");
+    let (tool, agent) = served.install(
+        component,
+        ("api_credentials", &credential),
+        sms.config(FROM),
     );
-    let bootstrap: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("state/bootstrap.json")).unwrap(),
-    )
-    .unwrap();
-    let key = bootstrap["api_key"].as_str().unwrap().to_owned();
-    let worker = bootstrap["worker_token"].as_str().unwrap().to_owned();
-
-    // Installed as an organization's own tool, its credentials set write-only.
-    let tool = upload_tool(&server.address, &key, &std::fs::read(component).unwrap());
-    let (status, body) = http(
-        &server.address,
-        "PUT",
-        &format!("/v1/tools/{tool}/secrets/api_credentials"),
-        Some(&key),
-        Some(&json!({ "value": credential }).to_string()),
-    );
-    assert_eq!(status, 200, "{body}");
-    let settings = json!({ "config": sms.config(FROM) }).to_string();
-    let agent = crate::serve::agent_with_tool(&server.address, &key, "Bookings", &tool, &settings);
 
     // The tool's self-check reads the account with the injected credentials.
     let (status, checked) = http(
-        &server.address,
+        &served.server.address,
         "POST",
         &format!("/v1/agents/{agent}/tools/{tool}/test"),
-        Some(&key),
+        Some(&served.key),
         None,
     );
     assert_eq!(status, 200, "{checked}");
@@ -343,61 +314,32 @@ fn twilio_sms_runs_through_the_worker_route_mcp_and_its_self_check() {
     );
 
     // The worker route.
-    let (status, body) = http(
-        &server.address,
-        "POST",
-        &format!("/worker/v1/agents/{agent}/invoke"),
-        Some(&worker),
-        Some(
-            &json!({ "name": "twilio_sms__send_sms",
-                     "arguments": { "to": "+15550100199", "body": "Booked: Friday 10:00." },
-                     "call_id": "turn-1" })
-            .to_string(),
-        ),
+    let (status, answer) = served.invoke(
+        &agent,
+        "twilio_sms__send_sms",
+        json!({ "to": "+15550100199", "body": "Booked: Friday 10:00." }),
     );
-    assert_eq!(status, 200, "{body}");
-    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(status, 200, "{answer}");
     let sid = answer["result"]["message_sid"].as_str().unwrap().to_owned();
     assert_eq!(sms.api.messages()[0].sid, sid, "{answer}");
     sms.api.set_status(&sid, "delivered", None);
 
-    // MCP, in a call session, as LiveKit Agents calls it.
-    let (status, body) = http(
-        &server.address,
-        "POST",
-        "/worker/v1/sessions",
-        Some(&worker),
-        Some(&json!({ "agent_id": agent }).to_string()),
+    // MCP, in a call session.
+    let (status, body) = served.mcp_call(
+        &agent,
+        "twilio_sms__get_message_status",
+        json!({ "message_sid": sid }),
     );
-    assert_eq!(status, 201, "{body}");
-    let session: Value = serde_json::from_str(&body).unwrap();
-    let session_token = session["session_token"].as_str().unwrap();
-    let call = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-        "params": { "name": "twilio_sms__get_message_status",
-                    "arguments": { "message_sid": sid } } })
-    .to_string();
-    let response = raw(
-        &server.address,
-        &format!(
-            "POST /mcp HTTP/1.1\r\nAuthorization: Bearer {session_token}\r\n\
-             Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n\
-             Mcp-Protocol-Version: 2025-06-18"
-        ),
-        call.as_bytes(),
-    );
-    let (status, body) = status_and_body(&response);
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(r#"\"delivered\":true"#), "{body}");
     assert!(!body.contains("\"isError\":true"), "{body}");
 
     // The credentials are in no answer and nowhere in the server's output.
-    let logged = server.stderr.lock().unwrap().join("\n");
+    let output = served.output();
     for secret in [credential.as_str(), &sms.api.auth_token()] {
-        assert!(!body.contains(secret));
-        assert!(!checked.contains(secret));
-        assert!(!answer.to_string().contains(secret));
-        assert!(!logged.contains(secret), "{logged}");
-        assert!(!server.stdout.contains(secret));
+        for seen in [&body, &checked, &answer.to_string(), &output] {
+            assert!(!seen.contains(secret), "{seen}");
+        }
     }
 }
 

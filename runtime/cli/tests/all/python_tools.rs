@@ -7,7 +7,7 @@
 //! componentize-py (`.ci/python-env` installs it); without one, each test
 //! says by name that it did not run — and fails under CI (`CI` set).
 
-use crate::serve::{http, raw, start_with_env, status_and_body, upload_tool};
+use crate::serve::GrantedServer;
 use crate::*;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -242,86 +242,31 @@ fn hubspot_crm_runs_through_the_worker_route_and_mcp() {
         return;
     };
     let crm = Crm::start();
-    let dir = tempfile::tempdir().unwrap();
-    let origin = crm.api.base_url();
-    let credential_host = format!("access_token={origin}");
-    let server = start_with_env(
-        &dir.path().join("state"),
-        &[
-            "--allow-private-network",
-            "--allow-host",
-            &origin,
-            "--credential-host",
-            &credential_host,
-            // The tool is an organization's upload, not a platform tool.
-            "--grants-for-all-organizations",
-        ],
-        &[],
+    let served = GrantedServer::start(&crm.api.base_url(), "access_token");
+    let (_, agent) = served.install(
+        component,
+        ("access_token", &crm.token),
+        json!({ "api_base": crm.api.base_url() }),
     );
-    let bootstrap: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("state/bootstrap.json")).unwrap(),
-    )
-    .unwrap();
-    let key = bootstrap["api_key"].as_str().unwrap().to_owned();
-    let worker = bootstrap["worker_token"].as_str().unwrap().to_owned();
-
-    // Installed as an organization's own tool, its token set write-only.
-    let tool = upload_tool(&server.address, &key, &std::fs::read(component).unwrap());
-    let (status, body) = http(
-        &server.address,
-        "PUT",
-        &format!("/v1/tools/{tool}/secrets/access_token"),
-        Some(&key),
-        Some(&json!({ "value": crm.token }).to_string()),
-    );
-    assert_eq!(status, 200, "{body}");
-    let settings = json!({ "config": { "api_base": origin } }).to_string();
-    let agent = crate::serve::agent_with_tool(&server.address, &key, "Reception", &tool, &settings);
 
     // The worker route.
-    let (status, body) = http(
-        &server.address,
-        "POST",
-        &format!("/worker/v1/agents/{agent}/invoke"),
-        Some(&worker),
-        Some(
-            &json!({ "name": "hubspot_crm__find_caller", "arguments": { "phone": "+15550100199" },
-                     "call_id": "turn-1" })
-            .to_string(),
-        ),
+    let (status, answer) = served.invoke(
+        &agent,
+        "hubspot_crm__find_caller",
+        json!({ "phone": "+15550100199" }),
     );
-    assert_eq!(status, 200, "{body}");
-    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(status, 200, "{answer}");
     assert_eq!(
         answer["result"]["caller"]["name"], "Ada Lovelace",
         "{answer}"
     );
 
-    // MCP, in a call session, as LiveKit Agents calls it.
-    let (status, body) = http(
-        &server.address,
-        "POST",
-        "/worker/v1/sessions",
-        Some(&worker),
-        Some(&json!({ "agent_id": agent }).to_string()),
+    // MCP, in a call session.
+    let (status, body) = served.mcp_call(
+        &agent,
+        "hubspot_crm__log_call_note",
+        json!({ "contact_id": crm.ada, "summary": "Wants a callback." }),
     );
-    assert_eq!(status, 201, "{body}");
-    let session: Value = serde_json::from_str(&body).unwrap();
-    let session_token = session["session_token"].as_str().unwrap();
-    let call = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-        "params": { "name": "hubspot_crm__log_call_note",
-                    "arguments": { "contact_id": crm.ada, "summary": "Wants a callback." } } })
-    .to_string();
-    let response = raw(
-        &server.address,
-        &format!(
-            "POST /mcp HTTP/1.1\r\nAuthorization: Bearer {session_token}\r\n\
-             Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n\
-             Mcp-Protocol-Version: 2025-06-18"
-        ),
-        call.as_bytes(),
-    );
-    let (status, body) = status_and_body(&response);
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("note_id"), "{body}");
     assert!(!body.contains("\"isError\":true"), "{body}");
@@ -329,11 +274,9 @@ fn hubspot_crm_runs_through_the_worker_route_and_mcp() {
     assert_eq!(crm.api.notes()[0].contacts, std::slice::from_ref(&crm.ada));
 
     // The token is in no answer and nowhere in the server's output.
-    assert!(!body.contains(&crm.token));
-    assert!(!answer.to_string().contains(&crm.token));
-    let logged = server.stderr.lock().unwrap().join("\n");
-    assert!(!logged.contains(&crm.token), "{logged}");
-    assert!(!server.stdout.contains(&crm.token));
+    for seen in [&body, &answer.to_string(), &served.output()] {
+        assert!(!seen.contains(&crm.token), "{seen}");
+    }
 }
 
 #[test]

@@ -718,3 +718,113 @@ fn an_operator_grants_one_tool_more_memory_than_the_default() {
         assert!(run.stderr.contains("--tool-memory"), "{}", run.stderr);
     }
 }
+
+/// `warden serve` on a fresh data directory whose operator grants point the
+/// secret `secret` at a local stand-in at `origin` and reach organizations'
+/// own tools, with the bootstrap's API key and worker token.
+pub(crate) struct GrantedServer {
+    pub(crate) server: Server,
+    pub(crate) key: String,
+    pub(crate) worker: String,
+    _data: tempfile::TempDir,
+}
+
+impl GrantedServer {
+    pub(crate) fn start(origin: &str, secret: &str) -> GrantedServer {
+        let data = tempfile::tempdir().unwrap();
+        let credential_host = format!("{secret}={origin}");
+        let server = start_with(
+            data.path(),
+            &[
+                "--allow-private-network",
+                "--allow-host",
+                origin,
+                "--credential-host",
+                &credential_host,
+                // The tools are organizations' uploads, not platform tools.
+                "--grants-for-all-organizations",
+            ],
+        );
+        let bootstrap: Value = serde_json::from_str(
+            &std::fs::read_to_string(data.path().join("bootstrap.json")).unwrap(),
+        )
+        .unwrap();
+        GrantedServer {
+            server,
+            key: bootstrap["api_key"].as_str().unwrap().to_owned(),
+            worker: bootstrap["worker_token"].as_str().unwrap().to_owned(),
+            _data: data,
+        }
+    }
+
+    /// Installs `component` as the organization's own tool with its secret
+    /// `name` set to `value`, attached to a new agent with `config`: the
+    /// tool's and the agent's ids.
+    pub(crate) fn install(
+        &self,
+        component: &std::path::Path,
+        (name, value): (&str, &str),
+        config: Value,
+    ) -> (String, String) {
+        let address = &self.server.address;
+        let tool = upload_tool(address, &self.key, &std::fs::read(component).unwrap());
+        let (status, body) = http(
+            address,
+            "PUT",
+            &format!("/v1/tools/{tool}/secrets/{name}"),
+            Some(&self.key),
+            Some(&json!({ "value": value }).to_string()),
+        );
+        assert_eq!(status, 200, "{body}");
+        let settings = json!({ "config": config }).to_string();
+        let agent = agent_with_tool(address, &self.key, "Agent", &tool, &settings);
+        (tool, agent)
+    }
+
+    /// `POST /worker/v1/agents/{agent}/invoke`: the status and the answer.
+    pub(crate) fn invoke(&self, agent: &str, name: &str, arguments: Value) -> (u16, Value) {
+        let (status, body) = http(
+            &self.server.address,
+            "POST",
+            &format!("/worker/v1/agents/{agent}/invoke"),
+            Some(&self.worker),
+            Some(&json!({ "name": name, "arguments": arguments, "call_id": "turn-1" }).to_string()),
+        );
+        (status, serde_json::from_str(&body).unwrap())
+    }
+
+    /// `tools/call` of `name` over `/mcp` in a new call session of `agent`,
+    /// as LiveKit Agents calls it: the status and the body.
+    pub(crate) fn mcp_call(&self, agent: &str, name: &str, arguments: Value) -> (u16, String) {
+        let address = &self.server.address;
+        let (status, body) = http(
+            address,
+            "POST",
+            "/worker/v1/sessions",
+            Some(&self.worker),
+            Some(&json!({ "agent_id": agent }).to_string()),
+        );
+        assert_eq!(status, 201, "{body}");
+        let session: Value = serde_json::from_str(&body).unwrap();
+        let token = session["session_token"].as_str().unwrap();
+        let call = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": { "name": name, "arguments": arguments } })
+        .to_string();
+        let response = raw(
+            address,
+            &format!(
+                "POST /mcp HTTP/1.1\r\nAuthorization: Bearer {token}\r\n\
+                 Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n\
+                 Mcp-Protocol-Version: 2025-06-18"
+            ),
+            call.as_bytes(),
+        );
+        status_and_body(&response)
+    }
+
+    /// Everything the server wrote, stdout and stderr.
+    pub(crate) fn output(&self) -> String {
+        let stderr = self.server.stderr.lock().unwrap().join("\n");
+        format!("{}\n{stderr}", self.server.stdout)
+    }
+}
