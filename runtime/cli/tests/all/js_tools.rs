@@ -107,30 +107,15 @@ impl Sms {
         credential: &str,
         from: &str,
     ) -> Run {
-        let origin = self.api.base_url();
-        let config = self.config(from).to_string();
-        let args = args.to_string();
-        let secret = format!("api_credentials={credential}");
-        let credential_host = format!("api_credentials={origin}");
-        warden(&[
-            "tool",
-            "call",
-            component.to_str().unwrap(),
+        call_against_stand_in(
+            component,
             function,
-            "--args",
             &args,
-            "--config",
-            &config,
-            "--secret",
-            &secret,
-            "--allow-private-network",
-            "--allow-host",
-            &origin,
-            "--credential-host",
-            &credential_host,
-            "--call-id",
+            &self.config(from),
+            ("api_credentials", credential),
+            &self.api.base_url(),
             "call-9",
-        ])
+        )
     }
 }
 

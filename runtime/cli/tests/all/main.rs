@@ -99,6 +99,41 @@ pub fn skipped(why: &str) {
     eprintln!("SKIPPED {why}");
 }
 
+/// `warden tool call` of `function` with `args` and `config`, with the
+/// grants that point the secret `(name, value)` at a local stand-in at
+/// `origin` (as a credential the host adds), and the call id `call_id`.
+pub fn call_against_stand_in(
+    component: &std::path::Path,
+    function: &str,
+    args: &Value,
+    config: &Value,
+    (name, value): (&str, &str),
+    origin: &str,
+    call_id: &str,
+) -> Run {
+    let secret = format!("{name}={value}");
+    let credential_host = format!("{name}={origin}");
+    warden(&[
+        "tool",
+        "call",
+        component.to_str().unwrap(),
+        function,
+        "--args",
+        &args.to_string(),
+        "--config",
+        &config.to_string(),
+        "--secret",
+        &secret,
+        "--allow-private-network",
+        "--allow-host",
+        origin,
+        "--credential-host",
+        &credential_host,
+        "--call-id",
+        call_id,
+    ])
+}
+
 /// Checks that `component`, made by `warden tool new`, answers its
 /// generated `hello` function.
 pub fn greets_ada(component: &std::path::Path) {

@@ -90,29 +90,16 @@ impl Crm {
     /// `warden tool call` with the grants that point the tool at the stand-in.
     fn call(&self, component: &Path, function: &str, args: Value, token: &str) -> Run {
         let origin = self.api.base_url();
-        let config = json!({ "api_base": origin }).to_string();
-        let args = args.to_string();
-        let secret = format!("access_token={token}");
-        let credential_host = format!("access_token={origin}");
-        warden(&[
-            "tool",
-            "call",
-            component.to_str().unwrap(),
+        let config = json!({ "api_base": origin });
+        call_against_stand_in(
+            component,
             function,
-            "--args",
             &args,
-            "--config",
             &config,
-            "--secret",
-            &secret,
-            "--allow-private-network",
-            "--allow-host",
+            ("access_token", token),
             &origin,
-            "--credential-host",
-            &credential_host,
-            "--call-id",
             "call-7",
-        ])
+        )
     }
 }
 
