@@ -333,18 +333,7 @@ fn tool_new_js_project_tests_builds_and_answers_tool_call() {
     if !js_available("tool_new_js_project_tests_builds_and_answers_tool_call") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let project = dir.path().join("greeter");
-    let run = warden(&[
-        "tool",
-        "new",
-        "greeter",
-        "--lang",
-        "js",
-        "--dir",
-        project.to_str().unwrap(),
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let (_dir, project) = new_greeter("js");
     // As its README says: install, its own test, then the build.
     for args in [
         &["install", "--no-audit", "--no-fund", "--prefer-offline"][..],

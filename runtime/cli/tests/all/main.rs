@@ -134,6 +134,24 @@ pub fn call_against_stand_in(
     ])
 }
 
+/// A `greeter` project made by `warden tool new --lang LANG`, in a
+/// temporary directory: the directory's guard and the project's path.
+pub fn new_greeter(lang: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("greeter");
+    let run = warden(&[
+        "tool",
+        "new",
+        "greeter",
+        "--lang",
+        lang,
+        "--dir",
+        project.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    (dir, project)
+}
+
 /// Checks that `component`, made by `warden tool new`, answers its
 /// generated `hello` function.
 pub fn greets_ada(component: &std::path::Path) {
@@ -594,6 +612,25 @@ fn tool_new_writes_a_project_and_refuses_what_it_cannot_write() {
     let app = std::fs::read_to_string(dir.path().join("py/app.py")).unwrap();
     assert!(app.contains(r#"name = "order_status""#), "{app}");
     assert!(dir.path().join("py/test_app.py").exists());
+
+    let js = at("js");
+    let run = warden(&["tool", "new", "order_status", "--lang", "js", "--dir", &js]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let index = std::fs::read_to_string(dir.path().join("js/src/index.ts")).unwrap();
+    assert!(index.contains(r#"name: "order_status""#), "{index}");
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("js/package.json")).unwrap())
+            .unwrap();
+    let sdk = manifest["dependencies"]["warden-tool"].as_str().unwrap();
+    assert!(
+        sdk.starts_with("file:") && sdk.ends_with("sdk/js"),
+        "{manifest}"
+    );
+    assert_eq!(
+        manifest["scripts"]["build"],
+        "warden-tool build src/index.ts -o order_status.wasm"
+    );
+    assert!(run.stderr.contains("npm run build"), "{}", run.stderr);
 
     // A name the host would refuse, or a directory that exists: an error,
     // and nothing written.

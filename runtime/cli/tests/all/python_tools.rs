@@ -273,18 +273,7 @@ fn tool_new_python_project_tests_builds_and_answers_tool_call() {
     else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let project = dir.path().join("greeter");
-    let run = warden(&[
-        "tool",
-        "new",
-        "greeter",
-        "--lang",
-        "python",
-        "--dir",
-        project.to_str().unwrap(),
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let (_dir, project) = new_greeter("python");
     // As its README says: its own test, then the build.
     for args in [
         &["-m", "unittest", "-q"][..],
