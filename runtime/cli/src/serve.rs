@@ -121,7 +121,6 @@ impl ServeArgs {
     }
 }
 
-/// An `http://` or `https://` URL with a host and nothing after the path.
 /// The most memory `--tool-memory` grants: all a 32-bit linear memory can
 /// address.
 const MAX_TOOL_MEMORY_MIB: usize = 4096;
@@ -143,6 +142,7 @@ fn parse_tool_memory(text: &str) -> Result<(String, usize), String> {
     }
 }
 
+/// An `http://` or `https://` URL with a host and nothing after the path.
 fn parse_public_url(text: &str) -> Result<String, String> {
     let rest = text
         .strip_prefix("https://")
