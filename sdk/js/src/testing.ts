@@ -14,10 +14,12 @@
  * assert.equal((await runner.call("forecast", { city: "Lisbon" })).city, "Lisbon");
  * ```
  *
- * Arguments and configuration given as zod schemas are parsed as in Warden;
- * for plain JSON Schemas the runner checks required and unknown keys and the
- * JSON types at the top level. (Warden validates the full JSON Schema.)
+ * Arguments and configuration are validated against the tool's JSON Schemas
+ * (2020-12, with ajv) as Warden validates them before a call, then parsed
+ * with the tool's zod schemas as in Warden. (Warden's patterns run on a
+ * linear-time engine without look-around; ajv's are JavaScript's.)
  */
+import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import { InvalidArguments } from "./errors";
 import { install, type Host, type Level } from "./host";
 import type { JsonSchema, Metadata, Tool } from "./tool";
@@ -169,34 +171,21 @@ export function hostMatches(pattern: string, url: string): boolean {
   return host === want.hostname.toLowerCase();
 }
 
-const JSON_TYPES: Record<string, (v: unknown) => boolean> = {
-  string: (v) => typeof v === "string",
-  integer: (v) => Number.isInteger(v),
-  number: (v) => typeof v === "number",
-  boolean: (v) => typeof v === "boolean",
-  array: (v) => Array.isArray(v),
-  object: (v) => typeof v === "object" && v !== null && !Array.isArray(v),
-  null: (v) => v === null,
-};
+/** Validates as Warden does: JSON Schema 2020-12, formats as annotations. */
+const ajv = new Ajv2020({ strict: false, allErrors: false, validateFormats: false });
+const compiled = new WeakMap<JsonSchema, ValidateFunction>();
 
-/** The top level of `value` against an object `schema`: required and
- * unknown keys, and each property's JSON type. */
+/** `value` against `schema`, as Warden validates arguments and configuration
+ * before a call. */
 function check(schema: JsonSchema, value: unknown, where: string): void {
-  if (!JSON_TYPES.object(value)) throw new InvalidArguments(`${where} must be a JSON object`);
-  const object = value as Record<string, unknown>;
-  const properties = (schema.properties ?? {}) as Record<string, JsonSchema>;
-  for (const name of (schema.required ?? []) as string[]) {
-    if (!Object.hasOwn(object, name)) throw new InvalidArguments(`${where}: \`${name}\` is required`);
+  let validate = compiled.get(schema);
+  if (validate === undefined) {
+    validate = ajv.compile(schema);
+    compiled.set(schema, validate);
   }
-  for (const [name, item] of Object.entries(object)) {
-    if (!Object.hasOwn(properties, name)) {
-      if (schema.additionalProperties === false) throw new InvalidArguments(`${where}: unknown property \`${name}\``);
-      continue;
-    }
-    const type = properties[name].type;
-    const types = typeof type === "string" ? [type] : Array.isArray(type) ? (type as string[]) : [];
-    if (types.length > 0 && !types.some((t) => JSON_TYPES[t]?.(item))) {
-      throw new InvalidArguments(`${where}: \`${name}\` must be ${types.join(" or ")}`);
-    }
+  if (!validate(value)) {
+    const error = validate.errors?.[0];
+    const at = error?.instancePath ? ` at ${error.instancePath}` : "";
+    throw new InvalidArguments(`${where}${at}: ${error?.message ?? "do not match the schema"}`);
   }
 }

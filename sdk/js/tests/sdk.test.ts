@@ -122,6 +122,24 @@ describe("metadata", () => {
     assert.deepEqual(tool.metadata.functions[0].parameters, parameters);
   });
 
+  test("the runner validates plain JSON Schemas in full, as Warden does", async () => {
+    const parameters: JsonSchema = {
+      type: "object",
+      properties: { items: { type: "array", items: { type: "integer", minimum: 1 } } },
+      required: ["items"],
+      additionalProperties: false,
+    };
+    const tool = defineTool({
+      name: "plain",
+      description: "Plain schemas.",
+      functions: { sum: { description: "Sums.", parameters, run: (args) => args.items.reduce((a: number, b: number) => a + b, 0) } },
+    });
+    const runner = new ToolRunner(tool);
+    assert.equal(await runner.call("sum", { items: [1, 2] }), 3);
+    await assert.rejects(runner.call("sum", { items: [1, 0] }), /arguments at \/items\/1: must be >= 1/);
+    await assert.rejects(runner.call("sum", { items: [], extra: 1 }), /must NOT have additional properties/);
+  });
+
   test("a tool the host would refuse is refused, naming what is wrong", () => {
     const run = () => null;
     const cases: [() => unknown, RegExp][] = [
@@ -206,7 +224,11 @@ describe("calls", () => {
       assert.match(e.message, /days_ahead/);
       return true;
     });
-    await assert.rejects(runner.call("forecast", {}), /`city` is required/);
+    await assert.rejects(runner.call("forecast", {}), /arguments: must have required property 'city'/);
+    await assert.rejects(
+      runner.call("forecast", { city: "Lisbon", days_ahead: 1.5 }),
+      /arguments at \/days_ahead: must be integer/,
+    );
   });
 
   test("an unexpected exception is logged and reported as internal", async () => {

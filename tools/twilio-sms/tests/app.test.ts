@@ -46,6 +46,9 @@ describe("twilio_sms", () => {
 
   test("a configuration without an account is not_configured", async () => {
     const runner = new ToolRunner(twilio, { config: { from: "+15550100123" } as never });
-    await assert.rejects(runner.call("send_sms", { to: "+15550100199", body: "hi" }), /`account_sid` is required/);
+    await assert.rejects(
+      runner.call("send_sms", { to: "+15550100199", body: "hi" }),
+      /config: must have required property 'account_sid'/,
+    );
   });
 });
