@@ -92,7 +92,7 @@ export class ToolRunner {
   async #run(call: () => Promise<string>): Promise<string> {
     const previous = install(this.#host());
     const nativeFetch = globalThis.fetch;
-    globalThis.fetch = (input, init) => this.#fetch(nativeFetch, input, init);
+    globalThis.fetch = (input, init) => this.#send(nativeFetch, new Request(input, init));
     try {
       return await call();
     } finally {
@@ -119,12 +119,9 @@ export class ToolRunner {
     };
   }
 
-  /** As the host's `wasi:http` under StarlingMonkey's `fetch`: a redirect
-   * is answered as it is, never followed. */
-  async #fetch(nativeFetch: typeof fetch, input: string | URL | Request, init?: RequestInit): Promise<Response> {
-    return this.#send(nativeFetch, new Request(input, init));
-  }
-
+  /** One request under the host's rules. As the host's `wasi:http` under
+   * StarlingMonkey's `fetch`, a redirect is answered as it is, never
+   * followed. */
   async #send(nativeFetch: typeof fetch, request: Request): Promise<Response> {
     const o = this.#options;
     const allowed = [...this.metadata.allowedHosts, ...(o.allowHosts ?? [])];

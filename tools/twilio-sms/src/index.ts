@@ -45,7 +45,7 @@ const DELIVERY_ERRORS: Record<number, string> = {
   30008: "delivery failed for an unknown reason",
 };
 
-/** Twilio's `status` values in the order a message moves through them. */
+/** The `status` values after which a message's status no longer changes. */
 const FINAL = new Set(["delivered", "undelivered", "failed", "received", "read", "canceled"]);
 
 interface TwilioMessage {
@@ -90,7 +90,7 @@ export default defineTool({
         const number = normalizePhone(to);
         if (body.trim() === "") throw new InvalidArguments("the text is empty");
         const form = new URLSearchParams({ To: number, From: ctx.config.from, Body: body });
-        const response = await fetch(messagesUrl(ctx), {
+        const response = await fetch(`${accountUrl(ctx)}/Messages.json`, {
           method: "POST",
           headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
           body: form.toString(),
@@ -116,7 +116,7 @@ export default defineTool({
         if (!/^(SM|MM)[0-9a-f]{32}$/.test(message_sid)) {
           throw new InvalidArguments("that is not a message id: send_sms returns one starting with SM");
         }
-        const response = await fetch(`${messagesUrl(ctx).replace(/\.json$/, "")}/${message_sid}.json`, {
+        const response = await fetch(`${accountUrl(ctx)}/Messages/${message_sid}.json`, {
           headers: { accept: "application/json" },
         });
         if (response.status === 404) throw new NotFound("there is no text message with that id on this account");
@@ -136,7 +136,7 @@ export default defineTool({
     },
   },
   test: async (ctx) => {
-    const response = await fetch(`${apiBase(ctx)}/2010-04-01/Accounts/${ctx.config.account_sid}.json`, {
+    const response = await fetch(`${accountUrl(ctx)}.json`, {
       headers: { accept: "application/json" },
     });
     const account = (await answer(response, "reading the account")) as { status: string; type: string };
@@ -158,14 +158,11 @@ export function normalizePhone(raw: string): string {
   return number;
 }
 
-function apiBase(ctx: Context<Config>): string {
+/** The account's resource URL, without `.json`: its messages are under it. */
+function accountUrl(ctx: Context<Config>): string {
   const base = ctx.config.api_base.replace(/\/+$/, "");
   if (!/^https?:\/\//.test(base)) throw new NotConfigured("api_base must be an http(s) origin");
-  return base;
-}
-
-function messagesUrl(ctx: Context<Config>): string {
-  return `${apiBase(ctx)}/2010-04-01/Accounts/${ctx.config.account_sid}/Messages.json`;
+  return `${base}/2010-04-01/Accounts/${ctx.config.account_sid}`;
 }
 
 /** A 2xx response's JSON; Twilio's errors as the matching `ToolError`. */

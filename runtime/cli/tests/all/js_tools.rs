@@ -44,30 +44,21 @@ fn twilio_component(test: &str) -> Option<&'static Path> {
     let (_, path) = BUILT.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let output = dir.path().join("twilio_sms.wasm");
-        npm_exec(
-            &twilio_project(),
-            &["warden-tool", "build", "src/index.ts", "-o"],
-            &output,
+        let project = twilio_project();
+        let run = Command::new(project.join("node_modules/.bin/warden-tool"))
+            .args(["build", "src/index.ts", "-o"])
+            .arg(&output)
+            .current_dir(&project)
+            .output()
+            .expect("node runs");
+        assert!(
+            run.status.success(),
+            "warden-tool build failed:\n{}",
+            String::from_utf8_lossy(&run.stderr)
         );
         (dir, output)
     });
     Some(path.as_path())
-}
-
-/// Runs a package's binary from `project`'s `node_modules/.bin`, with
-/// `output` as the last argument, and checks that it succeeded.
-fn npm_exec(project: &Path, args: &[&str], output: &Path) {
-    let run = Command::new(project.join("node_modules/.bin").join(args[0]))
-        .args(&args[1..])
-        .arg(output)
-        .current_dir(project)
-        .output()
-        .expect("node runs");
-    assert!(
-        run.status.success(),
-        "{args:?} failed:\n{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
 }
 
 /// The stand-in on a runtime of its own, with the account's sending number.
