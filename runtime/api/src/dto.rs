@@ -209,6 +209,8 @@ pub struct Invoke {
     #[serde(default = "empty_object")]
     pub arguments: Value,
     /// The LLM's tool-call id (kept across retries), at most 256 characters.
+    /// With one, a function that is not read-only runs once per call id: a
+    /// retry gets the recorded outcome (see the operation).
     #[serde(default)]
     #[schema(max_length = 256)]
     pub call_id: String,
@@ -226,6 +228,11 @@ pub struct InvokeResult {
     pub result: Box<RawValue>,
     /// The audit row.
     pub invocation_id: String,
+    /// Present when this answer repeats the recorded outcome of an earlier
+    /// run of the same `call_id` (the tool did not run again): that run's
+    /// audit row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay_of: Option<String>,
 }
 
 /// `POST /worker/v1/sessions`: an inbound call is starting. Give

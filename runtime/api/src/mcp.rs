@@ -29,7 +29,15 @@
 //! * **Cancellation.** The call runs inside the request: a client that
 //!   closes the request's connection (how MCP 2026-07-28 clients cancel) or
 //!   sends `notifications/cancelled` for it (older clients) drops the call,
-//!   and with it the sandbox instance.
+//!   and with it the sandbox instance — unless the call is exactly-once.
+//! * **Exactly-once calls.** A `tools/call` whose `_meta` carries
+//!   [`CALL_ID_META_KEY`] (`warden/call_id`) runs a function that is not
+//!   read-only once per call id: a retry gets the recorded outcome, with
+//!   [`REPLAY_OF_META_KEY`] (`warden/replay_of`) in the result's `_meta`; a
+//!   retry while the first still runs, or the id with other arguments, is an
+//!   `isError` result of kind `in_progress` or `call_id_reused`. Such a call
+//!   runs to its end even when cancelled, so that its retry finds the
+//!   outcome. Without the key each request is its own call.
 //! * **DNS rebinding.** The SDK's `Host` allow-list (loopback by default) is
 //!   off: it guards servers that trust whoever can reach them, and this one
 //!   trusts only the bearer token, which a rebinding page does not have.
@@ -80,6 +88,16 @@ use warden_core::{
 
 /// The path of the MCP endpoint.
 pub const MCP_PATH: &str = "/mcp";
+
+/// The `tools/call` request's `_meta` key for the caller's call id (a string,
+/// at most 256 characters), kept across retries: with it a function that is
+/// not read-only runs once per call id, as on the worker route's `call_id`.
+pub const CALL_ID_META_KEY: &str = "warden/call_id";
+
+/// The `tools/call` result's `_meta` key present when the result repeats the
+/// recorded outcome of an earlier run of the same call id (the tool did not
+/// run again): that run's audit row.
+pub const REPLAY_OF_META_KEY: &str = "warden/replay_of";
 
 pub(crate) fn routes(state: &AppState) -> Router<AppState> {
     let server = SessionServer {
@@ -376,12 +394,28 @@ impl SessionServer {
         }
         let tool_name = tool_name.to_owned();
         let asked_for = name.clone();
+        let caller_call_id = match request
+            .meta
+            .as_ref()
+            .and_then(|meta| meta.get(CALL_ID_META_KEY))
+        {
+            None => None,
+            Some(Value::String(id)) if !id.is_empty() => Some(id.clone()),
+            Some(_) => {
+                return Ok(Ok(error_result(
+                    "invalid_request",
+                    &format!("`_meta[\"{CALL_ID_META_KEY}\"]` must be a non-empty string"),
+                )));
+            }
+        };
         let request = InvocationRequest {
             function: name,
             arguments: Value::Object(request.arguments.unwrap_or_default()),
-            // MCP carries no tool-call id; a fresh one per call keeps tools'
+            caller_call_id: caller_call_id.is_some(),
+            // Without the caller's id, a fresh one per call keeps tools'
             // per-call idempotency from ever joining two different calls.
-            call_id: format!("mcp-{}", uuid::Uuid::now_v7().simple()),
+            call_id: caller_call_id
+                .unwrap_or_else(|| format!("mcp-{}", uuid::Uuid::now_v7().simple())),
             ..InvocationRequest::default()
         };
         let span = tracing::info_span!(
@@ -435,7 +469,7 @@ impl SessionServer {
             Ok(invoked) => invoked,
             Err(error) => return Ok(refused_call(&asked_for, error)),
         };
-        Ok(Ok(match invoked.result {
+        let mut result = match invoked.result {
             Ok(raw) => {
                 let mut result = CallToolResult::success(vec![ContentBlock::text(raw.get())]);
                 if let Ok(value @ Value::Object(_)) = serde_json::from_str::<Value>(raw.get()) {
@@ -444,7 +478,13 @@ impl SessionServer {
                 result
             }
             Err(error) => error_result(error.kind.as_str(), &llm_message(&error)),
-        }))
+        };
+        if let Some(replay_of) = invoked.replay_of {
+            let mut meta = serde_json::Map::new();
+            meta.insert(REPLAY_OF_META_KEY.to_owned(), Value::String(replay_of));
+            result.meta = Some(meta.into());
+        }
+        Ok(Ok(result))
     }
 
     fn register(
@@ -489,7 +529,10 @@ fn principal(context: &RequestContext<RoleServer>) -> Result<SessionPrincipal, E
 /// generic JSON-RPC error (logged) for Warden's own failures.
 fn refusal(error: CoreError) -> Result<String, ErrorData> {
     match error {
-        CoreError::Disabled(message) | CoreError::Invalid(message) => Ok(message),
+        CoreError::Disabled(message)
+        | CoreError::Invalid(message)
+        | CoreError::InProgress(message)
+        | CoreError::CallIdReused(message) => Ok(message),
         CoreError::NotFound(what) => Ok(format!("{what} not found")),
         other => {
             tracing::error!("MCP request failed: {other}");
@@ -513,6 +556,8 @@ fn refused_call(asked_for: &str, error: CoreError) -> Result<CallToolResult, Err
         error => {
             let kind = match &error {
                 CoreError::Disabled(_) => "disabled",
+                CoreError::InProgress(_) => "in_progress",
+                CoreError::CallIdReused(_) => "call_id_reused",
                 _ => "invalid_request",
             };
             Ok(error_result(kind, &refusal(error)?))

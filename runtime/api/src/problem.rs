@@ -9,6 +9,8 @@
 //! | --- | --- | --- |
 //! | `NotFound` (also: another organization's ids, a secret the tool does not declare) | 404 | `not_found` |
 //! | `Conflict` | 409 | `conflict` |
+//! | `InProgress` (a call with the same call id is running) | 409 + `Retry-After: 1` | `in_progress` |
+//! | `CallIdReused` (the call id was used with other arguments) | 409 | `call_id_reused` |
 //! | `Invalid` (bad cursor, unknown function name, …) | 400 | `invalid_request` |
 //! | `InvalidConfig` | 422 | `invalid_config` |
 //! | `InvalidComponent` | 422 | `invalid_component` |
@@ -66,6 +68,10 @@ pub struct Problem {
     /// The audit row of the invocation that failed, for tool errors.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub invocation_id: Option<String>,
+    /// For a tool error repeated from the recorded outcome of an earlier run
+    /// of the same call id (exactly-once calls): that run's audit row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay_of: Option<String>,
 }
 
 /// An error answered as problem+json.
@@ -75,6 +81,7 @@ pub struct ApiError {
     kind: &'static str,
     detail: String,
     invocation_id: Option<String>,
+    replay_of: Option<String>,
     retry_after: Option<u64>,
 }
 
@@ -86,6 +93,7 @@ impl ApiError {
             kind,
             detail: detail.into(),
             invocation_id: None,
+            replay_of: None,
             retry_after: None,
         }
     }
@@ -137,6 +145,12 @@ impl ApiError {
             api.retry_after = Some(1);
         }
         api
+    }
+
+    /// The same error, marked as the replay of the run `replay_of`.
+    pub(crate) fn replayed(mut self, replay_of: Option<String>) -> Self {
+        self.replay_of = replay_of;
+        self
     }
 
     /// The same error with another message (e.g. one that quotes nothing).
@@ -194,6 +208,14 @@ impl From<CoreError> for ApiError {
                 error.retry_after = Some(1);
                 error
             }
+            CoreError::InProgress(message) => {
+                let mut error = Self::new(StatusCode::CONFLICT, "in_progress", message);
+                error.retry_after = Some(1);
+                error
+            }
+            CoreError::CallIdReused(message) => {
+                Self::new(StatusCode::CONFLICT, "call_id_reused", message)
+            }
             CoreError::Invalid(message) => Self::bad_request(message),
             CoreError::Unprocessable(message) => Self::unprocessable(message),
             CoreError::UnknownName(message) => Self::not_found(message),
@@ -233,6 +255,7 @@ impl IntoResponse for ApiError {
             detail: self.detail,
             kind: self.kind.to_owned(),
             invocation_id: self.invocation_id,
+            replay_of: self.replay_of,
         };
         let mut response = (self.status, Json(problem)).into_response();
         let headers = response.headers_mut();
@@ -256,7 +279,12 @@ impl utoipa::IntoResponses for Problems {
             ("400", "Malformed request (bad JSON syntax, query or path)"),
             ("401", "Missing, unknown or revoked credentials"),
             ("404", "Unknown id (or another organization's)"),
-            ("409", "Conflict, or the agent/tool/function is disabled"),
+            (
+                "409",
+                "Conflict; the agent/tool/function is disabled; or (exactly-once calls) \
+                 a call with this call_id is still running (`in_progress`, see Retry-After) \
+                 or was made with other arguments (`call_id_reused`)",
+            ),
             ("413", "Body too large"),
             ("415", "Wrong content type"),
             (

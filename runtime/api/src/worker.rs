@@ -66,6 +66,14 @@ pub(crate) async fn toolset(
 
 /// Invokes one of the agent's functions. Tool errors come back as a problem
 /// whose `kind` is the tool error's and whose `detail` is meant for the LLM.
+///
+/// With a `call_id`, a function that is not read-only runs once per call id
+/// (per agent and function): a retry with the same arguments is answered with
+/// the recorded outcome, marked by `replay_of`, without the tool running; one
+/// that arrives while the first still runs waits for it (until its deadline)
+/// or gets 409 `in_progress`; the same `call_id` with other arguments is 409
+/// `call_id_reused`. Outcomes are kept for 24 hours unless the operator says
+/// otherwise (`warden serve --call-outcome-ttl SECONDS`).
 #[utoipa::path(post, path = "/worker/v1/agents/{agent_id}/invoke", tag = "worker", security(("worker_token" = [])),
     params(("agent_id" = String, Path),
         ("X-Warden-Deadline-Ms" = Option<i64>, Header, minimum = 1, nullable = false,
@@ -107,6 +115,7 @@ pub(crate) async fn invoke(
                 agent_id,
                 function: body.name,
                 arguments: body.arguments,
+                caller_call_id: !body.call_id.is_empty(),
                 call_id: body.call_id,
                 call_session_id: None,
                 deadline,
@@ -126,8 +135,11 @@ pub(crate) async fn invoke(
         Ok(result) => Ok(Json(InvokeResult {
             result,
             invocation_id: invoked.invocation_id,
+            replay_of: invoked.replay_of,
         })),
-        Err(error) => Err(ApiError::tool(&error, Some(invoked.invocation_id))),
+        Err(error) => {
+            Err(ApiError::tool(&error, Some(invoked.invocation_id)).replayed(invoked.replay_of))
+        }
     }
 }
 

@@ -57,6 +57,12 @@ pub(crate) struct ServeArgs {
     /// Every instance of the tool may then hold that much memory.
     #[arg(long = "tool-memory", value_name = "NAME=MIB", value_parser = parse_tool_memory)]
     tool_memory: Vec<(String, usize)>,
+    /// How long the recorded outcome of an exactly-once call (one with a
+    /// call id, of a function that is not read-only) answers its retries,
+    /// in seconds.
+    #[arg(long, default_value_t = warden_core::DEFAULT_CALL_OUTCOME_TTL.as_secs(), value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..))]
+    call_outcome_ttl: u64,
     /// Sandbox instances one organization may hold at once (of 256); free
     /// slots go round-robin to the organizations waiting.
     #[arg(long, default_value_t = warden_sandbox::SandboxConfig::default().max_instances_per_tenant, value_name = "N")]
@@ -265,6 +271,7 @@ pub(crate) async fn serve(args: ServeArgs, metrics: Option<prometheus::Registry>
         limits: None,
         tool_memory: args.tool_memory.iter().cloned().collect(),
         livekit,
+        call_outcome_ttl: Some(std::time::Duration::from_secs(args.call_outcome_ttl)),
     };
     let core = match args
         .state

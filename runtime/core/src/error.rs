@@ -64,6 +64,14 @@ pub enum CoreError {
     /// uploads); the request may be repeated later.
     #[error("{0}")]
     Busy(String),
+    /// A call with the same call id is still running (exactly-once calls); the
+    /// request may be repeated shortly for its outcome.
+    #[error("{0}")]
+    InProgress(String),
+    /// The call id was used before for a call with other arguments
+    /// (exactly-once calls).
+    #[error("{0}")]
+    CallIdReused(String),
     /// The store failed.
     #[error("storage failure: {0}")]
     Store(StoreError),
@@ -101,6 +109,8 @@ impl CoreError {
             CoreError::Webhook(_) => "webhook_refused",
             CoreError::Refused(e) => e.kind.as_str(),
             CoreError::Busy(_) => "busy",
+            CoreError::InProgress(_) => "in_progress",
+            CoreError::CallIdReused(_) => "call_id_reused",
             CoreError::Store(_) => "store",
         }
     }

@@ -40,6 +40,10 @@ pub struct InvocationView {
     pub argument_keys: Option<Value>,
     /// When the record was written.
     pub created_at: DateTime<Utc>,
+    /// For a replayed call (a repeat of an exactly-once call, answered with
+    /// the recorded outcome without running the tool): the record of the run
+    /// whose outcome it repeated.
+    pub replay_of: Option<String>,
 }
 
 impl From<Invocation> for InvocationView {
@@ -60,6 +64,7 @@ impl From<Invocation> for InvocationView {
             error_kind: i.error_kind,
             argument_keys: i.argument_keys,
             created_at: i.created_at,
+            replay_of: i.replay_of,
         }
     }
 }

@@ -24,6 +24,7 @@ mod calls;
 mod catalog;
 mod error;
 mod invocations;
+mod once;
 mod sessions;
 mod telemetry;
 mod versions;
@@ -40,6 +41,7 @@ pub use catalog::{
 };
 pub use error::{CoreError, Result};
 pub use invocations::{ErrorCount, InvocationView, ToolHealth};
+pub use once::DEFAULT_CALL_OUTCOME_TTL;
 pub use sessions::{
     DEFAULT_SESSION_TTL, InboundCall, IssuedCallSession, MAX_SESSION_TTL, SESSION_ACTIVE,
     SESSION_ENDED, SESSION_TOKEN_PREFIX, SessionPrincipal,
@@ -85,6 +87,9 @@ pub struct CoreSettings {
     /// LiveKit, for phone calls and webhooks; `None` answers both with
     /// [`CoreError::NotConfigured`].
     pub livekit: Option<LiveKitLink>,
+    /// How long the recorded outcome of an exactly-once call answers its
+    /// retries; `None` is [`DEFAULT_CALL_OUTCOME_TTL`].
+    pub call_outcome_ttl: Option<std::time::Duration>,
 }
 
 /// Which organizations' own tools the operator's grants extend to. Tools an
@@ -116,6 +121,11 @@ impl OrganizationGrants {
 }
 
 impl CoreSettings {
+    /// [`CoreSettings::call_outcome_ttl`], or its default.
+    pub fn call_outcome_ttl(&self) -> std::time::Duration {
+        self.call_outcome_ttl.unwrap_or(DEFAULT_CALL_OUTCOME_TTL)
+    }
+
     /// The grants a call of `tool` gets: all of them for the platform's
     /// tools and for organizations the operator named, denials only for
     /// everyone else's.

@@ -157,6 +157,7 @@ pub(crate) fn invocation_span(
         warden.error.kind = tracing::field::Empty,
         warden.fuel.consumed = tracing::field::Empty,
         warden.memory.peak_bytes = tracing::field::Empty,
+        warden.replayed = tracing::field::Empty,
     )
 }
 

@@ -72,6 +72,11 @@ pub struct InvocationRequest {
     pub arguments: Value,
     /// The LLM's tool-call id; kept across retries so tools can be idempotent.
     pub call_id: String,
+    /// Whether `call_id` is the caller's own, kept across retries (not one
+    /// Warden made up, and not empty): a call of a function that is not
+    /// read-only then runs once per call id, and its retries get the recorded
+    /// outcome (see the `once` module).
+    pub caller_call_id: bool,
     /// The LiveKit call session, when there is one.
     pub call_session_id: Option<String>,
     /// A deadline tighter than the tool's limits (the voice turn's).
@@ -84,18 +89,19 @@ pub struct InvocationRequest {
 pub struct PreparedInvocation {
     organization_id: String,
     agent_id: String,
-    tool: ToolRow,
+    pub(crate) tool: ToolRow,
     function: String,
-    loaded: LoadedTool,
+    pub(crate) loaded: LoadedTool,
     config: Value,
     secrets: SecretMap,
-    arguments: Value,
-    call_id: String,
-    call_session_id: Option<String>,
-    deadline: Option<Instant>,
-    started_at: DateTime<Utc>,
+    pub(crate) arguments: Value,
+    pub(crate) call_id: String,
+    caller_call_id: bool,
+    pub(crate) call_session_id: Option<String>,
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) started_at: DateTime<Utc>,
     /// The call's span, from [`Core::prepare`] to the audit row.
-    span: Span,
+    pub(crate) span: Span,
 }
 
 impl PreparedInvocation {
@@ -117,6 +123,19 @@ impl PreparedInvocation {
     /// The function's name within the tool.
     pub fn function(&self) -> &str {
         &self.function
+    }
+
+    /// Whether the call runs once per call id: the caller named it, and the
+    /// function may change something upstream.
+    fn runs_once(&self) -> bool {
+        self.caller_call_id
+            && !self.call_id.is_empty()
+            && self
+                .loaded
+                .tool
+                .metadata()
+                .function(&self.function)
+                .is_some_and(|f| !f.read_only)
     }
 }
 
@@ -141,6 +160,10 @@ pub struct Invoked {
     pub report: CallReport,
     /// The audit row's id.
     pub invocation_id: String,
+    /// For a replay (a repeat of an exactly-once call, answered with the
+    /// recorded outcome without running the tool): the audit row of the run
+    /// whose outcome it is. The report is then empty.
+    pub replay_of: Option<String>,
 }
 
 impl Core {
@@ -413,6 +436,7 @@ impl Core {
             secrets,
             arguments: request.arguments,
             call_id: request.call_id,
+            caller_call_id: request.caller_call_id,
             call_session_id: request.call_session_id,
             deadline: request.deadline,
             started_at,
@@ -421,13 +445,20 @@ impl Core {
     }
 
     /// Runs a prepared call in a fresh sandbox instance, seals back any
-    /// OAuth2 token the host refreshed, and writes the audit row.
+    /// OAuth2 token the host refreshed, and writes the audit row. A call the
+    /// caller named, of a function that is not read-only, runs once per call
+    /// id (see the `once` module): a repeat is answered from the recorded
+    /// outcome ([`Invoked::replay_of`]), or refused with
+    /// [`CoreError::InProgress`] or [`CoreError::CallIdReused`].
     pub async fn run(&self, prepared: PreparedInvocation) -> Result<Invoked> {
         let span = prepared.span.clone();
+        if prepared.runs_once() {
+            return self.run_once(prepared).instrument(span).await;
+        }
         self.run_in(prepared).instrument(span).await
     }
 
-    async fn run_in(&self, prepared: PreparedInvocation) -> Result<Invoked> {
+    pub(crate) async fn run_in(&self, prepared: PreparedInvocation) -> Result<Invoked> {
         let PreparedInvocation {
             organization_id: org,
             agent_id,
@@ -438,6 +469,7 @@ impl Core {
             secrets,
             arguments,
             call_id,
+            caller_call_id: _,
             call_session_id,
             deadline,
             started_at,
@@ -521,6 +553,7 @@ impl Core {
                         .err()
                         .map(|e| e.kind.as_str().to_owned()),
                     argument_keys,
+                    replay_of: None,
                 },
             )
             .instrument(tracing::info_span!("audit"))
@@ -529,6 +562,7 @@ impl Core {
             result: outcome.result,
             report,
             invocation_id: invocation.id,
+            replay_of: None,
         })
     }
 

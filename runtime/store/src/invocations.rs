@@ -87,6 +87,9 @@ pub struct Invocation {
     pub argument_keys: Option<Value>,
     /// When the record was written.
     pub created_at: DateTime<Utc>,
+    /// For a replayed call (answered with the recorded outcome of an earlier run of the
+    /// same call id, without running the tool): that run's record.
+    pub replay_of: Option<String>,
 }
 
 /// A call to record.
@@ -119,6 +122,8 @@ pub struct NewInvocation {
     /// What to record of the arguments (e.g. their names). The store keeps it only when
     /// the organization opted in (`Organization::record_arguments`) and drops it otherwise.
     pub argument_keys: Option<Value>,
+    /// For a replayed call: the record of the run whose outcome it repeated.
+    pub replay_of: Option<String>,
 }
 
 /// Filters for listings and statistics. Times are `created_at` bounds: `since` inclusive,
@@ -162,7 +167,7 @@ pub struct InvocationStats {
 
 const INVOCATION_COLUMNS: &str = "id, organization_id, agent_id, tool_id, tool_version_id, \
      function, call_id, call_session_id, started_at, duration_us, fuel_consumed, \
-     peak_memory_bytes, outcome, error_kind, argument_keys, created_at";
+     peak_memory_bytes, outcome, error_kind, argument_keys, created_at, replay_of";
 
 /// The filter's conditions; parameters `$1` (organization) to `$7`.
 const FILTER: &str = "organization_id = $1 \
@@ -191,6 +196,7 @@ fn invocation(row: &AnyRow) -> Result<Invocation> {
         error_kind: row.opt_text("error_kind")?,
         argument_keys: row.opt_json("argument_keys")?,
         created_at: row.time("created_at")?,
+        replay_of: row.opt_text("replay_of")?,
     })
 }
 
@@ -212,9 +218,10 @@ macro_rules! bind_filter {
 /// organization's: then nothing is written and no row comes back.
 const INSERT_INVOCATION: &str = "INSERT INTO invocations (id, organization_id, agent_id, \
      tool_id, tool_version_id, function, call_id, call_session_id, started_at, duration_us, \
-     fuel_consumed, peak_memory_bytes, outcome, error_kind, argument_keys, created_at) \
+     fuel_consumed, peak_memory_bytes, outcome, error_kind, argument_keys, created_at, \
+     replay_of) \
      SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-     CASE WHEN o.record_arguments THEN $15 ELSE NULL END, $16 \
+     CASE WHEN o.record_arguments THEN $15 ELSE NULL END, $16, $17 \
      FROM organizations o WHERE o.id = $2 \
      AND ($3 IS NULL OR EXISTS (SELECT 1 FROM voice_agents a \
           WHERE a.id = $3 AND a.organization_id = $2)) \
@@ -222,24 +229,25 @@ const INSERT_INVOCATION: &str = "INSERT INTO invocations (id, organization_id, a
           WHERE s.id = $8 AND s.organization_id = $2)) \
      RETURNING id, organization_id, agent_id, tool_id, tool_version_id, function, call_id, \
      call_session_id, started_at, duration_us, fuel_consumed, peak_memory_bytes, outcome, \
-     error_kind, argument_keys, created_at";
+     error_kind, argument_keys, created_at, replay_of";
 
 /// How many parameters one invocation row binds.
-const INVOCATION_PARAMS: usize = 16;
+const INVOCATION_PARAMS: usize = 17;
 
 /// Most rows [`Store::record_invocations`] puts in one statement (SQLite allows 32,766
 /// parameters per statement; PostgreSQL 65,535).
 pub const MAX_BATCH_ROWS: usize = 1024;
 
 /// The multi-row form of [`INSERT_INVOCATION`]: `VALUES` rows (columns `column1` to
-/// `column16` on both backends) between the head and the tail, each inserted only when
+/// `column17` on both backends) between the head and the tail, each inserted only when
 /// its own checks pass.
 const INSERT_BATCH_HEAD: &str = "INSERT INTO invocations (id, organization_id, agent_id, \
      tool_id, tool_version_id, function, call_id, call_session_id, started_at, duration_us, \
-     fuel_consumed, peak_memory_bytes, outcome, error_kind, argument_keys, created_at) \
+     fuel_consumed, peak_memory_bytes, outcome, error_kind, argument_keys, created_at, \
+     replay_of) \
      SELECT r.column1, r.column2, r.column3, r.column4, r.column5, r.column6, r.column7, \
      r.column8, r.column9, r.column10, r.column11, r.column12, r.column13, r.column14, \
-     CASE WHEN o.record_arguments THEN r.column15 ELSE NULL END, r.column16 \
+     CASE WHEN o.record_arguments THEN r.column15 ELSE NULL END, r.column16, r.column17 \
      FROM (VALUES";
 const INSERT_BATCH_TAIL: &str = ") AS r JOIN organizations o ON o.id = r.column2 \
      WHERE (r.column3 IS NULL OR EXISTS (SELECT 1 FROM voice_agents a \
@@ -248,7 +256,7 @@ const INSERT_BATCH_TAIL: &str = ") AS r JOIN organizations o ON o.id = r.column2
           WHERE s.id = r.column8 AND s.organization_id = r.column2)) \
      RETURNING id, organization_id, agent_id, tool_id, tool_version_id, function, call_id, \
      call_session_id, started_at, duration_us, fuel_consumed, peak_memory_bytes, outcome, \
-     error_kind, argument_keys, created_at";
+     error_kind, argument_keys, created_at, replay_of";
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
@@ -276,7 +284,8 @@ fn bind_invocation<'q>(
         .bind(new.outcome.as_str())
         .bind(new.error_kind.as_deref())
         .bind(argument_keys)
-        .bind(micros(now())))
+        .bind(micros(now()))
+        .bind(new.replay_of.as_deref()))
 }
 
 fn recorded(row: Option<AnyRow>) -> Result<Invocation> {

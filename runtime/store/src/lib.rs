@@ -51,6 +51,7 @@
 
 mod agents;
 mod backend;
+mod call_outcomes;
 mod call_sessions;
 mod error;
 mod invocations;
@@ -69,6 +70,9 @@ pub use agents::{
     AgentFilter, AgentTool, AgentToolSettings, NewVoiceAgent, VoiceAgent, VoiceAgentUpdate,
 };
 pub use backend::{Backend, SQLITE_BUSY_TIMEOUT};
+pub use call_outcomes::{
+    CALL_OUTCOME_PRUNE_BATCH, CallClaim, CallKey, ClaimTerms, RecordedOutcome,
+};
 pub use call_sessions::{CallDirection, CallSession, NewCallSession};
 pub use error::{Result, StoreError};
 pub use invocations::{
@@ -77,7 +81,9 @@ pub use invocations::{
 pub use lookup::InvocationTarget;
 pub use organizations::{ApiKey, NewApiKey, Organization, OrganizationUpdate};
 pub use page::{MAX_PAGE_SIZE, Page, PageRequest};
-pub use sealed::{GeneratedKey, KeyRing, KeyRingError, SealError, SealedSecret, SecretIdentity};
+pub use sealed::{
+    GeneratedKey, KeyRing, KeyRingError, OutcomeIdentity, SealError, SealedSecret, SecretIdentity,
+};
 pub use secrets::{SealedSecretRow, SecretInfo};
 pub use store::{Store, StoreOptions};
 pub use tools::{

@@ -22,6 +22,14 @@
 //!                                    u32 big-endian byte length ‖ bytes
 //! ```
 //!
+//! A call's recorded outcome (exactly-once calls) is sealed in the same format, bound to
+//! its call under its own label, so that neither kind of record opens as the other:
+//!
+//! ```text
+//! "warden:call-outcome" ‖ 0x01 ‖ for each of organization id, agent id, function, call id,
+//!                                   key id: u32 big-endian byte length ‖ bytes
+//! ```
+//!
 //! # Key ring
 //!
 //! Entries `key-id:base64-of-32-bytes`, separated by commas (in `WARDEN_SECRET_KEYS`) or
@@ -57,6 +65,7 @@ pub const KEYS_ENV: &str = "WARDEN_SECRET_KEYS";
 pub const KEY_FILE_ENV: &str = "WARDEN_SECRET_KEY_FILE";
 
 const AAD_LABEL: &[u8] = b"warden:sealed-secret";
+const OUTCOME_AAD_LABEL: &[u8] = b"warden:call-outcome";
 
 /// The row a secret belongs to; bound into the record's associated data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +76,37 @@ pub struct SecretIdentity<'a> {
     pub tool_id: &'a str,
     /// The secret's name, as the tool declares it.
     pub name: &'a str,
+}
+
+impl SecretIdentity<'_> {
+    fn fields(&self) -> [&str; 3] {
+        [self.organization_id, self.tool_id, self.name]
+    }
+}
+
+/// The call a recorded outcome belongs to ([`KeyRing::seal_outcome`]); bound into the
+/// record's associated data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutcomeIdentity<'a> {
+    /// The organization the call ran for.
+    pub organization_id: &'a str,
+    /// The agent that made the call.
+    pub agent_id: &'a str,
+    /// `{tool}__{function}`.
+    pub function: &'a str,
+    /// The caller's call id.
+    pub call_id: &'a str,
+}
+
+impl OutcomeIdentity<'_> {
+    fn fields(&self) -> [&str; 4] {
+        [
+            self.organization_id,
+            self.agent_id,
+            self.function,
+            self.call_id,
+        ]
+    }
 }
 
 /// Why a record could not be sealed or opened. Never carries key material or plaintext.
@@ -378,16 +418,66 @@ impl KeyRing {
         identity: &SecretIdentity<'_>,
         value: &SecretString,
     ) -> Result<SealedSecret, SealError> {
+        self.seal_record(
+            AAD_LABEL,
+            &identity.fields(),
+            value.expose_secret().as_bytes(),
+        )
+    }
+
+    /// Opens a record sealed for the row `identity`, with whichever key of the ring sealed it.
+    pub fn open(
+        &self,
+        identity: &SecretIdentity<'_>,
+        sealed: &SealedSecret,
+    ) -> Result<SecretString, SealError> {
+        let plaintext = self.open_record(AAD_LABEL, &identity.fields(), sealed)?;
+        match String::from_utf8(plaintext) {
+            Ok(value) => Ok(SecretString::from(value)),
+            Err(error) => {
+                error.into_bytes().zeroize();
+                Err(SealError::NotUtf8)
+            }
+        }
+    }
+
+    /// Seals a call's recorded outcome for the call `identity` under the primary key.
+    /// Its associated data has its own label, so an outcome record never opens as a
+    /// secret, nor a secret as an outcome.
+    pub fn seal_outcome(
+        &self,
+        identity: &OutcomeIdentity<'_>,
+        value: &[u8],
+    ) -> Result<SealedSecret, SealError> {
+        self.seal_record(OUTCOME_AAD_LABEL, &identity.fields(), value)
+    }
+
+    /// Opens an outcome sealed for the call `identity`.
+    pub fn open_outcome(
+        &self,
+        identity: &OutcomeIdentity<'_>,
+        sealed: &SealedSecret,
+    ) -> Result<Zeroizing<Vec<u8>>, SealError> {
+        self.open_record(OUTCOME_AAD_LABEL, &identity.fields(), sealed)
+            .map(Zeroizing::new)
+    }
+
+    fn seal_record(
+        &self,
+        label: &[u8],
+        fields: &[&str],
+        value: &[u8],
+    ) -> Result<SealedSecret, SealError> {
         let key = &self.keys[0];
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(SealError::Random)?;
-        let aad = associated_data(identity, &key.id);
+        let aad = associated_data(label, fields, &key.id);
         let ciphertext = key
             .cipher
             .encrypt(
                 Nonce::from_slice(&nonce),
                 Payload {
-                    msg: value.expose_secret().as_bytes(),
+                    msg: value,
                     aad: &aad,
                 },
             )
@@ -402,21 +492,20 @@ impl KeyRing {
         Ok(SealedSecret { bytes, key_id_len })
     }
 
-    /// Opens a record sealed for the row `identity`, with whichever key of the ring sealed it.
-    pub fn open(
+    fn open_record(
         &self,
-        identity: &SecretIdentity<'_>,
+        label: &[u8],
+        fields: &[&str],
         sealed: &SealedSecret,
-    ) -> Result<SecretString, SealError> {
+    ) -> Result<Vec<u8>, SealError> {
         let key_id = sealed.key_id();
         let key = self
             .keys
             .iter()
             .find(|key| key.id == key_id)
             .ok_or_else(|| SealError::UnknownKey(key_id.to_owned()))?;
-        let aad = associated_data(identity, key_id);
-        let plaintext = key
-            .cipher
+        let aad = associated_data(label, fields, key_id);
+        key.cipher
             .decrypt(
                 Nonce::from_slice(sealed.nonce()),
                 Payload {
@@ -424,29 +513,17 @@ impl KeyRing {
                     aad: &aad,
                 },
             )
-            .map_err(|_| SealError::OpenFailed)?;
-        match String::from_utf8(plaintext) {
-            Ok(value) => Ok(SecretString::from(value)),
-            Err(error) => {
-                error.into_bytes().zeroize();
-                Err(SealError::NotUtf8)
-            }
-        }
+            .map_err(|_| SealError::OpenFailed)
     }
 }
 
-fn associated_data(identity: &SecretIdentity<'_>, key_id: &str) -> Vec<u8> {
-    let fields = [
-        identity.organization_id,
-        identity.tool_id,
-        identity.name,
-        key_id,
-    ];
-    let len = AAD_LABEL.len() + 1 + fields.iter().map(|f| 4 + f.len()).sum::<usize>();
+fn associated_data(label: &[u8], fields: &[&str], key_id: &str) -> Vec<u8> {
+    let len =
+        label.len() + 1 + fields.iter().map(|f| 4 + f.len()).sum::<usize>() + 4 + key_id.len();
     let mut aad = Vec::with_capacity(len);
-    aad.extend_from_slice(AAD_LABEL);
+    aad.extend_from_slice(label);
     aad.push(FORMAT_VERSION);
-    for field in fields {
+    for field in fields.iter().chain([&key_id]) {
         // Ids and names are far below 4 GiB; saturate rather than panic.
         let field_len = u32::try_from(field.len()).unwrap_or(u32::MAX);
         aad.extend_from_slice(&field_len.to_be_bytes());

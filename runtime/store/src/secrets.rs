@@ -240,10 +240,11 @@ impl Store {
         Ok(())
     }
 
-    /// Re-seals, under the ring's primary key, every secret of every organization that is
-    /// sealed under another key, in one transaction; returns how many were rewrapped.
-    /// Operator-wide (`warden keys rewrap`). A row sealed under a key the ring lacks, or
-    /// one that fails to open, aborts the whole rewrap and changes nothing.
+    /// Re-seals, under the ring's primary key, every sealed record of every organization
+    /// that is sealed under another key — secrets and recorded call outcomes — in one
+    /// transaction; returns how many were rewrapped. Operator-wide (`warden keys
+    /// rewrap`). A row sealed under a key the ring lacks, or one that fails to open,
+    /// aborts the whole rewrap and changes nothing.
     pub async fn rewrap_secrets(&self, keys: &KeyRing) -> Result<u64> {
         let primary = keys.primary_key_id();
         let mut w = self.begin_write().await?;
@@ -272,6 +273,7 @@ impl Store {
             .await?;
             rewrapped += result.rows_affected();
         }
+        rewrapped += self.rewrap_call_outcomes(&mut w.tx, keys).await?;
         w.commit().await?;
         Ok(rewrapped)
     }

@@ -12,6 +12,7 @@ mod support;
 
 mod calls;
 mod mcp;
+mod once;
 mod routes;
 mod worker;
 

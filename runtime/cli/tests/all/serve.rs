@@ -781,14 +781,20 @@ impl GrantedServer {
         (tool, agent)
     }
 
-    /// `POST /worker/v1/agents/{agent}/invoke`: the status and the answer.
+    /// `POST /worker/v1/agents/{agent}/invoke` as a new call (a call id of
+    /// its own): the status and the answer.
     pub(crate) fn invoke(&self, agent: &str, name: &str, arguments: Value) -> (u16, Value) {
+        static TURN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let turn = TURN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (status, body) = http(
             &self.server.address,
             "POST",
             &format!("/worker/v1/agents/{agent}/invoke"),
             Some(&self.worker),
-            Some(&json!({ "name": name, "arguments": arguments, "call_id": "turn-1" }).to_string()),
+            Some(
+                &json!({ "name": name, "arguments": arguments, "call_id": format!("turn-{turn}") })
+                    .to_string(),
+            ),
         );
         (status, serde_json::from_str(&body).unwrap())
     }

@@ -43,6 +43,7 @@ fn call(
         },
         error_kind: error.map(str::to_owned),
         argument_keys: Some(json!(["date"])),
+        replay_of: None,
     }
 }
 

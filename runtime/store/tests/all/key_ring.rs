@@ -4,7 +4,7 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 
 use secrecy::{ExposeSecret, SecretString};
-use warden_store::{KeyRing, KeyRingError, SealError, SecretIdentity};
+use warden_store::{KeyRing, KeyRingError, OutcomeIdentity, SealError, SecretIdentity};
 
 use crate::support::{entry, ring};
 
@@ -69,6 +69,68 @@ fn the_associated_data_binds_every_identity_field() {
             Err(SealError::OpenFailed)
         ));
     }
+}
+
+#[test]
+fn outcome_records_bind_their_call_and_never_open_as_secrets() {
+    let keys = ring(&entry("k1", 7));
+    let call = OutcomeIdentity {
+        organization_id: "org-1",
+        agent_id: "agent-1",
+        function: "calendar__book",
+        call_id: "call-1",
+    };
+    let outcome = keys.seal_outcome(&call, br#"{"result":1}"#).unwrap();
+    assert_eq!(
+        &keys.open_outcome(&call, &outcome).unwrap()[..],
+        br#"{"result":1}"#
+    );
+    for other in [
+        OutcomeIdentity {
+            organization_id: "org-2",
+            ..call
+        },
+        OutcomeIdentity {
+            agent_id: "agent-2",
+            ..call
+        },
+        OutcomeIdentity {
+            function: "calendar__cancel",
+            ..call
+        },
+        OutcomeIdentity {
+            call_id: "call-2",
+            ..call
+        },
+    ] {
+        assert!(matches!(
+            keys.open_outcome(&other, &outcome),
+            Err(SealError::OpenFailed)
+        ));
+    }
+    // The labels differ: a secret whose fields spell the same text does not
+    // open as an outcome, nor an outcome as a secret.
+    let secret = keys
+        .seal(
+            &SecretIdentity {
+                organization_id: "org-1",
+                tool_id: "agent-1",
+                name: "calendar__book",
+            },
+            &"v".into(),
+        )
+        .unwrap();
+    let as_call = OutcomeIdentity {
+        call_id: "",
+        ..call
+    };
+    assert!(keys.open_outcome(&as_call, &secret).is_err());
+    let as_secret = SecretIdentity {
+        organization_id: "org-1",
+        tool_id: "agent-1",
+        name: "calendar__book",
+    };
+    assert!(keys.open(&as_secret, &outcome).is_err());
 }
 
 #[test]

@@ -4,6 +4,7 @@
 mod support;
 
 mod agents;
+mod call_outcomes;
 mod call_sessions;
 mod invocations;
 mod key_ring;

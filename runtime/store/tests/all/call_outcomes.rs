@@ -1,0 +1,318 @@
+//! Exactly-once calls: claims, recorded outcomes, leases, expiry and rewrap.
+
+use chrono::{Duration, Utc};
+use warden_store::{CallClaim, CallKey, ClaimTerms, KeyRing, StoreError};
+
+use crate::agents::new_agent;
+use crate::support::{TestDb, entry, on_both_backends, ring};
+
+on_both_backends!(
+    a_call_is_claimed_once_and_its_outcome_answers_repeats,
+    concurrent_claims_of_one_call_run_it_once,
+    a_stale_claim_is_taken_over_once_and_its_holder_cannot_complete,
+    expired_outcomes_count_for_nothing_and_are_pruned,
+    a_released_call_runs_again,
+    another_organizations_agent_is_not_found,
+    rewrap_covers_recorded_outcomes,
+);
+
+async fn setup(db: &TestDb) -> (String, String) {
+    let org = db.store.create_organization("acme", false).await.unwrap();
+    let agent = db
+        .store
+        .create_agent(&org.id, &new_agent("A", true))
+        .await
+        .unwrap();
+    (org.id, agent.id)
+}
+
+fn key<'a>(org: &'a str, agent: &'a str, call_id: &'a str) -> CallKey<'a> {
+    CallKey {
+        organization_id: org,
+        agent_id: agent,
+        function: "google_calendar__create_event",
+        call_id,
+    }
+}
+
+fn terms(hash: &str) -> ClaimTerms<'_> {
+    ClaimTerms {
+        arguments_hash: hash,
+        lease_until: Utc::now() + Duration::seconds(60),
+        expires_at: Utc::now() + Duration::hours(24),
+    }
+}
+
+fn claimed(claim: CallClaim) -> String {
+    match claim {
+        CallClaim::Run(token) => token,
+        other => panic!("expected to run the call, got {other:?}"),
+    }
+}
+
+/// Seals `outcome` for `key` and records it under `claim`.
+async fn complete(
+    db: &TestDb,
+    keys: &KeyRing,
+    key: &CallKey<'_>,
+    claim: &str,
+    outcome: &str,
+) -> bool {
+    let sealed = keys
+        .seal_outcome(&key.identity(), outcome.as_bytes())
+        .unwrap();
+    db.store
+        .complete_call(key, claim, "inv-1", &sealed)
+        .await
+        .unwrap()
+}
+
+async fn count(db: &TestDb) -> i64 {
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    let count = sqlx::query_scalar("SELECT COUNT(*) FROM call_outcomes")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    count
+}
+
+async fn a_call_is_claimed_once_and_its_outcome_answers_repeats(db: &TestDb) {
+    let keys = ring(&entry("k1", 1));
+    let (org, agent) = setup(db).await;
+    let call = key(&org, &agent, "call_1");
+    let claim = claimed(db.store.claim_call(&call, &terms("h1")).await.unwrap());
+
+    // While it runs, a repeat is told so, and other arguments are a reuse.
+    assert_eq!(
+        db.store.claim_call(&call, &terms("h1")).await.unwrap(),
+        CallClaim::Running
+    );
+    assert_eq!(
+        db.store.claim_call(&call, &terms("h2")).await.unwrap(),
+        CallClaim::Reused
+    );
+
+    assert!(complete(db, &keys, &call, &claim, r#"{"result":{"id":"evt"}}"#).await);
+    // Completing twice does nothing more.
+    assert!(!complete(db, &keys, &call, &claim, r#"{"result":{"id":"other"}}"#).await);
+    let CallClaim::Done(recorded) = db.store.claim_call(&call, &terms("h1")).await.unwrap() else {
+        panic!("expected the recorded outcome")
+    };
+    assert_eq!(recorded.invocation_id, "inv-1");
+    let opened = keys
+        .open_outcome(&call.identity(), &recorded.sealed)
+        .unwrap();
+    assert_eq!(&opened[..], br#"{"result":{"id":"evt"}}"#);
+    assert_eq!(
+        db.store.claim_call(&call, &terms("h2")).await.unwrap(),
+        CallClaim::Reused
+    );
+
+    // The key is (agent, function, call id): any other part makes a new call.
+    let other_function = CallKey {
+        function: "google_calendar__cancel_event",
+        ..call
+    };
+    claimed(
+        db.store
+            .claim_call(&other_function, &terms("h1"))
+            .await
+            .unwrap(),
+    );
+    claimed(
+        db.store
+            .claim_call(&key(&org, &agent, "call_2"), &terms("h1"))
+            .await
+            .unwrap(),
+    );
+    let second = db
+        .store
+        .create_agent(&org, &new_agent("B", true))
+        .await
+        .unwrap();
+    claimed(
+        db.store
+            .claim_call(&key(&org, &second.id, "call_1"), &terms("h1"))
+            .await
+            .unwrap(),
+    );
+
+    // An outcome opens only for its own call.
+    let moved = key(&org, &agent, "call_2");
+    assert!(
+        keys.open_outcome(&moved.identity(), &recorded.sealed)
+            .is_err()
+    );
+}
+
+async fn concurrent_claims_of_one_call_run_it_once(db: &TestDb) {
+    let (org, agent) = setup(db).await;
+    let claims = (0..10).map(|_| {
+        let (store, org, agent) = (db.store.clone(), org.clone(), agent.clone());
+        tokio::spawn(async move {
+            store
+                .claim_call(&key(&org, &agent, "call_race"), &terms("h"))
+                .await
+        })
+    });
+    let mut runs = 0;
+    for claim in claims.collect::<Vec<_>>() {
+        match claim.await.unwrap().unwrap() {
+            CallClaim::Run(_) => runs += 1,
+            CallClaim::Running => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(runs, 1);
+    assert_eq!(count(db).await, 1);
+}
+
+async fn a_stale_claim_is_taken_over_once_and_its_holder_cannot_complete(db: &TestDb) {
+    let keys = ring(&entry("k1", 1));
+    let (org, agent) = setup(db).await;
+    let call = key(&org, &agent, "call_lease");
+    // A claim whose lease has already run out: its replica is presumed gone.
+    let lapsed = ClaimTerms {
+        lease_until: Utc::now() - Duration::seconds(1),
+        ..terms("h")
+    };
+    let old = claimed(db.store.claim_call(&call, &lapsed).await.unwrap());
+    let takeovers = (0..6).map(|_| {
+        let (store, org, agent) = (db.store.clone(), org.clone(), agent.clone());
+        tokio::spawn(async move {
+            store
+                .claim_call(&key(&org, &agent, "call_lease"), &terms("h"))
+                .await
+        })
+    });
+    let mut new = Vec::new();
+    for claim in takeovers.collect::<Vec<_>>() {
+        if let CallClaim::Run(token) = claim.await.unwrap().unwrap() {
+            new.push(token);
+        }
+    }
+    assert_eq!(new.len(), 1, "exactly one request takes the call over");
+    // The old holder's late outcome is not recorded; the new one's is.
+    assert!(!complete(db, &keys, &call, &old, r#"{"result":"late"}"#).await);
+    db.store.release_call(&call, &old).await.unwrap();
+    assert_eq!(count(db).await, 1);
+    assert!(complete(db, &keys, &call, &new[0], r#"{"result":"new"}"#).await);
+    assert!(matches!(
+        db.store.claim_call(&call, &terms("h")).await.unwrap(),
+        CallClaim::Done(_)
+    ));
+}
+
+async fn expired_outcomes_count_for_nothing_and_are_pruned(db: &TestDb) {
+    let keys = ring(&entry("k1", 1));
+    let (org, agent) = setup(db).await;
+    let call = key(&org, &agent, "call_old");
+    let soon = ClaimTerms {
+        expires_at: Utc::now() + Duration::milliseconds(300),
+        ..terms("h1")
+    };
+    let claim = claimed(db.store.claim_call(&call, &soon).await.unwrap());
+    assert!(complete(db, &keys, &call, &claim, r#"{"result":1}"#).await);
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    // Expired: a repeat runs again, whatever its arguments.
+    claimed(db.store.claim_call(&call, &terms("h2")).await.unwrap());
+
+    // Expired rows of any call go, a bounded batch per claim.
+    let past = Utc::now() - Duration::seconds(1);
+    for i in 0..3 {
+        let id = format!("call_gone_{i}");
+        let gone = ClaimTerms {
+            expires_at: past,
+            ..terms("h")
+        };
+        claimed(
+            db.store
+                .claim_call(&key(&org, &agent, &id), &gone)
+                .await
+                .unwrap(),
+        );
+    }
+    claimed(
+        db.store
+            .claim_call(&key(&org, &agent, "call_new"), &terms("h"))
+            .await
+            .unwrap(),
+    );
+    // call_old (live again) and call_new; the claims pruned the expired ones.
+    assert_eq!(count(db).await, 2);
+}
+
+async fn a_released_call_runs_again(db: &TestDb) {
+    let (org, agent) = setup(db).await;
+    let call = key(&org, &agent, "call_refused");
+    let claim = claimed(db.store.claim_call(&call, &terms("h1")).await.unwrap());
+    // Releasing with another token changes nothing.
+    db.store.release_call(&call, "not-the-claim").await.unwrap();
+    assert_eq!(
+        db.store.claim_call(&call, &terms("h1")).await.unwrap(),
+        CallClaim::Running
+    );
+    db.store.release_call(&call, &claim).await.unwrap();
+    assert_eq!(count(db).await, 0);
+    // Released, the call id is free, even for other arguments.
+    claimed(db.store.claim_call(&call, &terms("h2")).await.unwrap());
+}
+
+async fn another_organizations_agent_is_not_found(db: &TestDb) {
+    let keys = ring(&entry("k1", 1));
+    let (org, agent) = setup(db).await;
+    let other = db.store.create_organization("globex", false).await.unwrap();
+    let call = key(&org, &agent, "call_x");
+    let claim = claimed(db.store.claim_call(&call, &terms("h")).await.unwrap());
+    assert!(complete(db, &keys, &call, &claim, r#"{"result":"secret"}"#).await);
+
+    // Another organization naming this agent finds nothing and changes nothing.
+    let foreign = key(&other.id, &agent, "call_x");
+    assert!(matches!(
+        db.store.claim_call(&foreign, &terms("h")).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        db.store
+            .claim_call(&key(&other.id, &agent, "call_y"), &terms("h"))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    db.store.release_call(&foreign, &claim).await.unwrap();
+    assert!(!complete(db, &keys, &foreign, &claim, r#"{"result":"forged"}"#).await);
+    assert_eq!(count(db).await, 1);
+    assert!(matches!(
+        db.store.claim_call(&call, &terms("h")).await.unwrap(),
+        CallClaim::Done(_)
+    ));
+}
+
+async fn rewrap_covers_recorded_outcomes(db: &TestDb) {
+    let old = ring(&entry("old", 1));
+    let (org, agent) = setup(db).await;
+    let call = key(&org, &agent, "call_rewrap");
+    let claim = claimed(db.store.claim_call(&call, &terms("h")).await.unwrap());
+    assert!(complete(db, &old, &call, &claim, r#"{"result":"kept"}"#).await);
+    // A claim still running has nothing sealed to rewrap.
+    claimed(
+        db.store
+            .claim_call(&key(&org, &agent, "call_running"), &terms("h"))
+            .await
+            .unwrap(),
+    );
+
+    let rotated = ring(&format!("{},{}", entry("new", 2), entry("old", 1)));
+    assert_eq!(db.store.rewrap_secrets(&rotated).await.unwrap(), 1);
+    assert_eq!(db.store.rewrap_secrets(&rotated).await.unwrap(), 0);
+    let CallClaim::Done(recorded) = db.store.claim_call(&call, &terms("h")).await.unwrap() else {
+        panic!("expected the recorded outcome")
+    };
+    assert_eq!(recorded.sealed.key_id(), "new");
+    // The new key alone opens it.
+    let new_only = ring(&entry("new", 2));
+    let opened = new_only
+        .open_outcome(&call.identity(), &recorded.sealed)
+        .unwrap();
+    assert_eq!(&opened[..], br#"{"result":"kept"}"#);
+}
