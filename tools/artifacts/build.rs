@@ -1,6 +1,7 @@
 //! Builds the guest workspace (`tools/`) for wasm32-wasip2 with a nested cargo
 //! and generates path constants for every component, so `cargo test` needs no
-//! manual build step.
+//! manual build step; also for the frozen components in `frozen/`, which are
+//! never rebuilt.
 
 use std::env;
 use std::fmt::Write as _;
@@ -85,6 +86,26 @@ fn main() {
         writeln!(code, "    ({name:?}, {constant}),").unwrap();
     }
     writeln!(code, "];").unwrap();
+    // Components built against released contract versions, kept as bytes.
+    let frozen_dir = artifacts_dir.join("frozen");
+    println!("cargo:rerun-if-changed={}", frozen_dir.display());
+    let mut frozen: Vec<PathBuf> = std::fs::read_dir(&frozen_dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", frozen_dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+        .collect();
+    frozen.sort();
+    for path in frozen {
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let constant = stem.replace(['-', '.'], "_").to_uppercase();
+        writeln!(code, "/// The frozen component `{stem}.wasm`.").unwrap();
+        writeln!(
+            code,
+            "pub const {constant}: &str = {:?};",
+            path.display().to_string()
+        )
+        .unwrap();
+    }
     writeln!(code, "/// The bundled tools' component bytes.").unwrap();
     writeln!(code, "pub const BUNDLED: &[&[u8]] = &[").unwrap();
     for path in &bundle {

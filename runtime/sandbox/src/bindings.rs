@@ -5,7 +5,7 @@
 
 mod generated {
     wasmtime::component::bindgen!({
-        path: "../../wit",
+        path: "../../wit/0.1.0",
         world: "warden:tool/tool",
         exports: { default: async },
         with: {

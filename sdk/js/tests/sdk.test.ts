@@ -187,7 +187,7 @@ describe("metadata", () => {
 
   test("the packaged WIT is the repository's", () => {
     const ours = new URL("../wit/", import.meta.url).pathname;
-    const repo = new URL("../../../wit/", import.meta.url).pathname;
+    const repo = new URL("../../../wit/0.1.0/", import.meta.url).pathname;
     const files = (dir: string, base = ""): string[] =>
       readdirSync(join(dir, base)).flatMap((f) =>
         statSync(join(dir, base, f)).isDirectory() ? files(dir, join(base, f)) : [join(base, f)],

@@ -223,7 +223,7 @@ pub mod __private {
     )]
     pub mod bindings {
         wit_bindgen::generate!({
-            path: "../../wit",
+            path: "../../wit/0.1.0",
             world: "warden:tool/tool",
             generate_all,
             pub_export_macro: true,
