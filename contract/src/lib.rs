@@ -23,5 +23,7 @@ mod name;
 
 pub use error::{ErrorKind, UnknownErrorKind};
 pub use host_pattern::{HostPatternSyntax, PatternHost, is_valid_host_pattern, parse_host_pattern};
-pub use metadata::{Credential, FunctionSpec, METADATA_FORMAT, OAuth2, SecretSpec, ToolMetadata};
+pub use metadata::{
+    Credential, FunctionHints, FunctionSpec, METADATA_FORMAT, OAuth2, SecretSpec, ToolMetadata,
+};
 pub use name::{MAX_NAME, MAX_QUALIFIED_NAME, NAME_RULE, QUALIFIED_SEPARATOR, is_valid_name};

@@ -38,6 +38,24 @@ pub struct FunctionSpec {
     pub parameters: Value,
     /// Whether it changes nothing upstream.
     pub read_only: bool,
+    /// What else it declares about its effects (contract 0.2.0 and later);
+    /// `None` for tools built against 0.1.0, which could not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hints: Option<FunctionHints>,
+    /// JSON Schema of its JSON result, when the tool declares one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<Value>,
+}
+
+/// A function's effect hints, as MCP's tool annotations carry them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionHints {
+    /// Calling it again with the same arguments has no further effect.
+    pub idempotent: bool,
+    /// It may destroy or overwrite something rather than only add.
+    pub destructive: bool,
+    /// It reaches outside services or people.
+    pub open_world: bool,
 }
 
 /// A secret the tool may read.
@@ -96,7 +114,8 @@ impl ToolMetadata {
     pub fn from_stored(stored: Value) -> Result<ToolMetadata, String> {
         let stored: Stored = serde_json::from_value(stored).map_err(|e| e.to_string())?;
         match stored.format {
-            1 => Ok(stored.metadata),
+            // Format 2 added the optional `hints` and `output_schema`.
+            1 | 2 => Ok(stored.metadata),
             other => Err(format!(
                 "metadata format {other} is not known (this build reads format {METADATA_FORMAT})"
             )),
@@ -107,7 +126,7 @@ impl ToolMetadata {
 /// The format of stored metadata ([`ToolMetadata::to_stored`]). Raise it, and
 /// teach [`ToolMetadata::from_stored`] the previous one, whenever the stored
 /// shape changes.
-pub const METADATA_FORMAT: u32 = 1;
+pub const METADATA_FORMAT: u32 = 2;
 
 #[derive(Serialize)]
 struct StoredRef<'a> {
@@ -156,6 +175,12 @@ mod tests {
                 description: "Echoes a message.".into(),
                 parameters: json!({"type": "object"}),
                 read_only: true,
+                hints: Some(FunctionHints {
+                    idempotent: true,
+                    destructive: false,
+                    open_world: false,
+                }),
+                output_schema: Some(json!({"type": "object"})),
             }],
             oauth: None,
         }
@@ -170,6 +195,19 @@ mod tests {
     }
 
     #[test]
+    fn a_format_1_row_reads_without_hints_or_output_schema() {
+        let mut old = sample().to_stored().unwrap();
+        old["format"] = json!(1);
+        let function = &mut old["functions"][0];
+        function.as_object_mut().unwrap().remove("hints");
+        function.as_object_mut().unwrap().remove("output_schema");
+        let read = ToolMetadata::from_stored(old).unwrap();
+        assert_eq!(read.functions[0].hints, None);
+        assert_eq!(read.functions[0].output_schema, None);
+        assert_eq!(read.functions[0].name, "echo");
+    }
+
+    #[test]
     fn a_row_written_before_the_format_field_reads_as_format_1() {
         // What `tool_versions.metadata` held before the format tag: the plain
         // serde shape of the metadata.
@@ -181,8 +219,11 @@ mod tests {
     #[test]
     fn an_unknown_format_is_refused() {
         let mut stored = sample().to_stored().unwrap();
-        stored["format"] = json!(2);
+        stored["format"] = json!(METADATA_FORMAT + 1);
         let err = ToolMetadata::from_stored(stored).unwrap_err();
-        assert!(err.contains("format 2"), "{err}");
+        assert!(
+            err.contains(&format!("format {}", METADATA_FORMAT + 1)),
+            "{err}"
+        );
     }
 }

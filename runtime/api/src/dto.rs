@@ -226,6 +226,10 @@ pub struct InvokeResult {
     /// The tool's result.
     #[schema(value_type = Value)]
     pub result: Box<RawValue>,
+    /// A short line the tool wants spoken to the person on the phone (tools
+    /// built against contract 0.2.0 or later), at most 1 KiB.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spoken: Option<String>,
     /// The audit row.
     pub invocation_id: String,
     /// Present when this answer repeats the recorded outcome of an earlier

@@ -470,8 +470,11 @@ impl SessionServer {
             Err(error) => return Ok(refused_call(&asked_for, error)),
         };
         let mut result = match invoked.result {
+            // A line to speak is the text content, the JSON the structured
+            // content; without one the text is the JSON itself.
             Ok(raw) => {
-                let mut result = CallToolResult::success(vec![ContentBlock::text(raw.get())]);
+                let text = invoked.spoken.as_deref().unwrap_or(raw.get());
+                let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
                 if let Ok(value @ Value::Object(_)) = serde_json::from_str::<Value>(raw.get()) {
                     result.structured_content = Some(value);
                 }
@@ -636,7 +639,19 @@ impl ServerHandler for SessionServer {
                     _ => serde_json::Map::new(),
                 };
                 let mut tool = Tool::new(f.name, f.description, schema);
-                tool.annotations = Some(ToolAnnotations::new().read_only(f.read_only));
+                let mut annotations = ToolAnnotations::new().read_only(f.read_only);
+                // Tools built against contract 0.1.0 could not declare these;
+                // left out, clients apply MCP's defaults.
+                if let Some(hints) = f.hints {
+                    annotations = annotations
+                        .idempotent(hints.idempotent)
+                        .destructive(hints.destructive)
+                        .open_world(hints.open_world);
+                }
+                tool.annotations = Some(annotations);
+                if let Some(Value::Object(schema)) = f.output_schema {
+                    tool.output_schema = Some(Arc::new(schema));
+                }
                 tool
             })
             .collect();

@@ -118,6 +118,7 @@ pub(crate) async fn invoke(
                 caller_call_id: !body.call_id.is_empty(),
                 call_id: body.call_id,
                 call_session_id: None,
+                call: None,
                 deadline,
             },
         )
@@ -134,6 +135,7 @@ pub(crate) async fn invoke(
     match invoked.result {
         Ok(result) => Ok(Json(InvokeResult {
             result,
+            spoken: invoked.spoken,
             invocation_id: invoked.invocation_id,
             replay_of: invoked.replay_of,
         })),

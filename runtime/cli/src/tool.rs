@@ -385,6 +385,7 @@ async fn call(args: CallArgs) -> ExitCode {
         organization_id: args.organization_id.clone(),
         agent_id: args.agent_id.clone(),
         config: args.invoke.config.clone(),
+        call: None,
     };
     // A refreshed OAuth2 token is kept in memory for this process only; the
     // CLI has no store to seal it into, and never prints it.
@@ -469,6 +470,7 @@ async fn bench(args: BenchArgs) -> ExitCode {
         organization_id: "bench".into(),
         agent_id: None,
         config: args.invoke.config.clone(),
+        call: None,
     };
     let template = args.invoke.call(context, secrets);
 

@@ -54,8 +54,8 @@ pub use worker::{
 // The store's and the sandbox's types that core's methods take and return:
 // the layers above core speak only core's vocabulary.
 pub use warden_sandbox::{
-    Error as ToolCallError, ErrorKind, HostPattern, HttpGrants, Limits, MAX_QUALIFIED_NAME, Origin,
-    is_valid_name,
+    CallDirection as PhoneCallDirection, Error as ToolCallError, ErrorKind, FunctionHints,
+    HostPattern, HttpGrants, Limits, MAX_QUALIFIED_NAME, Origin, PhoneCall, is_valid_name,
 };
 pub use warden_store::{
     AgentFilter, CallDirection, Invocation, InvocationFilter, InvocationStats, KeyRing,

@@ -54,7 +54,11 @@ const LONGEST_WAIT: Duration = Duration::from_millis(200);
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum Recorded {
-    Result(Box<RawValue>),
+    Result {
+        result: Box<RawValue>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        spoken: Option<String>,
+    },
     Error(ToolCallError),
 }
 
@@ -225,7 +229,10 @@ impl Core {
             self.store.release_call(key, claim).await
         } else {
             let recorded = match &invoked.result {
-                Ok(result) => Recorded::Result(result.clone()),
+                Ok(result) => Recorded::Result {
+                    result: result.clone(),
+                    spoken: invoked.spoken.clone(),
+                },
                 Err(error) => Recorded::Error(error.clone()),
             };
             let sealed = serde_json::to_vec(&recorded)
@@ -260,9 +267,9 @@ impl Core {
             .keys
             .open_outcome(&key.identity(), &recorded.sealed)
             .map_err(warden_store::StoreError::from)?;
-        let result = match serde_json::from_slice::<Recorded>(&plain) {
-            Ok(Recorded::Result(result)) => Ok(result),
-            Ok(Recorded::Error(error)) => Err(error),
+        let (result, spoken) = match serde_json::from_slice::<Recorded>(&plain) {
+            Ok(Recorded::Result { result, spoken }) => (Ok(result), spoken),
+            Ok(Recorded::Error(error)) => (Err(error), None),
             Err(_) => {
                 return Err(warden_store::StoreError::Corrupt(
                     "a recorded call outcome does not parse".to_owned(),
@@ -314,6 +321,7 @@ impl Core {
             .await?;
         Ok(Invoked {
             result,
+            spoken,
             report,
             invocation_id: invocation.id,
             replay_of: Some(recorded.invocation_id),
@@ -354,13 +362,16 @@ mod tests {
 
     #[test]
     fn a_recorded_outcome_round_trips() {
-        let result =
-            Recorded::Result(RawValue::from_string(r#"{"id":"evt_1"}"#.to_owned()).unwrap());
+        let result = Recorded::Result {
+            result: RawValue::from_string(r#"{"id":"evt_1"}"#.to_owned()).unwrap(),
+            spoken: Some("You're booked.".to_owned()),
+        };
         let text = serde_json::to_string(&result).unwrap();
-        let Recorded::Result(back) = serde_json::from_str(&text).unwrap() else {
+        let Recorded::Result { result, spoken } = serde_json::from_str(&text).unwrap() else {
             panic!("{text}")
         };
-        assert_eq!(back.get(), r#"{"id":"evt_1"}"#);
+        assert_eq!(result.get(), r#"{"id":"evt_1"}"#);
+        assert_eq!(spoken.as_deref(), Some("You're booked."));
         let error = Recorded::Error(ToolCallError::tool(
             warden_sandbox::ErrorKind::Upstream,
             "the calendar is unreachable",

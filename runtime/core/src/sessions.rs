@@ -19,6 +19,7 @@ use crate::worker::InvocationRequest;
 use chrono::{TimeDelta, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
+use warden_sandbox::PhoneCall;
 use warden_store::{CallDirection, CallSession, NewCallSession, StoreError};
 
 /// Every call-session token starts with this. Session tokens authenticate
@@ -62,6 +63,9 @@ pub struct SessionPrincipal {
     pub agent_id: String,
     /// The session, for tagging the audit rows of its calls.
     pub call_session_id: String,
+    /// The phone call, as the session's tools see it (contract 0.2.0 and
+    /// later). Its `Debug` leaves out the numbers.
+    pub call: PhoneCall,
 }
 
 /// An inbound call a worker asks a session for: the agent taking it, the room
@@ -109,7 +113,14 @@ impl Core {
                     (None, Some(phone)) => warden_livekit::room_name(&agent_id, phone),
                     (None, None) => format!("agent-{agent_id}"),
                 };
-                (agent_id, call.phone_number, room)
+                // Without a number, Warden's own room name for this agent
+                // gives it.
+                let phone_number = call.phone_number.or_else(|| {
+                    warden_livekit::parse_room_name(&room)
+                        .filter(|parsed| parsed.agent_id == agent_id)
+                        .map(|parsed| parsed.phone)
+                });
+                (agent_id, phone_number, room)
             }
             (None, Some(room)) => {
                 let parsed = warden_livekit::parse_room_name(&room).ok_or_else(|| {
@@ -243,6 +254,7 @@ impl SessionPrincipal {
             organization_id: Some(self.organization_id.clone()),
             agent_id: self.agent_id.clone(),
             call_session_id: Some(self.call_session_id.clone()),
+            call: Some(self.call.clone()),
             ..request
         }
     }
@@ -263,10 +275,21 @@ pub(crate) fn session_principal(
     if !(live && matches) {
         return Err(CoreError::InvalidSession);
     }
+    let call = PhoneCall {
+        session_id: session.id.clone(),
+        direction: match session.direction {
+            CallDirection::Inbound => warden_sandbox::CallDirection::Inbound,
+            CallDirection::Outbound => warden_sandbox::CallDirection::Outbound,
+        },
+        caller_number: session.phone_number,
+        agent_number: None,
+        room: Some(session.room_name),
+    };
     Ok(SessionPrincipal {
         organization_id: session.organization_id,
         agent_id: session.agent_id,
         call_session_id: session.id,
+        call,
     })
 }
 

@@ -25,8 +25,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Instant, UNIX_EPOCH};
 use tracing::{Instrument as _, Span};
 use warden_sandbox::{
-    Call, CallContext, CallEnv, CallReport, Error as ToolCallError, RefreshedToken, SecretMap,
-    TokenCallback,
+    Call, CallContext, CallEnv, CallReport, Error as ToolCallError, PhoneCall, RefreshedToken,
+    SecretMap, TokenCallback,
 };
 use warden_store::{InvocationOutcome, InvocationTarget, NewInvocation, Tool as ToolRow};
 
@@ -45,6 +45,12 @@ pub struct FunctionSchema {
     /// Whether the tool declares that the function changes nothing (a hint
     /// for clients, e.g. MCP's `readOnlyHint`).
     pub read_only: bool,
+    /// The tool's other effect hints (MCP's `idempotentHint`,
+    /// `destructiveHint`, `openWorldHint`), when its contract version has
+    /// them.
+    pub hints: Option<warden_sandbox::FunctionHints>,
+    /// JSON Schema of the function's result, when the tool declares one.
+    pub output_schema: Option<Value>,
 }
 
 /// An agent's enabled functions, as the worker hands them to the LLM.
@@ -79,6 +85,9 @@ pub struct InvocationRequest {
     pub caller_call_id: bool,
     /// The LiveKit call session, when there is one.
     pub call_session_id: Option<String>,
+    /// The phone call the invocation is made during, for the tool's context
+    /// (set from the session, never from the request body).
+    pub call: Option<PhoneCall>,
     /// A deadline tighter than the tool's limits (the voice turn's).
     pub deadline: Option<Instant>,
 }
@@ -98,6 +107,7 @@ pub struct PreparedInvocation {
     pub(crate) call_id: String,
     caller_call_id: bool,
     pub(crate) call_session_id: Option<String>,
+    call: Option<PhoneCall>,
     pub(crate) deadline: Option<Instant>,
     pub(crate) started_at: DateTime<Utc>,
     /// The call's span, from [`Core::prepare`] to the audit row.
@@ -160,6 +170,9 @@ pub struct Invoked {
     pub report: CallReport,
     /// The audit row's id.
     pub invocation_id: String,
+    /// The line the tool wants spoken with its result (tools built against
+    /// contract 0.2.0 or later), redacted and bounded.
+    pub spoken: Option<String>,
     /// For a replay (a repeat of an exactly-once call, answered with the
     /// recorded outcome without running the tool): the audit row of the run
     /// whose outcome it is. The report is then empty.
@@ -197,6 +210,8 @@ impl Core {
                         description: f.description,
                         parameters: f.parameters,
                         read_only: f.read_only,
+                        hints: f.hints,
+                        output_schema: f.output_schema,
                     });
                 }
             }
@@ -438,6 +453,7 @@ impl Core {
             call_id: request.call_id,
             caller_call_id: request.caller_call_id,
             call_session_id: request.call_session_id,
+            call: request.call,
             deadline: request.deadline,
             started_at,
             span,
@@ -471,6 +487,7 @@ impl Core {
             call_id,
             caller_call_id: _,
             call_session_id,
+            call,
             deadline,
             started_at,
             span,
@@ -498,6 +515,7 @@ impl Core {
                             organization_id: org.clone(),
                             agent_id: Some(agent_id.clone()),
                             config,
+                            call,
                         },
                         secrets,
                         limits: self.settings.limits_for(&tool),
@@ -560,6 +578,7 @@ impl Core {
             .await?;
         Ok(Invoked {
             result: outcome.result,
+            spoken: outcome.spoken,
             report,
             invocation_id: invocation.id,
             replay_of: None,
@@ -627,6 +646,7 @@ impl Core {
                         organization_id: organization_id.to_owned(),
                         agent_id: Some(agent_id.to_owned()),
                         config: association.config,
+                        call: None,
                     },
                     secrets,
                     limits: self.settings.limits_for(&tool),

@@ -19,6 +19,7 @@ fn call(function: &str, arguments: serde_json::Value, config: serde_json::Value)
                 organization_id: "bench".into(),
                 agent_id: None,
                 config,
+                call: None,
             },
             ..CallEnv::default()
         },

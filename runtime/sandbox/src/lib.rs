@@ -37,6 +37,7 @@ mod stdio;
 mod store;
 mod tool;
 
+pub use bindings::ContractVersion;
 pub use compile::{ArtifactKey, ChildCompiler, ChildRequest, CompileLimits, compile_child};
 pub use encodings::redacted_spellings;
 pub use error::{Error, ErrorKind, MAX_ERROR_MESSAGE_BYTES, Origin};
@@ -44,12 +45,12 @@ pub use http::{HostPattern, HttpGrants, OAUTH_SECRET_NAMES, RefreshedToken, Toke
 pub use limits::Limits;
 pub use log::{LogLevel, LogRecord};
 pub use metadata::{
-    Credential, FunctionSpec, MAX_QUALIFIED_NAME, OAuth2, SecretSpec, ToolMetadata, caps,
-    is_valid_host_pattern, is_valid_name,
+    Credential, FunctionHints, FunctionSpec, MAX_QUALIFIED_NAME, OAuth2, SecretSpec, ToolMetadata,
+    caps, is_valid_host_pattern, is_valid_name,
 };
 pub use sandbox::{
-    Call, CallContext, CallEnv, CallOutcome, CallReport, HOST_TENANT, Instantiation, Sandbox,
-    SandboxConfig,
+    Call, CallContext, CallDirection, CallEnv, CallOutcome, CallReport, HOST_TENANT, Instantiation,
+    MAX_SPOKEN_BYTES, PhoneCall, Sandbox, SandboxConfig,
 };
 pub use schema::{
     MAX_EXPANDED_SCHEMA_NODES, MAX_PATTERN_BYTES, MAX_SCHEMA_BYTES, MAX_SCHEMA_DEPTH,

@@ -1,7 +1,8 @@
 //! Host side of the `log` import: records kept with the call, bounded.
 
-use crate::bindings::log::{Host, Level};
+use crate::bindings::{v0_1, v0_2};
 use serde::{Deserialize, Serialize};
+use v0_2::log::{Host, Level};
 
 /// Severity of a tool's log record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,5 +96,20 @@ impl Host for crate::store::CallState {
             .secrets
             .redact_bounded(message, self.logs.max_message_bytes);
         self.logs.push(level, message, cut);
+    }
+}
+
+/// 0.1.0's `log.log`, recorded as the latest (the levels are the same).
+impl v0_1::log::Host for crate::store::CallState {
+    fn log(&mut self, level: v0_1::log::Level, message: String) {
+        use v0_1::log::Level as Old;
+        let level = match level {
+            Old::Trace => Level::Trace,
+            Old::Debug => Level::Debug,
+            Old::Info => Level::Info,
+            Old::Warn => Level::Warn,
+            Old::Error => Level::Error,
+        };
+        Host::log(self, level, message);
     }
 }

@@ -1,6 +1,6 @@
 //! A tool's metadata on the host side, and its validation at load time.
 
-use crate::bindings::WitToolMetadata;
+use crate::bindings::{ContractVersion, WitToolMetadata};
 use crate::http::oauth;
 use serde_json::Value;
 use std::collections::HashSet;
@@ -41,7 +41,9 @@ use caps::*;
 /// The metadata types are the contract's: the host validates a tool's answer
 /// into them here, and stores them in their versioned form
 /// ([`ToolMetadata::to_stored`]).
-pub use warden_contract::{Credential, FunctionSpec, OAuth2, SecretSpec, ToolMetadata};
+pub use warden_contract::{
+    Credential, FunctionHints, FunctionSpec, OAuth2, SecretSpec, ToolMetadata,
+};
 
 /// Whether `url` is an absolute `https` URL with a host.
 fn is_https_url(url: &str) -> bool {
@@ -161,7 +163,10 @@ fn bounds(raw: &WitToolMetadata) -> Vec<String> {
         );
     }
     for f in &raw.functions {
-        total += f.name.len() + f.description.len() + f.parameters.len();
+        total += f.name.len()
+            + f.description.len()
+            + f.parameters.len()
+            + f.output_schema.as_ref().map_or(0, String::len);
         describe(
             format!("function `{}`", shown(&f.name)),
             &f.description,
@@ -179,7 +184,12 @@ fn bounds(raw: &WitToolMetadata) -> Vec<String> {
 
 /// Converts the guest's answer, collecting every problem rather than
 /// stopping at the first so an author can fix them all at once.
-pub(crate) fn from_wit(raw: WitToolMetadata) -> Result<ToolMetadata, Vec<String>> {
+/// `version` is the contract version the tool answered in: effect hints are
+/// known only from 0.2.0 on.
+pub(crate) fn from_wit(
+    raw: WitToolMetadata,
+    version: ContractVersion,
+) -> Result<ToolMetadata, Vec<String>> {
     let mut problems = bounds(&raw);
     if !problems.is_empty() {
         // Over a count or the total size: the entries are not looked at.
@@ -317,11 +327,24 @@ pub(crate) fn from_wit(raw: WitToolMetadata) -> Result<ToolMetadata, Vec<String>
             &f.parameters,
             &mut problems,
         );
+        let output_schema = f.output_schema.as_deref().map(|raw| {
+            object_schema(
+                &format!("output-schema of function `{}`", shown(&f.name)),
+                raw,
+                &mut problems,
+            )
+        });
         functions.push(FunctionSpec {
             name: f.name,
             description: f.description,
             parameters,
             read_only: f.read_only,
+            hints: (version != ContractVersion::V0_1).then_some(FunctionHints {
+                idempotent: f.idempotent,
+                destructive: f.destructive,
+                open_world: f.open_world,
+            }),
+            output_schema,
         });
     }
 

@@ -1,11 +1,12 @@
 //! Per-call secrets and the host side of the `secrets` import.
 
-use crate::bindings::secrets::{Host, SecretError};
+use crate::bindings::{v0_1, v0_2};
 use crate::encodings;
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::OnceLock;
+use v0_2::secrets::{Host, SecretError};
 use zeroize::Zeroizing;
 
 /// The secrets available to one call, by name. Values are `secrecy` strings:
@@ -165,5 +166,17 @@ impl Host for crate::store::CallState {
             Some(value) => Ok(value.expose_secret().to_owned()),
             None => Err(SecretError::NotSet),
         }
+    }
+}
+
+/// 0.1.0's `secrets.get`, answered as the latest (the errors are the same).
+impl v0_1::secrets::Host for crate::store::CallState {
+    fn get(&mut self, name: String) -> Result<String, v0_1::secrets::SecretError> {
+        use v0_1::secrets::SecretError as Old;
+        Host::get(self, name).map_err(|e| match e {
+            SecretError::NotDeclared => Old::NotDeclared,
+            SecretError::NotSet => Old::NotSet,
+            SecretError::HostOnly => Old::HostOnly,
+        })
     }
 }

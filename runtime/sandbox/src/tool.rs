@@ -1,12 +1,11 @@
 //! A loaded tool: its compiled component, ready to instantiate, plus its
 //! validated metadata and compiled argument schemas.
 
-use crate::bindings::ToolWorldPre;
+use crate::bindings::ToolPre;
 use crate::error::{Error, ErrorKind};
 use crate::http::ToolNet;
 use crate::metadata::{FunctionSpec, ToolMetadata};
 use crate::schema::{self, MAX_VALIDATION_WORK, SchemaCost, VALIDATION_TIME_BUDGET, Validation};
-use crate::store::CallState;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -22,7 +21,7 @@ pub struct Tool {
 pub(crate) struct ToolInner {
     pub sha256: String,
     pub metadata: ToolMetadata,
-    pub pre: ToolWorldPre<CallState>,
+    pub pre: ToolPre,
     pub argument_validators: HashMap<String, Arc<Checked>>,
     pub config_validator: Arc<Checked>,
     pub secret_names: Arc<HashSet<String>>,
@@ -127,11 +126,12 @@ fn describe_violations<'a>(
 }
 
 impl Tool {
-    pub(crate) fn new(
-        sha256: String,
-        metadata: ToolMetadata,
-        pre: ToolWorldPre<CallState>,
-    ) -> Result<Tool, Error> {
+    /// The contract version the component was built against.
+    pub fn contract_version(&self) -> crate::ContractVersion {
+        self.inner.pre.version()
+    }
+
+    pub(crate) fn new(sha256: String, metadata: ToolMetadata, pre: ToolPre) -> Result<Tool, Error> {
         let compile = |what: String, schema: &Value| {
             let invalid = |e: String| Error::invalid_component(format!("{what} {e}"));
             // `ToolMetadata::from_wit` checked the schema; stored metadata

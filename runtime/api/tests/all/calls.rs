@@ -25,7 +25,7 @@ on_both_backends!(
 
 const PHONE: &str = "+15551234567";
 
-fn livekit(lk: &LiveKitServer, trunk: bool) -> CoreSettings {
+pub(crate) fn livekit(lk: &LiveKitServer, trunk: bool) -> CoreSettings {
     let config = LiveKitConfig {
         url: lk.url(),
         api_key: LiveKitServer::API_KEY.to_owned(),
@@ -57,7 +57,7 @@ async fn install_hours(server: &Server) {
 }
 
 /// A JSON-RPC request to `/mcp` with a session token.
-async fn mcp(server: &Server, token: &str, method: &str, params: Value) -> Reply {
+pub(crate) async fn mcp(server: &Server, token: &str, method: &str, params: Value) -> Reply {
     let client = Mcp {
         server,
         token: token.to_owned(),

@@ -13,6 +13,7 @@ mod support;
 mod calls;
 mod mcp;
 mod once;
+mod phone;
 mod routes;
 mod worker;
 

@@ -3,7 +3,10 @@
 
 use super::outcome::{classify, finish, timeout_error};
 use super::{Instantiation, Sandbox};
-use crate::bindings::{ToolWorld, ToolWorldPre, WitCallContext, WitToolError, WitToolMetadata};
+use crate::bindings::{
+    ContractVersion, ToolInstance, ToolPre, WitToolError, WitToolMetadata, context_to_v0_1,
+    error_from_v0_1, metadata_from_v0_1, v0_2,
+};
 use crate::error::{Error, ErrorKind};
 use crate::http::{HttpGrants, HttpPolicy, PolicyInput, TokenCallback, ToolNet};
 use crate::limits::Limits;
@@ -30,6 +33,44 @@ pub struct CallContext {
     pub agent_id: Option<String>,
     /// The tool's configuration (`null` counts as `{}`).
     pub config: Value,
+    /// The phone call the invocation is made during, if any. Tools built
+    /// against `warden:tool@0.2.0` or later see it.
+    pub call: Option<PhoneCall>,
+}
+
+/// Which way a phone call goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallDirection {
+    /// Someone called the agent.
+    Inbound,
+    /// The agent called someone.
+    Outbound,
+}
+
+/// The phone call an invocation is made during. Its `Debug` leaves out the
+/// numbers (personal data).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PhoneCall {
+    /// Warden's call session.
+    pub session_id: String,
+    /// Who called whom.
+    pub direction: CallDirection,
+    /// The number of the person on the phone, E.164, when known.
+    pub caller_number: Option<String>,
+    /// The agent's own number, E.164, when known.
+    pub agent_number: Option<String>,
+    /// The LiveKit room, when there is one.
+    pub room: Option<String>,
+}
+
+impl std::fmt::Debug for PhoneCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PhoneCall")
+            .field("session_id", &self.session_id)
+            .field("direction", &self.direction)
+            .field("room", &self.room)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One invocation of a tool function.
@@ -67,6 +108,9 @@ pub struct CallEnv {
 pub struct CallOutcome {
     /// The tool's JSON result, or why there is none.
     pub result: Result<Box<RawValue>, Error>,
+    /// The line the tool wants spoken with its result (contract 0.2.0 and
+    /// later), redacted and at most [`MAX_SPOKEN_BYTES`]; `None` on errors.
+    pub spoken: Option<String>,
     /// Measurements and captured output, for the call record.
     pub report: CallReport,
 }
@@ -98,6 +142,7 @@ impl CallOutcome {
     fn refused(e: Error, started: Instant) -> CallOutcome {
         CallOutcome {
             result: Err(e),
+            spoken: None,
             report: CallReport {
                 duration: started.elapsed(),
                 ..CallReport::default()
@@ -107,38 +152,68 @@ impl CallOutcome {
 }
 
 /// One export of the `warden:tool/tool` world and what it returns, so that
-/// [`Sandbox::run`] hands each caller its own export's result.
+/// [`Sandbox::run`] hands each caller its own export's result. Each export
+/// calls the instance's own contract version and answers in the latest
+/// version's form.
 pub(super) trait Export {
     type Output;
 
     fn call(
         self,
-        instance: &ToolWorld,
+        instance: &ToolInstance,
         store: &mut Store<CallState>,
     ) -> impl Future<Output = wasmtime::Result<Self::Output>> + Send;
 }
 
-/// `metadata()`, asked once when a component is loaded.
+/// The longest spoken line a result carries, in bytes; a longer one is cut.
+pub const MAX_SPOKEN_BYTES: usize = 1024;
+
+/// `metadata()`, asked once when a component is loaded: the answer, and the
+/// contract version it was given in.
 pub(super) struct Metadata;
 
 impl Export for Metadata {
-    type Output = WitToolMetadata;
+    type Output = (WitToolMetadata, ContractVersion);
 
     async fn call(
         self,
-        instance: &ToolWorld,
+        instance: &ToolInstance,
         store: &mut Store<CallState>,
-    ) -> wasmtime::Result<WitToolMetadata> {
-        instance.call_metadata(store).await
+    ) -> wasmtime::Result<Self::Output> {
+        Ok(match instance {
+            ToolInstance::V0_1(tool) => (
+                metadata_from_v0_1(tool.call_metadata(store).await?),
+                ContractVersion::V0_1,
+            ),
+            ToolInstance::V0_2(tool) => (tool.call_metadata(store).await?, ContractVersion::V0_2),
+        })
     }
 }
 
-/// What `invoke` and `test` return: a JSON document or the tool's error.
-type ToolReturn = Result<String, WitToolError>;
+/// What `invoke` and `test` return: a result or the tool's error.
+pub(super) type ToolReturn = Result<v0_2::ToolResult, WitToolError>;
+
+/// The call context as the guest sees it: the time left counted from now,
+/// when the guest is called.
+fn context_now(ctx: &v0_2::CallContext, store: &Store<CallState>) -> v0_2::CallContext {
+    let left = store
+        .data()
+        .deadline
+        .saturating_duration_since(Instant::now());
+    v0_2::CallContext {
+        remaining_ms: u64::try_from(left.as_millis()).unwrap_or(u64::MAX),
+        ..ctx.clone()
+    }
+}
+
+/// A JSON result without a spoken line (0.1.0's `invoke`, every `test`).
+fn json_only(returned: Result<String, WitToolError>) -> ToolReturn {
+    returned.map(|json| v0_2::ToolResult { json, spoken: None })
+}
 
 /// `invoke(ctx, function, arguments)`.
 struct Invoke<'a> {
-    ctx: &'a WitCallContext,
+    ctx: &'a v0_2::CallContext,
     // The bindings take `&String`.
     function: &'a String,
     arguments: &'a String,
@@ -149,18 +224,27 @@ impl Export for Invoke<'_> {
 
     async fn call(
         self,
-        instance: &ToolWorld,
+        instance: &ToolInstance,
         store: &mut Store<CallState>,
     ) -> wasmtime::Result<ToolReturn> {
-        instance
-            .call_invoke(store, self.ctx, self.function, self.arguments)
-            .await
+        let ctx = context_now(self.ctx, store);
+        Ok(match instance {
+            ToolInstance::V0_1(tool) => json_only(
+                tool.call_invoke(store, &context_to_v0_1(&ctx), self.function, self.arguments)
+                    .await?
+                    .map_err(error_from_v0_1),
+            ),
+            ToolInstance::V0_2(tool) => {
+                tool.call_invoke(store, &ctx, self.function, self.arguments)
+                    .await?
+            }
+        })
     }
 }
 
 /// `test(ctx)`.
 struct Test<'a> {
-    ctx: &'a WitCallContext,
+    ctx: &'a v0_2::CallContext,
 }
 
 impl Export for Test<'_> {
@@ -168,10 +252,18 @@ impl Export for Test<'_> {
 
     async fn call(
         self,
-        instance: &ToolWorld,
+        instance: &ToolInstance,
         store: &mut Store<CallState>,
     ) -> wasmtime::Result<ToolReturn> {
-        instance.call_test(store, self.ctx).await
+        let ctx = context_now(self.ctx, store);
+        Ok(match instance {
+            ToolInstance::V0_1(tool) => json_only(
+                tool.call_test(store, &context_to_v0_1(&ctx))
+                    .await?
+                    .map_err(error_from_v0_1),
+            ),
+            ToolInstance::V0_2(tool) => json_only(tool.call_test(store, &ctx).await?),
+        })
     }
 }
 
@@ -179,7 +271,7 @@ impl Export for Test<'_> {
 pub(super) struct RunSetup<'a> {
     /// Whose instance slots the run waits for and takes.
     pub(super) tenant: &'a str,
-    pub(super) pre: &'a ToolWorldPre<CallState>,
+    pub(super) pre: &'a ToolPre,
     /// The secret names the tool declared.
     pub(super) declared_secrets: Arc<HashSet<String>>,
     /// The tool's network declaration (`None` while loading).
@@ -198,8 +290,10 @@ pub(super) struct Run<T> {
     pub(super) fuel_consumed: u64,
 }
 
-fn wit_context(context: &CallContext) -> WitCallContext {
-    WitCallContext {
+/// The context in the latest contract's form; `remaining-ms` is set when the
+/// guest is called.
+fn wit_context(context: &CallContext) -> v0_2::CallContext {
+    v0_2::CallContext {
         call_id: context.call_id.clone(),
         organization_id: context.organization_id.clone(),
         agent_id: context.agent_id.clone(),
@@ -208,6 +302,17 @@ fn wit_context(context: &CallContext) -> WitCallContext {
         } else {
             context.config.to_string()
         },
+        call: context.call.as_ref().map(|call| v0_2::PhoneCall {
+            session_id: call.session_id.clone(),
+            direction: match call.direction {
+                CallDirection::Inbound => v0_2::CallDirection::Inbound,
+                CallDirection::Outbound => v0_2::CallDirection::Outbound,
+            },
+            caller_number: call.caller_number.clone(),
+            agent_number: call.agent_number.clone(),
+            room: call.room.clone(),
+        }),
+        remaining_ms: 0,
     }
 }
 
@@ -348,9 +453,7 @@ impl Sandbox {
                 match self.inner.config.instantiation {
                     Instantiation::Pooled => pre.instantiate_async(&mut store).await,
                     Instantiation::Naive => {
-                        let component = pre.instance_pre().component();
-                        ToolWorld::instantiate_async(&mut store, component, &self.inner.linker)
-                            .await
+                        pre.instantiate_naive(&mut store, &self.inner.linker).await
                     }
                 }
             };

@@ -2,7 +2,7 @@
 //! the epoch ticker that lets calls be interrupted at their deadline.
 
 use super::SandboxConfig;
-use crate::bindings::{log, secrets};
+use crate::bindings::{v0_1, v0_2};
 use crate::limits::Limits;
 use crate::store::CallState;
 use std::hash::{Hash, Hasher};
@@ -94,7 +94,8 @@ pub(super) fn compatibility_key(engine: &Engine) -> String {
 }
 
 /// The linker every tool is instantiated with: WASI (without capabilities;
-/// see [`CallState::new`]), outbound HTTP, and Warden's `secrets` and `log`.
+/// see [`CallState::new`]), outbound HTTP, and Warden's `secrets` and `log`
+/// of every contract version.
 pub(super) fn linker(engine: &Engine) -> anyhow::Result<Linker<CallState>> {
     let mut linker = Linker::<CallState>::new(engine);
     let link = |r: wasmtime::Result<()>| {
@@ -104,8 +105,24 @@ pub(super) fn linker(engine: &Engine) -> anyhow::Result<Linker<CallState>> {
     link(wasmtime_wasi_http::p2::add_only_http_to_linker_async(
         &mut linker,
     ))?;
-    link(secrets::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))?;
-    link(log::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))?;
+    // Every contract version's interfaces: their names carry the version, so
+    // each component finds the ones it was built against.
+    link(v0_1::secrets::add_to_linker::<_, HasSelf<_>>(
+        &mut linker,
+        |s| s,
+    ))?;
+    link(v0_1::log::add_to_linker::<_, HasSelf<_>>(
+        &mut linker,
+        |s| s,
+    ))?;
+    link(v0_2::secrets::add_to_linker::<_, HasSelf<_>>(
+        &mut linker,
+        |s| s,
+    ))?;
+    link(v0_2::log::add_to_linker::<_, HasSelf<_>>(
+        &mut linker,
+        |s| s,
+    ))?;
     Ok(linker)
 }
 

@@ -12,10 +12,12 @@ mod engine;
 mod loaded;
 mod outcome;
 
-pub use call::{Call, CallContext, CallEnv, CallOutcome, CallReport};
+pub use call::{
+    Call, CallContext, CallDirection, CallEnv, CallOutcome, CallReport, MAX_SPOKEN_BYTES, PhoneCall,
+};
 pub(crate) use engine::engine_config;
 
-use crate::bindings::ToolWorldPre;
+use crate::bindings::ToolPre;
 use crate::compile::{self, ArtifactKey, ChildCompiler};
 use crate::error::{Error, ErrorKind};
 use crate::http::{Client, HttpPolicy};
@@ -237,9 +239,10 @@ impl Sandbox {
                 "the component needs imports Warden does not provide: {e:#}"
             ))
         })?;
-        let pre = ToolWorldPre::new(instance_pre).map_err(|e| {
+        let pre = ToolPre::new(instance_pre, &self.inner.engine).map_err(|e| {
             Error::invalid_component(format!(
-                "the component does not implement the warden:tool/tool@0.1.0 world: {e:#}"
+                "the component does not implement the warden:tool/tool world of a \
+                 contract version Warden links (0.1.0, 0.2.0): {e}"
             ))
         })?;
 
@@ -256,7 +259,7 @@ impl Sandbox {
             limits: &limits,
             deadline,
         };
-        let raw = match self.run(setup, Metadata).await.returned {
+        let (raw, version) = match self.run(setup, Metadata).await.returned {
             Ok(raw) => raw,
             Err(e) => {
                 return Err(Error::invalid_component(format!(
@@ -265,7 +268,7 @@ impl Sandbox {
                 )));
             }
         };
-        let metadata = crate::metadata::from_wit(raw).map_err(|problems| {
+        let metadata = crate::metadata::from_wit(raw, version).map_err(|problems| {
             Error::invalid_component(format!("invalid tool metadata: {}", problems.join("; ")))
         })?;
         let tool = Tool::new(sha256.clone(), metadata, pre)?;

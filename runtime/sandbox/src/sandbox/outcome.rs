@@ -1,7 +1,7 @@
 //! What a run amounts to: wasmtime errors classified as host verdicts, tool
 //! errors mapped, the result checked and every text redacted.
 
-use super::call::{CallOutcome, CallReport, Run};
+use super::call::{CallOutcome, CallReport, MAX_SPOKEN_BYTES, Run, ToolReturn};
 use crate::bindings::WitToolError;
 use crate::error::{Error, ErrorKind, MAX_ERROR_MESSAGE_BYTES};
 use crate::limits::Limits;
@@ -129,11 +129,7 @@ fn accept_result(
 
 /// Builds the outcome of a run of `invoke` or `test`: classifies, redacts,
 /// collects the report.
-pub(super) fn finish(
-    run: Run<Result<String, WitToolError>>,
-    limits: &Limits,
-    started: Instant,
-) -> CallOutcome {
+pub(super) fn finish(run: Run<ToolReturn>, limits: &Limits, started: Instant) -> CallOutcome {
     let Run {
         returned,
         mut state,
@@ -154,8 +150,12 @@ pub(super) fn finish(
     let stdout = secrets.redact_cut(stdout, stdout_dropped > 0);
     let stderr = secrets.redact_cut(stderr, stderr_dropped > 0);
 
+    let mut spoken = None;
     let result = match returned {
-        Ok(Ok(json)) => accept_result(json, limits, secrets),
+        Ok(Ok(returned)) => {
+            spoken = returned.spoken;
+            accept_result(returned.json, limits, secrets)
+        }
         Ok(Err(e)) => Err(tool_error(e)),
         Err(mut e) => {
             if e.kind == ErrorKind::Trap
@@ -196,8 +196,14 @@ pub(super) fn finish(
             r
         })
         .collect();
+    // A line to speak goes with a result only, redacted like one and cut to
+    // its bound.
+    let spoken = spoken
+        .filter(|_| result.is_ok())
+        .map(|line| secrets.redact_bounded(line, MAX_SPOKEN_BYTES).0);
     CallOutcome {
         result,
+        spoken,
         report: CallReport {
             duration: started.elapsed(),
             fuel_consumed,

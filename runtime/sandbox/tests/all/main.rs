@@ -7,6 +7,7 @@ mod http;
 mod loading;
 mod oauth;
 mod secrets;
+mod versions;
 
 use serde_json::{Value, json};
 use std::sync::OnceLock;
@@ -45,6 +46,7 @@ pub fn call(function: &str, arguments: Value) -> Call {
                 organization_id: "org-1".into(),
                 agent_id: Some("agent-1".into()),
                 config: json!({}),
+                call: None,
             },
             ..CallEnv::default()
         },
