@@ -56,8 +56,8 @@ pub mod log;
 /// Everything a tool author usually needs, in one `use`.
 pub mod prelude {
     pub use crate::{
-        Context, Deserialize, JsonSchema, NoArgs, NoConfig, Secret, Serialize, ToolError, Value,
-        json, tool,
+        CallDirection, Context, Deserialize, JsonSchema, NoArgs, NoConfig, PhoneCall, Secret,
+        Serialize, ToolError, Value, json, tool,
     };
 }
 
@@ -83,9 +83,80 @@ pub struct Context<C = NoConfig> {
     pub agent_id: Option<String>,
     /// The tool's configuration for this agent.
     pub config: C,
+    /// The phone call this invocation is made during; `None` outside a call.
+    pub call: Option<PhoneCall>,
+    /// How long the host lets this call run from when it started (the voice
+    /// turn's budget or the tool's time limit, whichever is shorter): give up
+    /// on a slow upstream in time to say so.
+    pub time_left: std::time::Duration,
+    spoken: std::cell::RefCell<Option<String>>,
+}
+
+/// Which way a phone call goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallDirection {
+    /// Someone called the agent.
+    Inbound,
+    /// The agent called someone.
+    Outbound,
+}
+
+/// The phone call an invocation is made during. The numbers are personal
+/// data: its `Debug` leaves them out, and they belong in no log record.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PhoneCall {
+    /// Warden's id of the call session.
+    pub session_id: String,
+    /// Who called whom.
+    pub direction: CallDirection,
+    /// The number of the person on the phone (who called, or who was
+    /// called), E.164, when known: e.g. to look them up in a CRM.
+    pub caller_number: Option<String>,
+    /// The agent's own number, E.164, when known.
+    pub agent_number: Option<String>,
+    /// The LiveKit room, when there is one.
+    pub room: Option<String>,
+}
+
+impl fmt::Debug for PhoneCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PhoneCall")
+            .field("session_id", &self.session_id)
+            .field("direction", &self.direction)
+            .field("room", &self.room)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<C> Context<C> {
+    /// Says `line` to the person on the phone with this call's result: a
+    /// short sentence such as "You're booked for Tuesday at ten." Clients that
+    /// speak results use it (MCP gets it as the text content), and the result
+    /// stays the JSON the function returns. The last line given wins; at most
+    /// 1 KiB reaches the caller. Ignored when the function returns an error.
+    pub fn speak(&self, line: impl Into<String>) {
+        *self.spoken.borrow_mut() = Some(line.into());
+    }
+
+    /// A context for calling a tool's functions natively, in the tool's own
+    /// unit tests: no phone call, ten seconds left.
+    pub fn for_test(call_id: impl Into<String>, config: C) -> Self {
+        Context {
+            call_id: call_id.into(),
+            organization_id: "test-organization".into(),
+            agent_id: None,
+            config,
+            call: None,
+            time_left: std::time::Duration::from_secs(10),
+            spoken: std::cell::RefCell::new(None),
+        }
+    }
+
+    /// The line [`Context::speak`] set, if any (for a tool's unit tests).
+    pub fn spoken(&self) -> Option<String> {
+        self.spoken.borrow().clone()
+    }
+
     /// Reads a declared secret. A declared secret the operator has not set
     /// gives [`ToolError::NotConfigured`]; a name the tool did not declare
     /// gives [`ToolError::Internal`] (declare it in `#[tool(secret(...))]`),
@@ -223,7 +294,7 @@ pub mod __private {
     )]
     pub mod bindings {
         wit_bindgen::generate!({
-            path: "../../wit/0.1.0",
+            path: "../../wit/0.2.0",
             world: "warden:tool/tool",
             generate_all,
             pub_export_macro: true,
@@ -236,7 +307,7 @@ pub mod __private {
     pub use bindings::Guest;
     pub use bindings::warden::tool::types::{
         CallContext, Credential, FunctionSpec, Oauth2, SecretSpec, ToolError as WitToolError,
-        ToolMetadata,
+        ToolMetadata, ToolResult,
     };
 
     /// The JSON Schema of `T` as a compact JSON string, without the `$schema`
@@ -262,27 +333,45 @@ pub mod __private {
         let config = serde_json::from_str(raw).map_err(|e| {
             WitToolError::NotConfigured(format!("the tool's configuration is invalid: {e}"))
         })?;
+        use bindings::warden::tool::types::CallDirection as Direction;
         Ok(Context {
             call_id: ctx.call_id,
             organization_id: ctx.organization_id,
             agent_id: ctx.agent_id,
             config,
+            call: ctx.call.map(|call| super::PhoneCall {
+                session_id: call.session_id,
+                direction: match call.direction {
+                    Direction::Inbound => super::CallDirection::Inbound,
+                    Direction::Outbound => super::CallDirection::Outbound,
+                },
+                caller_number: call.caller_number,
+                agent_number: call.agent_number,
+                room: call.room,
+            }),
+            time_left: std::time::Duration::from_millis(ctx.remaining_ms),
+            spoken: std::cell::RefCell::new(None),
         })
     }
 
-    /// Deserializes `arguments`, calls `f` and serializes its result.
+    /// Deserializes `arguments`, calls `f` and serializes its result, with
+    /// the line it asked to be spoken.
     pub fn call<C, A, R>(
         ctx: &Context<C>,
         arguments: &str,
         f: impl FnOnce(&Context<C>, A) -> Result<R, ToolError>,
-    ) -> Result<String, WitToolError>
+    ) -> Result<ToolResult, WitToolError>
     where
         A: DeserializeOwned,
         R: Serialize,
     {
         let args = serde_json::from_str(arguments)
             .map_err(|e| WitToolError::InvalidArguments(format!("invalid arguments: {e}")))?;
-        finish(f(ctx, args))
+        let json = finish(f(ctx, args))?;
+        Ok(ToolResult {
+            json,
+            spoken: ctx.spoken.borrow_mut().take(),
+        })
     }
 
     /// Serializes a function's result for the host.

@@ -191,12 +191,14 @@ mod tests {
             organization_id: "org-1".into(),
             agent_id: None,
             config: config.to_string(),
+            call: None,
+            remaining_ms: 10_000,
         }
     }
 
     fn invoke(config: &Value, function: &str, args: Value) -> Result<Value, WitToolError> {
         <BusinessHours as Guest>::invoke(context(config), function.into(), args.to_string())
-            .map(|result| serde_json::from_str(&result).expect("results are JSON"))
+            .map(|result| serde_json::from_str(&result.json).expect("results are JSON"))
     }
 
     fn dentist() -> Value {

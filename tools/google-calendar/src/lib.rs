@@ -103,6 +103,7 @@ impl GoogleCalendar {
     /// event already booked, with `already_existed: true`, instead of
     /// booking twice. Returns the event (`id`, `summary`, `start`, `end`,
     /// `status`, …) and a `message` confirming it.
+    #[warden(idempotent)]
     fn create_event(ctx: &Context<Config>, args: CreateEventArgs) -> Result<Value, ToolError> {
         with_calendar(ctx, |settings, cal| {
             calendar::create_event(settings, cal, &ctx.call_id, args)
@@ -113,6 +114,7 @@ impl GoogleCalendar {
     /// `start` without `end` or `duration_minutes` keeps the event's length.
     /// `attendees` replaces the whole guest list. Guests are notified of the
     /// change. Returns the updated event and a `message` describing it.
+    #[warden(idempotent, destructive)]
     fn update_event(ctx: &Context<Config>, args: UpdateEventArgs) -> Result<Value, ToolError> {
         with_calendar(ctx, |settings, cal| {
             calendar::update_event(settings, cal, args)
@@ -122,6 +124,7 @@ impl GoogleCalendar {
     /// Cancels (deletes) an event by its `id`; guests are notified. Returns
     /// `{"cancelled": true, "event_id"}`. An event that does not exist or was
     /// already cancelled gives a `not_found` error.
+    #[warden(destructive)]
     fn cancel_event(ctx: &Context<Config>, args: CancelEventArgs) -> Result<Value, ToolError> {
         with_calendar(ctx, |_, cal| calendar::cancel_event(cal, args))
     }

@@ -116,3 +116,46 @@ async fn a_spoken_line_is_redacted_and_bounded_like_any_output() {
     assert!(spoken.len() <= MAX_SPOKEN_BYTES, "{}", spoken.len());
     assert!(spoken.starts_with("éé"));
 }
+
+#[tokio::test]
+async fn the_rust_sdk_builds_0_2_0_tools_that_speak_and_see_the_call() {
+    let tool = load(artifacts::SPEAKER).await;
+    assert_eq!(tool.contract_version(), ContractVersion::V0_2);
+    let confirm = tool.metadata().function("confirm").unwrap();
+    assert_eq!(
+        confirm.hints,
+        Some(FunctionHints {
+            idempotent: true,
+            destructive: false,
+            open_world: false,
+        })
+    );
+    let refuse = tool.metadata().function("refuse").unwrap();
+    assert_eq!(
+        refuse.hints,
+        Some(FunctionHints {
+            idempotent: false,
+            destructive: true,
+            open_world: true,
+        })
+    );
+
+    let mut during = call("confirm", json!({ "name": "Ada" }));
+    during.env.context.call = Some(PhoneCall {
+        direction: CallDirection::Outbound,
+        ..phone_call()
+    });
+    during.env.deadline = Some(Instant::now() + Duration::from_secs(2));
+    let outcome = invoke(&tool, during).await;
+    let result = ok(&outcome);
+    assert_eq!(result["caller_number"], "+15551234567");
+    assert_eq!(result["outbound"], true);
+    let left = result["time_left_ms"].as_u64().unwrap();
+    assert!(left > 0 && left <= 2000, "{left}");
+    assert_eq!(outcome.spoken.as_deref(), Some("Thanks, Ada."));
+
+    // A line asked for before an error goes nowhere.
+    let refused = invoke(&tool, call("refuse", json!({}))).await;
+    assert!(refused.result.is_err());
+    assert_eq!(refused.spoken, None);
+}

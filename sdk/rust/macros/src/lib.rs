@@ -40,8 +40,13 @@ use syn::{
 /// except `test` (the tool's self-check) and those marked `#[warden(skip)]`.
 /// A function takes `&Context<Config>` and optionally one argument struct
 /// (`Deserialize + JsonSchema`), and returns `Result<impl Serialize, ToolError>`.
-/// Its doc comment is its description; `#[warden(read_only)]` marks it as
-/// changing nothing, `#[warden(name = "…")]` renames it.
+/// Its doc comment is its description; `#[warden(name = "…")]` renames it.
+/// Effect hints (what MCP clients see as annotations): `#[warden(read_only)]`
+/// marks it as changing nothing; `idempotent`, that repeating it with the same
+/// arguments has no further effect; `destructive`, that it may delete or
+/// overwrite rather than only add; `closed_world`, that it reaches no outside
+/// service or person (functions are open-world by default). Several go in
+/// one attribute: `#[warden(idempotent, destructive)]`.
 #[proc_macro_attribute]
 pub fn tool(attr: TokenStream, item: TokenStream) -> TokenStream {
     match expand(attr.into(), item.into()) {
@@ -286,6 +291,9 @@ fn doc_text(attrs: &[Attribute]) -> String {
 #[derive(Default)]
 struct FunctionArgs {
     read_only: bool,
+    idempotent: bool,
+    destructive: bool,
+    closed_world: bool,
     skip: bool,
     name: Option<LitStr>,
 }
@@ -302,12 +310,21 @@ fn take_function_args(f: &mut ImplItemFn) -> Result<FunctionArgs> {
         attr.parse_nested_meta(|m| {
             if m.path.is_ident("read_only") {
                 args.read_only = true;
+            } else if m.path.is_ident("idempotent") {
+                args.idempotent = true;
+            } else if m.path.is_ident("destructive") {
+                args.destructive = true;
+            } else if m.path.is_ident("closed_world") {
+                args.closed_world = true;
             } else if m.path.is_ident("skip") {
                 args.skip = true;
             } else if m.path.is_ident("name") {
                 args.name = Some(m.value()?.parse()?);
             } else {
-                return Err(m.error("expected `read_only`, `skip` or `name = \"...\"`"));
+                return Err(m.error(
+                    "expected `read_only`, `idempotent`, `destructive`, `closed_world`, `skip` \
+                     or `name = \"...\"`",
+                ));
             }
             Ok(())
         })?;
@@ -321,6 +338,9 @@ struct Function {
     name: String,
     description: String,
     read_only: bool,
+    idempotent: bool,
+    destructive: bool,
+    open_world: bool,
     args: Option<Type>,
 }
 
@@ -396,6 +416,9 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> Result<TokenStream2> {
             name: fname,
             description,
             read_only: fargs.read_only,
+            idempotent: fargs.idempotent,
+            destructive: fargs.destructive,
+            open_world: !fargs.closed_world,
             args: arg_ty,
         });
     }
@@ -457,11 +480,15 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> Result<TokenStream2> {
 
     let specs = functions.iter().map(|f| {
         let (n, d, ro) = (&f.name, &f.description, f.read_only);
+        let (idem, destr, open) = (f.idempotent, f.destructive, f.open_world);
         let schema = match &f.args {
             Some(ty) => quote!(__w::schema_json::<#ty>()),
             None => quote!(__w::schema_json::<::warden_sdk::NoArgs>()),
         };
-        quote!(__w::FunctionSpec { name: #n.into(), description: #d.into(), parameters: #schema, read_only: #ro })
+        quote!(__w::FunctionSpec {
+            name: #n.into(), description: #d.into(), parameters: #schema, read_only: #ro,
+            idempotent: #idem, destructive: #destr, open_world: #open, output_schema: None,
+        })
     });
     let arms = functions.iter().map(|f| {
         let (n, ident) = (&f.name, &f.ident);
@@ -501,7 +528,7 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> Result<TokenStream2> {
                     ctx: __w::CallContext,
                     function: ::std::string::String,
                     arguments: ::std::string::String,
-                ) -> ::std::result::Result<::std::string::String, __w::WitToolError> {
+                ) -> ::std::result::Result<__w::ToolResult, __w::WitToolError> {
                     let ctx = __w::context::<#config>(ctx)?;
                     match function.as_str() {
                         #(#arms,)*

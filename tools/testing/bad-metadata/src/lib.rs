@@ -5,7 +5,9 @@
 //! Written against the raw bindings because the SDK makes both mistakes
 //! impossible.
 
-use warden_sdk::__private::{self as w, CallContext, FunctionSpec, ToolMetadata, WitToolError};
+use warden_sdk::__private::{
+    self as w, CallContext, FunctionSpec, ToolMetadata, ToolResult, WitToolError,
+};
 
 struct BadMetadata;
 
@@ -15,6 +17,10 @@ fn function(name: &str, parameters: &str) -> FunctionSpec {
         description: "A function.".into(),
         parameters: parameters.into(),
         read_only: true,
+        idempotent: false,
+        destructive: false,
+        open_world: false,
+        output_schema: None,
     }
 }
 
@@ -41,8 +47,11 @@ impl w::Guest for BadMetadata {
         }
     }
 
-    fn invoke(_: CallContext, _: String, _: String) -> Result<String, WitToolError> {
-        Ok("null".into())
+    fn invoke(_: CallContext, _: String, _: String) -> Result<ToolResult, WitToolError> {
+        Ok(ToolResult {
+            json: "null".into(),
+            spoken: None,
+        })
     }
 
     fn test(_: CallContext) -> Result<String, WitToolError> {

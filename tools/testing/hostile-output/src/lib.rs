@@ -7,7 +7,9 @@
 //! Written against the raw bindings: the SDK would only ever return valid
 //! JSON.
 
-use warden_sdk::__private::{self as w, CallContext, FunctionSpec, ToolMetadata, WitToolError};
+use warden_sdk::__private::{
+    self as w, CallContext, FunctionSpec, ToolMetadata, ToolResult, WitToolError,
+};
 
 struct HostileOutput;
 
@@ -17,6 +19,10 @@ fn function(name: &str, description: &str) -> FunctionSpec {
         description: description.into(),
         parameters: r#"{"type":"object","properties":{"json":{"type":"string"},"bytes":{"type":"integer","minimum":0},"records":{"type":"integer","minimum":0},"depth":{"type":"integer","minimum":0}}}"#.into(),
         read_only: true,
+        idempotent: false,
+        destructive: false,
+        open_world: false,
+        output_schema: None,
     }
 }
 
@@ -56,8 +62,12 @@ impl w::Guest for HostileOutput {
         }
     }
 
-    fn invoke(_: CallContext, function: String, arguments: String) -> Result<String, WitToolError> {
-        match function.as_str() {
+    fn invoke(
+        _: CallContext,
+        function: String,
+        arguments: String,
+    ) -> Result<ToolResult, WitToolError> {
+        let json = match function.as_str() {
             "deep" => {
                 let depth = number(&arguments, "depth");
                 Ok(format!("{}{}", "[".repeat(depth), "]".repeat(depth)))
@@ -81,7 +91,8 @@ impl w::Guest for HostileOutput {
             other => Err(WitToolError::InvalidArguments(format!(
                 "no function {other}"
             ))),
-        }
+        }?;
+        Ok(ToolResult { json, spoken: None })
     }
 
     fn test(_: CallContext) -> Result<String, WitToolError> {

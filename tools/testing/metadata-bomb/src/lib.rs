@@ -1,7 +1,9 @@
 //! Declares 20,000 functions and a 2 MB description. Warden must refuse it
 //! at load time, naming the caps it breaks, without storing any of it.
 
-use warden_sdk::__private::{self as w, CallContext, FunctionSpec, ToolMetadata, WitToolError};
+use warden_sdk::__private::{
+    self as w, CallContext, FunctionSpec, ToolMetadata, ToolResult, WitToolError,
+};
 
 struct MetadataBomb;
 
@@ -21,14 +23,21 @@ impl w::Guest for MetadataBomb {
                     description: "A function.".into(),
                     parameters: r#"{"type":"object","properties":{}}"#.into(),
                     read_only: true,
+                    idempotent: false,
+                    destructive: false,
+                    open_world: false,
+                    output_schema: None,
                 })
                 .collect(),
             oauth: None,
         }
     }
 
-    fn invoke(_: CallContext, _: String, _: String) -> Result<String, WitToolError> {
-        Ok("null".into())
+    fn invoke(_: CallContext, _: String, _: String) -> Result<ToolResult, WitToolError> {
+        Ok(ToolResult {
+            json: "null".into(),
+            spoken: None,
+        })
     }
 
     fn test(_: CallContext) -> Result<String, WitToolError> {

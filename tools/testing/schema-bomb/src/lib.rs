@@ -3,7 +3,9 @@
 //! against them takes 2^40 steps. Warden must refuse it at load time
 //! (`invalid_component`, naming the rule), never try to validate with it.
 
-use warden_sdk::__private::{self as w, CallContext, FunctionSpec, ToolMetadata, WitToolError};
+use warden_sdk::__private::{
+    self as w, CallContext, FunctionSpec, ToolMetadata, ToolResult, WitToolError,
+};
 
 struct SchemaBomb;
 
@@ -37,13 +39,20 @@ impl w::Guest for SchemaBomb {
                 description: "Runs.".into(),
                 parameters: doubling_chain(40),
                 read_only: true,
+                idempotent: false,
+                destructive: false,
+                open_world: false,
+                output_schema: None,
             }],
             oauth: None,
         }
     }
 
-    fn invoke(_: CallContext, _: String, _: String) -> Result<String, WitToolError> {
-        Ok("null".into())
+    fn invoke(_: CallContext, _: String, _: String) -> Result<ToolResult, WitToolError> {
+        Ok(ToolResult {
+            json: "null".into(),
+            spoken: None,
+        })
     }
 
     fn test(_: CallContext) -> Result<String, WitToolError> {
