@@ -1,4 +1,4 @@
-//! `warden-contract` holds the rules of the `warden:tool/tool@0.1.0` contract
+//! `warden-contract` holds the rules of the `warden:tool/tool` contract
 //! that more than one side must agree on, written once:
 //!
 //! * [`ErrorKind`]: the stable snake_case error kinds — the guest-visible
@@ -10,17 +10,21 @@
 //!   adds matching and address canonicalization on top);
 //! * [`ToolMetadata`] and its parts: what a tool declares, with its JSON
 //!   documents parsed, and the versioned form the host stores
-//!   ([`ToolMetadata::to_stored`], [`METADATA_FORMAT`]).
+//!   ([`ToolMetadata::to_stored`], [`METADATA_FORMAT`]);
+//! * [`PhoneCall`]: the call record a tool receives (0.2.0), whose `Debug`
+//!   leaves the numbers out on both sides.
 //!
 //! It depends on `serde` (and `serde_json`, for the metadata's JSON Schema
 //! documents) only, so the host, the SDK (on `wasm32-wasip2`) and
 //! the SDK's proc-macro can all use it.
 
+mod call;
 mod error;
 mod host_pattern;
 mod metadata;
 mod name;
 
+pub use call::{CallDirection, PhoneCall};
 pub use error::{ErrorKind, UnknownErrorKind};
 pub use host_pattern::{HostPatternSyntax, PatternHost, is_valid_host_pattern, parse_host_pattern};
 pub use metadata::{

@@ -239,7 +239,7 @@ impl Core {
                 .map_err(|e| warden_store::StoreError::Invalid(e.to_string()))
                 .and_then(|plain| {
                     let plain = zeroize::Zeroizing::new(plain);
-                    Ok(self.keys.seal_outcome(&key.identity(), &plain)?)
+                    Ok(self.keys.seal_outcome(key, &plain)?)
                 });
             match sealed {
                 Ok(sealed) => self
@@ -265,7 +265,7 @@ impl Core {
     ) -> Result<Invoked> {
         let plain = self
             .keys
-            .open_outcome(&key.identity(), &recorded.sealed)
+            .open_outcome(key, &recorded.sealed)
             .map_err(warden_store::StoreError::from)?;
         let (result, spoken) = match serde_json::from_slice::<Recorded>(&plain) {
             Ok(Recorded::Result { result, spoken }) => (Ok(result), spoken),

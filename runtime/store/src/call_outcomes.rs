@@ -14,7 +14,7 @@ use sqlx::any::AnyRow;
 
 use crate::error::{Result, StoreError};
 use crate::row::{RowExt, micros, now};
-use crate::sealed::{KeyRing, SealedSecret};
+use crate::sealed::{CallKey, KeyRing, SealedSecret};
 use crate::store::Store;
 
 /// Most expired rows one [`Store::claim_call`] deletes, as for webhook events: every
@@ -25,31 +25,6 @@ pub const CALL_OUTCOME_PRUNE_BATCH: i64 = 100;
 /// [`CallClaim::Running`]: each round loses only to another request that claimed the
 /// same call in between.
 const CLAIM_ROUNDS: usize = 4;
-
-/// Which call a row is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CallKey<'a> {
-    /// The organization the call runs for (the agent's).
-    pub organization_id: &'a str,
-    /// The agent making the call.
-    pub agent_id: &'a str,
-    /// `{tool}__{function}`.
-    pub function: &'a str,
-    /// The caller's call id.
-    pub call_id: &'a str,
-}
-
-impl CallKey<'_> {
-    /// The identity its outcome is sealed for.
-    pub fn identity(&self) -> crate::sealed::OutcomeIdentity<'_> {
-        crate::sealed::OutcomeIdentity {
-            organization_id: self.organization_id,
-            agent_id: self.agent_id,
-            function: self.function,
-            call_id: self.call_id,
-        }
-    }
-}
 
 /// A claim's terms: what the arguments were, and how long the claim and the row last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -323,9 +298,8 @@ impl Store {
                 call_id: &call_id,
             };
             let old = row.bytes("sealed")?;
-            let value =
-                keys.open_outcome(&key.identity(), &SealedSecret::from_bytes(old.clone())?)?;
-            let resealed = keys.seal_outcome(&key.identity(), &value)?;
+            let value = keys.open_outcome(&key, &SealedSecret::from_bytes(old.clone())?)?;
+            let resealed = keys.seal_outcome(&key, &value)?;
             let result = sqlx::query(
                 "UPDATE call_outcomes SET sealed = $1, key_id = $2 WHERE agent_id = $3 \
                  AND function = $4 AND call_id = $5 AND sealed = $6",

@@ -70,9 +70,7 @@ pub use agents::{
     AgentFilter, AgentTool, AgentToolSettings, NewVoiceAgent, VoiceAgent, VoiceAgentUpdate,
 };
 pub use backend::{Backend, SQLITE_BUSY_TIMEOUT};
-pub use call_outcomes::{
-    CALL_OUTCOME_PRUNE_BATCH, CallClaim, CallKey, ClaimTerms, RecordedOutcome,
-};
+pub use call_outcomes::{CALL_OUTCOME_PRUNE_BATCH, CallClaim, ClaimTerms, RecordedOutcome};
 pub use call_sessions::{CallDirection, CallSession, NewCallSession};
 pub use error::{Result, StoreError};
 pub use invocations::{
@@ -82,7 +80,7 @@ pub use lookup::InvocationTarget;
 pub use organizations::{ApiKey, NewApiKey, Organization, OrganizationUpdate};
 pub use page::{MAX_PAGE_SIZE, Page, PageRequest};
 pub use sealed::{
-    GeneratedKey, KeyRing, KeyRingError, OutcomeIdentity, SealError, SealedSecret, SecretIdentity,
+    CallKey, GeneratedKey, KeyRing, KeyRingError, SealError, SealedSecret, SecretIdentity,
 };
 pub use secrets::{SealedSecretRow, SecretInfo};
 pub use store::{Store, StoreOptions};

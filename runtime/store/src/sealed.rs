@@ -84,13 +84,13 @@ impl SecretIdentity<'_> {
     }
 }
 
-/// The call a recorded outcome belongs to ([`KeyRing::seal_outcome`]); bound into the
-/// record's associated data.
+/// One exactly-once call: the key of its row in `call_outcomes`, and what its recorded
+/// outcome is sealed for ([`KeyRing::seal_outcome`], bound into the associated data).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OutcomeIdentity<'a> {
-    /// The organization the call ran for.
+pub struct CallKey<'a> {
+    /// The organization the call runs for (the agent's).
     pub organization_id: &'a str,
-    /// The agent that made the call.
+    /// The agent making the call.
     pub agent_id: &'a str,
     /// `{tool}__{function}`.
     pub function: &'a str,
@@ -98,7 +98,7 @@ pub struct OutcomeIdentity<'a> {
     pub call_id: &'a str,
 }
 
-impl OutcomeIdentity<'_> {
+impl CallKey<'_> {
     fn fields(&self) -> [&str; 4] {
         [
             self.organization_id,
@@ -446,7 +446,7 @@ impl KeyRing {
     /// secret, nor a secret as an outcome.
     pub fn seal_outcome(
         &self,
-        identity: &OutcomeIdentity<'_>,
+        identity: &CallKey<'_>,
         value: &[u8],
     ) -> Result<SealedSecret, SealError> {
         self.seal_record(OUTCOME_AAD_LABEL, &identity.fields(), value)
@@ -455,7 +455,7 @@ impl KeyRing {
     /// Opens an outcome sealed for the call `identity`.
     pub fn open_outcome(
         &self,
-        identity: &OutcomeIdentity<'_>,
+        identity: &CallKey<'_>,
         sealed: &SealedSecret,
     ) -> Result<Zeroizing<Vec<u8>>, SealError> {
         self.open_record(OUTCOME_AAD_LABEL, &identity.fields(), sealed)

@@ -92,41 +92,9 @@ pub struct Context<C = NoConfig> {
     spoken: std::cell::RefCell<Option<String>>,
 }
 
-/// Which way a phone call goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallDirection {
-    /// Someone called the agent.
-    Inbound,
-    /// The agent called someone.
-    Outbound,
-}
-
-/// The phone call an invocation is made during. The numbers are personal
-/// data: its `Debug` leaves them out, and they belong in no log record.
-#[derive(Clone, PartialEq, Eq)]
-pub struct PhoneCall {
-    /// Warden's id of the call session.
-    pub session_id: String,
-    /// Who called whom.
-    pub direction: CallDirection,
-    /// The number of the person on the phone (who called, or who was
-    /// called), E.164, when known: e.g. to look them up in a CRM.
-    pub caller_number: Option<String>,
-    /// The agent's own number, E.164, when known.
-    pub agent_number: Option<String>,
-    /// The LiveKit room, when there is one.
-    pub room: Option<String>,
-}
-
-impl fmt::Debug for PhoneCall {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PhoneCall")
-            .field("session_id", &self.session_id)
-            .field("direction", &self.direction)
-            .field("room", &self.room)
-            .finish_non_exhaustive()
-    }
-}
+/// The phone call record and its direction: the contract's, as the host
+/// sends them.
+pub use warden_contract::{CallDirection, PhoneCall};
 
 impl<C> Context<C> {
     /// Says `line` to the person on the phone with this call's result: a

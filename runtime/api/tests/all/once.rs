@@ -30,19 +30,11 @@ struct Calendar {
 impl Calendar {
     async fn start(db: &TestDb, call_outcome_ttl: Option<Duration>) -> Calendar {
         let google = warden_testing::GoogleCalendar::start().await;
-        let origin: warden_sandbox::HostPattern = google.origin().parse().unwrap();
         let server = Server::start(
             db,
             CoreSettings {
-                http: HttpGrants {
-                    allow_hosts: vec![origin.clone()],
-                    credential_hosts: vec![("access_token".into(), origin)],
-                    allow_private_network: true,
-                    oauth_token_url: Some(google.token_url()),
-                    ..HttpGrants::default()
-                },
                 call_outcome_ttl,
-                ..CoreSettings::default()
+                ..calendar_settings(&google)
             },
             ApiSettings::default(),
         )
@@ -135,6 +127,22 @@ impl Calendar {
             .as_array()
             .unwrap()
             .clone()
+    }
+}
+
+/// Grants that let `google_calendar` reach the stand-in (a private address)
+/// with the host injecting its access token, and refresh it there.
+pub(crate) fn calendar_settings(google: &warden_testing::GoogleCalendar) -> CoreSettings {
+    let origin: warden_sandbox::HostPattern = google.origin().parse().unwrap();
+    CoreSettings {
+        http: HttpGrants {
+            allow_hosts: vec![origin.clone()],
+            credential_hosts: vec![("access_token".into(), origin)],
+            allow_private_network: true,
+            oauth_token_url: Some(google.token_url()),
+            ..HttpGrants::default()
+        },
+        ..CoreSettings::default()
     }
 }
 

@@ -6,7 +6,6 @@ use crate::*;
 use serde_json::json;
 use std::time::Duration;
 use warden_api::RateLimit;
-use warden_sandbox::HttpGrants;
 use warden_tool_artifacts as artifacts;
 
 on_both_backends!(
@@ -19,21 +18,9 @@ on_both_backends!(
 
 async fn google_calendar_end_to_end_without_leaking_secrets(db: &TestDb) {
     let google = warden_testing::GoogleCalendar::start().await;
-    let origin: warden_sandbox::HostPattern = google.origin().parse().unwrap();
     let server = Server::start(
         db,
-        CoreSettings {
-            http: HttpGrants {
-                allow_hosts: vec![origin.clone()],
-                credential_hosts: vec![("access_token".into(), origin)],
-                allow_private_network: true,
-                oauth_token_url: Some(google.token_url()),
-                ..HttpGrants::default()
-            },
-            limits: None,
-            livekit: None,
-            ..CoreSettings::default()
-        },
+        crate::once::calendar_settings(&google),
         ApiSettings::default(),
     )
     .await;

@@ -38,40 +38,9 @@ pub struct CallContext {
     pub call: Option<PhoneCall>,
 }
 
-/// Which way a phone call goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallDirection {
-    /// Someone called the agent.
-    Inbound,
-    /// The agent called someone.
-    Outbound,
-}
-
-/// The phone call an invocation is made during. Its `Debug` leaves out the
-/// numbers (personal data).
-#[derive(Clone, PartialEq, Eq)]
-pub struct PhoneCall {
-    /// Warden's call session.
-    pub session_id: String,
-    /// Who called whom.
-    pub direction: CallDirection,
-    /// The number of the person on the phone, E.164, when known.
-    pub caller_number: Option<String>,
-    /// The agent's own number, E.164, when known.
-    pub agent_number: Option<String>,
-    /// The LiveKit room, when there is one.
-    pub room: Option<String>,
-}
-
-impl std::fmt::Debug for PhoneCall {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PhoneCall")
-            .field("session_id", &self.session_id)
-            .field("direction", &self.direction)
-            .field("room", &self.room)
-            .finish_non_exhaustive()
-    }
-}
+/// The phone call record and its direction are the contract's, shared with
+/// the SDK.
+pub use warden_contract::{CallDirection, PhoneCall};
 
 /// One invocation of a tool function.
 #[derive(Debug, Clone, Default)]

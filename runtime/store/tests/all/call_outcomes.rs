@@ -58,9 +58,7 @@ async fn complete(
     claim: &str,
     outcome: &str,
 ) -> bool {
-    let sealed = keys
-        .seal_outcome(&key.identity(), outcome.as_bytes())
-        .unwrap();
+    let sealed = keys.seal_outcome(key, outcome.as_bytes()).unwrap();
     db.store
         .complete_call(key, claim, "inv-1", &sealed)
         .await
@@ -100,9 +98,7 @@ async fn a_call_is_claimed_once_and_its_outcome_answers_repeats(db: &TestDb) {
         panic!("expected the recorded outcome")
     };
     assert_eq!(recorded.invocation_id, "inv-1");
-    let opened = keys
-        .open_outcome(&call.identity(), &recorded.sealed)
-        .unwrap();
+    let opened = keys.open_outcome(&call, &recorded.sealed).unwrap();
     assert_eq!(&opened[..], br#"{"result":{"id":"evt"}}"#);
     assert_eq!(
         db.store.claim_call(&call, &terms("h2")).await.unwrap(),
@@ -140,10 +136,7 @@ async fn a_call_is_claimed_once_and_its_outcome_answers_repeats(db: &TestDb) {
 
     // An outcome opens only for its own call.
     let moved = key(&org, &agent, "call_2");
-    assert!(
-        keys.open_outcome(&moved.identity(), &recorded.sealed)
-            .is_err()
-    );
+    assert!(keys.open_outcome(&moved, &recorded.sealed).is_err());
 }
 
 async fn concurrent_claims_of_one_call_run_it_once(db: &TestDb) {
@@ -311,8 +304,6 @@ async fn rewrap_covers_recorded_outcomes(db: &TestDb) {
     assert_eq!(recorded.sealed.key_id(), "new");
     // The new key alone opens it.
     let new_only = ring(&entry("new", 2));
-    let opened = new_only
-        .open_outcome(&call.identity(), &recorded.sealed)
-        .unwrap();
+    let opened = new_only.open_outcome(&call, &recorded.sealed).unwrap();
     assert_eq!(&opened[..], br#"{"result":"kept"}"#);
 }

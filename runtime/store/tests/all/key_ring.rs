@@ -4,7 +4,7 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 
 use secrecy::{ExposeSecret, SecretString};
-use warden_store::{KeyRing, KeyRingError, OutcomeIdentity, SealError, SecretIdentity};
+use warden_store::{CallKey, KeyRing, KeyRingError, SealError, SecretIdentity};
 
 use crate::support::{entry, ring};
 
@@ -74,7 +74,7 @@ fn the_associated_data_binds_every_identity_field() {
 #[test]
 fn outcome_records_bind_their_call_and_never_open_as_secrets() {
     let keys = ring(&entry("k1", 7));
-    let call = OutcomeIdentity {
+    let call = CallKey {
         organization_id: "org-1",
         agent_id: "agent-1",
         function: "calendar__book",
@@ -86,19 +86,19 @@ fn outcome_records_bind_their_call_and_never_open_as_secrets() {
         br#"{"result":1}"#
     );
     for other in [
-        OutcomeIdentity {
+        CallKey {
             organization_id: "org-2",
             ..call
         },
-        OutcomeIdentity {
+        CallKey {
             agent_id: "agent-2",
             ..call
         },
-        OutcomeIdentity {
+        CallKey {
             function: "calendar__cancel",
             ..call
         },
-        OutcomeIdentity {
+        CallKey {
             call_id: "call-2",
             ..call
         },
@@ -120,7 +120,7 @@ fn outcome_records_bind_their_call_and_never_open_as_secrets() {
             &"v".into(),
         )
         .unwrap();
-    let as_call = OutcomeIdentity {
+    let as_call = CallKey {
         call_id: "",
         ..call
     };
