@@ -1,10 +1,11 @@
-//! Google Calendar API v3 and the Google OAuth 2.0 token endpoint.
+//! Google Calendar API v3 and Google's OAuth 2.0 endpoints ([`oauth`]).
 //!
 //! Wire format as documented at
-//! <https://developers.google.com/calendar/api/v3/reference> and
-//! <https://developers.google.com/identity/protocols/oauth2/web-server#offline>.
+//! <https://developers.google.com/calendar/api/v3/reference>.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+mod oauth;
+
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -13,7 +14,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone as _, Utc};
 use chrono_tz::Tz;
 use http::{HeaderValue, StatusCode, header};
@@ -22,7 +23,11 @@ use serde_json::{Map, Value, json};
 use crate::recorded::RecordedRequest;
 use crate::server::{Server, random_bytes, random_hex};
 
+pub use oauth::TokenFault;
+
 const JSON_UTF8: &str = "application/json; charset=UTF-8";
+/// Full access to the calendars; the scope of the tokens issued by
+/// [`GoogleCalendar::issue_refresh_token`] and [`GoogleCalendar::issue_access_token`].
 const SCOPE: &str = "https://www.googleapis.com/auth/calendar";
 /// Lifetime of an access token issued by the token endpoint, as Google reports it.
 const ACCESS_TOKEN_SECONDS: u64 = 3599;
@@ -32,7 +37,8 @@ const MAX_MAX_RESULTS: usize = 2500;
 const BASE32HEX: &[u8; 32] = b"0123456789abcdefghijklmnopqrstuv";
 
 /// A fault the stand-in injects into the next Calendar API request
-/// ([`GoogleCalendar::fail_next`]); the token endpoint is never faulted.
+/// ([`GoogleCalendar::fail_next`]); the token endpoint has its own,
+/// [`TokenFault`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
     /// That HTTP status with Google's error envelope: 500–599 → `backendError`
@@ -48,30 +54,41 @@ pub enum Fault {
     MalformedJson,
 }
 
-/// A local stand-in for Google Calendar API v3 and Google's OAuth 2.0 token
-/// endpoint.
+/// A local stand-in for Google Calendar API v3 and Google's OAuth 2.0
+/// endpoints.
 ///
 /// Served under [`base_url`](Self::base_url):
 ///
-/// - `POST /token`: the refresh-token grant (client credentials in the form
-///   body or via HTTP Basic, form-encoded or JSON body), answering and failing
-///   exactly like `https://oauth2.googleapis.com/token` (`invalid_grant`,
-///   `invalid_client`, `invalid_request`, `unsupported_grant_type`);
+/// - `GET /o/oauth2/v2/auth` ([`authorize_url`](Self::authorize_url)): the
+///   authorization endpoint of the authorization-code flow, with PKCE, and the
+///   consent page it shows (its buttons post to `/o/oauth2/v2/auth/consent`);
+///   see [`consent`](Self::consent) for what it checks;
+/// - `POST /token` ([`token_url`](Self::token_url)): the authorization-code
+///   and refresh-token grants (client credentials in the form body or via HTTP
+///   Basic, form-encoded or JSON body), answering and failing like
+///   `https://oauth2.googleapis.com/token` (`invalid_grant`,
+///   `redirect_uri_mismatch`, `invalid_client`, `invalid_request`,
+///   `unsupported_grant_type`);
+/// - `POST /revoke` ([`revoke_url`](Self::revoke_url)): token revocation, like
+///   `https://oauth2.googleapis.com/revoke`;
 /// - `POST /calendar/v3/freeBusy`;
 /// - `GET|POST /calendar/v3/calendars/{calendarId}/events`;
 /// - `GET|PATCH|PUT|DELETE /calendar/v3/calendars/{calendarId}/events/{eventId}`.
 ///
 /// Every `/calendar/v3/…` request needs `Authorization: Bearer <token>` with
-/// an unexpired token issued by [`issue_access_token`](Self::issue_access_token)
-/// or by the token endpoint. Any calendar id exists; `primary` is the calendar
+/// an unexpired, unrevoked token issued by
+/// [`issue_access_token`](Self::issue_access_token) or by the token endpoint,
+/// for a calendar scope: any `https://www.googleapis.com/auth/calendar…` scope
+/// reads, only `…/auth/calendar` and `…/auth/calendar.events` write (else 403
+/// `insufficientPermissions`). Any calendar id exists; `primary` is the calendar
 /// of [`OWNER_EMAIL`](Self::OWNER_EMAIL) (so `primary` and
 /// `owner@example.com` name the same calendar). Calendars are in UTC.
 ///
 /// Not modelled: recurring-event expansion (`recurrence` is stored as given),
 /// partial responses (`fields`), sync tokens, ACLs, `If-Match`.
 ///
-/// Every request, including those to `/token`, is recorded. Dropping the
-/// handle shuts the server down.
+/// Every request, including the OAuth ones, is recorded. Dropping the handle
+/// shuts the server down.
 pub struct GoogleCalendar {
     server: Server,
     state: Arc<Mutex<Calendars>>,
@@ -87,9 +104,11 @@ impl std::fmt::Debug for GoogleCalendar {
 
 #[derive(Default)]
 struct Calendars {
-    refresh_tokens: HashSet<String>,
+    refresh_tokens: HashMap<String, RefreshToken>,
     access_tokens: HashMap<String, AccessToken>,
     refreshed: Vec<String>,
+    /// Redirect URIs, codes, consent and faults of the OAuth endpoints.
+    oauth: oauth::Authorizations,
     /// Events by canonical calendar id, in insertion order.
     events: HashMap<String, Vec<Value>>,
     faults: VecDeque<Fault>,
@@ -97,10 +116,21 @@ struct Calendars {
     last_etag: u64,
 }
 
+struct RefreshToken {
+    /// Space-separated, as the token endpoint reports it.
+    scope: String,
+    /// Issued through the consent page: part of the user's grant to the client.
+    consented: bool,
+}
+
 struct AccessToken {
     expires: Instant,
     /// The refresh token it was obtained with: revoking that revokes this too.
     refresh_token: Option<String>,
+    /// Space-separated, as the token endpoint reports it.
+    scope: String,
+    /// Issued through the consent page: part of the user's grant to the client.
+    consented: bool,
 }
 
 impl GoogleCalendar {
@@ -139,20 +169,29 @@ impl GoogleCalendar {
         format!("{}/token", self.server.origin())
     }
 
-    /// A new valid refresh token for [`CLIENT_ID`](Self::CLIENT_ID).
+    /// A new valid refresh token for [`CLIENT_ID`](Self::CLIENT_ID), for the
+    /// scope `https://www.googleapis.com/auth/calendar`. It stands on its own:
+    /// it is no part of the grant made on the consent page.
     pub fn issue_refresh_token(&self) -> String {
-        let token = format!("1//canary-refresh-{}", random_hex::<32>());
-        self.lock().refresh_tokens.insert(token.clone());
+        let token = new_refresh_token();
+        let refresh = RefreshToken {
+            scope: SCOPE.to_owned(),
+            consented: false,
+        };
+        self.lock().refresh_tokens.insert(token.clone(), refresh);
         token
     }
 
-    /// A new valid access token that expires after `ttl` (`Duration::ZERO`:
-    /// already expired).
+    /// A new valid access token for the scope
+    /// `https://www.googleapis.com/auth/calendar` that expires after `ttl`
+    /// (`Duration::ZERO`: already expired).
     pub fn issue_access_token(&self, ttl: Duration) -> String {
-        let token = format!("ya29.canary-{}", random_hex::<32>());
+        let token = new_access_token();
         let access = AccessToken {
             expires: Instant::now() + ttl,
             refresh_token: None,
+            scope: SCOPE.to_owned(),
+            consented: false,
         };
         self.lock().access_tokens.insert(token.clone(), access);
         token
@@ -160,13 +199,14 @@ impl GoogleCalendar {
 
     /// Revokes a refresh token, as the user removing the app's access does:
     /// the token endpoint answers `invalid_grant` for it from now on, and the
-    /// access tokens obtained with it stop working.
+    /// access tokens obtained with it stop working. For a token issued
+    /// through the consent page that is the whole grant, as with `POST
+    /// /revoke`. Anything else is ignored.
     pub fn revoke_refresh_token(&self, token: &str) {
         let mut state = self.lock();
-        state.refresh_tokens.remove(token);
-        state
-            .access_tokens
-            .retain(|_, access| access.refresh_token.as_deref() != Some(token));
+        if state.refresh_tokens.contains_key(token) {
+            state.revoke(token);
+        }
     }
 
     /// Makes an access token expire now.
@@ -176,7 +216,8 @@ impl GoogleCalendar {
         }
     }
 
-    /// The access tokens the token endpoint issued, in order.
+    /// The access tokens the refresh-token grant issued, in order (not those
+    /// of authorization-code exchanges).
     pub fn refreshed_access_tokens(&self) -> Vec<String> {
         self.lock().refreshed.clone()
     }
@@ -230,6 +271,28 @@ impl GoogleCalendar {
     }
 }
 
+fn new_refresh_token() -> String {
+    format!("1//canary-refresh-{}", random_hex::<32>())
+}
+
+fn new_access_token() -> String {
+    format!("ya29.canary-{}", random_hex::<32>())
+}
+
+/// Whether a token's space-separated `scope` lets it read (any calendar scope:
+/// `…/auth/calendar`, `…/auth/calendar.readonly`, `…/auth/calendar.events`,
+/// `…/auth/calendar.freebusy`, …) or write (only `…/auth/calendar` and
+/// `…/auth/calendar.events`) calendars.
+fn scope_allows(scope: &str, write: bool) -> bool {
+    scope
+        .split(' ')
+        .any(|scope| match scope.strip_prefix(SCOPE) {
+            Some("" | ".events") => true,
+            Some(narrower) => !write && narrower.starts_with('.'),
+            None => false,
+        })
+}
+
 /// The calendar `primary` is the owner's calendar.
 fn calendar_key(calendar_id: &str) -> &str {
     if calendar_id == "primary" {
@@ -243,8 +306,8 @@ async fn handle(State(state): State<Arc<Mutex<Calendars>>>, req: Request) -> Res
     let req = RecordedRequest::read(req).await;
     let mut state = state.lock().expect("GoogleCalendar state lock");
     state.requests.push(req.clone());
-    if req.path == "/token" {
-        return token(&mut state, &req);
+    if let Some(response) = oauth::route(&mut state, &req) {
+        return response;
     }
     let Some(rest) = req.path.strip_prefix("/calendar/v3/") else {
         return plain_not_found();
@@ -252,8 +315,12 @@ async fn handle(State(state): State<Arc<Mutex<Calendars>>>, req: Request) -> Res
     if let Some(fault) = state.faults.pop_front() {
         return fault_response(fault);
     }
-    if !state.authorized(&req) {
+    let Some(scope) = state.bearer_scope(&req) else {
         return ApiError::auth().into_response();
+    };
+    let write = req.method != "GET" && rest != "freeBusy";
+    if !scope_allows(scope, write) {
+        return ApiError::insufficient_scopes().into_response();
     }
     match state.api(&req, rest) {
         Ok(response) => response,
@@ -262,178 +329,19 @@ async fn handle(State(state): State<Arc<Mutex<Calendars>>>, req: Request) -> Res
 }
 
 // ---------------------------------------------------------------------------
-// OAuth 2.0 token endpoint.
-
-fn token(state: &mut Calendars, req: &RecordedRequest) -> Response {
-    if req.method != "POST" {
-        return Response::builder()
-            .status(StatusCode::METHOD_NOT_ALLOWED)
-            .header(header::ALLOW, "POST")
-            .header(header::CONTENT_TYPE, "text/html; charset=UTF-8")
-            .body(Body::from("<p>Error 405 (Method Not Allowed)!!1</p>"))
-            .expect("405 response");
-    }
-    let params = token_params(req);
-    let param = |name: &str| params.get(name).filter(|v| !v.is_empty()).cloned();
-
-    match param("grant_type").as_deref() {
-        Some("refresh_token") => {}
-        other => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
-                &format!("Invalid grant_type: {}", other.unwrap_or("")),
-            );
-        }
-    }
-
-    // Client authentication: HTTP Basic or the body, not two different ones.
-    let basic = req.header("authorization").and_then(basic_credentials);
-    let (client_id, client_secret) = match (basic, param("client_id")) {
-        (Some((id, secret)), None) => (Some(id), Some(secret)),
-        (Some((id, secret)), Some(body_id)) if body_id == id => (Some(id), Some(secret)),
-        (Some(_), Some(_)) => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "client_id in the request body does not match the one in the Authorization header.",
-            );
-        }
-        (None, body_id) => (body_id, param("client_secret")),
-    };
-    let Some(client_id) = client_id else {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "Could not determine client ID from request.",
-        );
-    };
-    if client_id != GoogleCalendar::CLIENT_ID {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "The OAuth client was not found.",
-        );
-    }
-    if client_secret.as_deref() != Some(GoogleCalendar::CLIENT_SECRET) {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "Unauthorized");
-    }
-
-    let Some(refresh_token) = param("refresh_token") else {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "Missing required parameter: refresh_token",
-        );
-    };
-    if !state.refresh_tokens.contains(&refresh_token) {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_grant",
-            "Token has been expired or revoked.",
-        );
-    }
-
-    let access_token = format!("ya29.canary-{}", random_hex::<32>());
-    state.access_tokens.insert(
-        access_token.clone(),
-        AccessToken {
-            expires: Instant::now() + Duration::from_secs(ACCESS_TOKEN_SECONDS),
-            refresh_token: Some(refresh_token),
-        },
-    );
-    state.refreshed.push(access_token.clone());
-    token_json(
-        StatusCode::OK,
-        &json!({
-            "access_token": access_token,
-            "expires_in": ACCESS_TOKEN_SECONDS,
-            "scope": SCOPE,
-            "token_type": "Bearer",
-        }),
-    )
-}
-
-/// The token request's parameters: form-encoded (RFC 6749) or, as Google also
-/// accepts, a JSON object.
-fn token_params(req: &RecordedRequest) -> HashMap<String, String> {
-    let is_json = req.header("content-type").is_some_and(|ct| {
-        ct.trim_start()
-            .to_ascii_lowercase()
-            .starts_with("application/json")
-    });
-    if is_json {
-        let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(&req.body) else {
-            return HashMap::new();
-        };
-        return object
-            .into_iter()
-            .filter_map(|(k, v)| match v {
-                Value::String(s) => Some((k, s)),
-                Value::Null => None,
-                other => Some((k, other.to_string())),
-            })
-            .collect();
-    }
-    form_urlencoded::parse(&req.body).into_owned().collect()
-}
-
-/// `Authorization: Basic base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1).
-fn basic_credentials(value: &str) -> Option<(String, String)> {
-    let (scheme, encoded) = value.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = STANDARD.decode(encoded.trim()).ok()?;
-    let decoded = String::from_utf8(decoded).ok()?;
-    let (id, secret) = decoded.split_once(':')?;
-    let unescape = |s: &str| -> String {
-        form_urlencoded::parse(format!("x={s}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
-    };
-    Some((unescape(id), unescape(secret)))
-}
-
-fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    token_json(
-        status,
-        &json!({"error": error, "error_description": description}),
-    )
-}
-
-fn token_json(status: StatusCode, value: &Value) -> Response {
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
-        .header(
-            header::CACHE_CONTROL,
-            "no-cache, no-store, max-age=0, must-revalidate",
-        )
-        .header(header::PRAGMA, "no-cache")
-        .body(Body::from(
-            serde_json::to_vec(value).expect("serialize JSON"),
-        ))
-        .expect("token response")
-}
-
-// ---------------------------------------------------------------------------
 // Calendar API.
 
 impl Calendars {
-    fn authorized(&self, req: &RecordedRequest) -> bool {
-        let Some((scheme, token)) = req
-            .header("authorization")
-            .and_then(|v| v.trim().split_once(' '))
-        else {
-            return false;
-        };
-        scheme.eq_ignore_ascii_case("bearer")
-            && self
-                .access_tokens
-                .get(token.trim())
-                .is_some_and(|access| Instant::now() < access.expires)
+    /// The scope of the request's bearer token, if that is a live access token.
+    fn bearer_scope(&self, req: &RecordedRequest) -> Option<&str> {
+        let (scheme, token) = req.header("authorization")?.trim().split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return None;
+        }
+        self.access_tokens
+            .get(token.trim())
+            .filter(|access| Instant::now() < access.expires)
+            .map(|access| access.scope.as_str())
     }
 
     fn api(&mut self, req: &RecordedRequest, rest: &str) -> Result<Response, ApiError> {
@@ -1163,6 +1071,16 @@ impl ApiError {
         .at("header", "Authorization")
     }
 
+    /// The token is valid but its scopes do not cover the request.
+    fn insufficient_scopes() -> ApiError {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "global",
+            "insufficientPermissions",
+            "Request had insufficient authentication scopes.",
+        )
+    }
+
     fn not_found() -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "global", "notFound", "Not Found")
     }
@@ -1272,6 +1190,13 @@ impl ApiError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static(
                     r#"Bearer realm="https://accounts.google.com/", error="invalid_token""#,
+                ),
+            );
+        } else if self.reason == "insufficientPermissions" {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(
+                    r#"Bearer realm="https://accounts.google.com/", error="insufficient_scope""#,
                 ),
             );
         }

@@ -9,9 +9,11 @@
 //! accounts or flakiness. Every request a stand-in receives is recorded, so a
 //! test can assert on exactly what a tool sent (and on what it did not send).
 //!
-//! - [`GoogleCalendar`]: Google Calendar API v3 (events, freeBusy) plus the
-//!   Google OAuth 2.0 token endpoint (refresh-token grant), with injectable
-//!   faults ([`Fault`]).
+//! - [`GoogleCalendar`]: Google Calendar API v3 (events, freeBusy) plus
+//!   Google's OAuth 2.0 endpoints: authorization with PKCE and a consent page
+//!   (Allow / Deny), the token endpoint (authorization-code and refresh-token
+//!   grants) and revocation, with injectable faults ([`Fault`] for the API,
+//!   [`TokenFault`] for the code exchange).
 //! - [`HubSpot`]: HubSpot CRM API v3 (contact search, notes associated with
 //!   a contact) behind private-app bearer tokens, with injectable faults
 //!   ([`HubSpotFault`]).
@@ -42,7 +44,7 @@ mod recorded;
 mod server;
 mod twilio;
 
-pub use google_calendar::{Fault, GoogleCalendar};
+pub use google_calendar::{Fault, GoogleCalendar, TokenFault};
 pub use http_target::HttpTarget;
 pub use hubspot::{HubSpot, HubSpotFault, NOTE_TO_CONTACT, Note};
 pub use livekit::{Encoding, LiveKitCall, LiveKitRequest, LiveKitServer};

@@ -1,6 +1,8 @@
 //! The Google Calendar stand-in over real HTTP.
 
 mod common;
+#[path = "google_calendar/oauth.rs"]
+mod oauth;
 
 use std::time::Duration;
 
