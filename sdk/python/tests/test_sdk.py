@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import enum
+import importlib.util
 import json
 import threading
 import unittest
@@ -20,6 +21,7 @@ from warden_tool import (
     InvalidArguments,
     NotConfigured,
     NotFound,
+    PhoneCall,
     RateLimited,
     Secret,
     Tool,
@@ -164,7 +166,50 @@ class Shop(Tool):
         """Not a function: no decorator."""
 
 
+class Desk(Tool):
+    """Confirms things out loud."""
+
+    name = "desk"
+
+    @function(idempotent=True, open_world=False)
+    def confirm(self, ctx: Context[None], name: str) -> dict:
+        """Thanks `name` out loud and reports what it knows about the call."""
+        ctx.speak(f"Thanks, {name}.")
+        return {
+            "caller_number": ctx.call.caller_number if ctx.call else None,
+            "outbound": ctx.call.direction == "outbound" if ctx.call else None,
+            "time_left": ctx.time_left,
+        }
+
+    @function(destructive=True)
+    def refuse(self, ctx: Context[None]) -> None:
+        """Fails after asking to speak: the line must not reach anyone."""
+        ctx.speak("This line is never said.")
+        raise NotFound("nothing to refuse")
+
+    @function
+    def mumble(self, ctx: Context[None]) -> None:
+        """Asks to speak something that is not a line."""
+        ctx.speak(42)  # type: ignore[arg-type]
+
+
 class MetadataTest(unittest.TestCase):
+    def test_effect_hints_default_to_a_function_that_reaches_out_and_only_adds(self) -> None:
+        hints = {
+            f["name"]: (f["read_only"], f["idempotent"], f["destructive"], f["open_world"])
+            for f in Desk.metadata()["functions"]
+        }
+        self.assertEqual(
+            hints,
+            {
+                "confirm": (False, True, False, False),
+                "refuse": (False, False, True, True),
+                "mumble": (False, False, False, True),
+            },
+        )
+        status = Shop.metadata()["functions"][0]
+        self.assertEqual((status["read_only"], status["idempotent"], status["open_world"]), (True, False, True))
+
     def test_metadata_is_the_contract_record(self) -> None:
         meta = Shop.metadata()
         self.assertEqual(meta["name"], "shop")
@@ -340,12 +385,82 @@ class RunnerTest(unittest.TestCase):
             bare.test()
 
 
+class CallTest(unittest.TestCase):
+    def test_outside_a_phone_call_there_is_none(self) -> None:
+        runner = ToolRunner(Desk)
+        self.assertEqual(
+            runner.call("confirm", {"name": "Ada"}),
+            {"caller_number": None, "outbound": None, "time_left": 10.0},
+        )
+        self.assertEqual(runner.spoken, "Thanks, Ada.")
+
+    def test_during_a_phone_call_the_tool_sees_it(self) -> None:
+        call = PhoneCall("s-1", "outbound", caller_number="+15551234567", room="agent-1-+15551234567")
+        runner = ToolRunner(Desk, call=call, time_left=1.5)
+        self.assertEqual(
+            runner.call("confirm", {"name": "Ada"}),
+            {"caller_number": "+15551234567", "outbound": True, "time_left": 1.5},
+        )
+
+    def test_a_line_asked_for_before_an_error_goes_nowhere(self) -> None:
+        runner = ToolRunner(Desk)
+        runner.call("confirm", {"name": "Ada"})
+        with self.assertRaises(NotFound):
+            runner.call("refuse")
+        self.assertIsNone(runner.spoken)
+        with self.assertRaisesRegex(Internal, "failed unexpectedly"):
+            runner.call("mumble")
+        self.assertIsNone(runner.spoken)
+        self.assertIn("ctx.speak takes a str", runner.logs[-1][1])
+
+    def test_the_numbers_stay_out_of_a_calls_repr(self) -> None:
+        call = PhoneCall("s-1", "inbound", caller_number="+15551234567", agent_number="+15557654321")
+        self.assertNotIn("555", repr(call))
+        self.assertIn("s-1", repr(call))
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def load_example(name: str) -> object:
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / name / "app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class ReceptionistExampleTest(unittest.TestCase):
+    """The README's receptionist, which is `examples/receptionist/app.py`."""
+
+    tool = load_example("receptionist").Receptionist  # type: ignore[attr-defined]
+    config = {"contacts": {"+15550100199": "Ada"}}
+
+    def test_a_known_caller_is_greeted_by_name(self) -> None:
+        call = PhoneCall("s-1", "inbound", caller_number="+15550100199")
+        runner = ToolRunner(self.tool, config=self.config, call=call)
+        self.assertEqual(runner.call("identify_caller"), {"known": True, "name": "Ada"})
+        self.assertEqual(runner.spoken, "Hello Ada, good to hear from you again!")
+        self.assertEqual(self.tool.metadata()["functions"][0]["open_world"], False)
+
+    def test_an_unknown_or_hidden_number_is_asked_for_a_name(self) -> None:
+        for call in (None, PhoneCall("s-1", "inbound"), PhoneCall("s-1", "inbound", caller_number="+15550000000")):
+            runner = ToolRunner(self.tool, config=self.config, call=call)
+            self.assertEqual(runner.call("identify_caller"), {"known": False})
+            self.assertEqual(runner.spoken, "Hello! Who do I have the pleasure of speaking with?")
+
+    def test_the_readme_shows_the_example_as_it_is(self) -> None:
+        readme = (EXAMPLES.parent / "README.md").read_text()
+        example = (EXAMPLES / "receptionist" / "app.py").read_text()
+        self.assertTrue(example in readme, "README.md's receptionist differs from examples/receptionist/app.py")
+
+
 class WitTest(unittest.TestCase):
     def test_the_packaged_wit_is_the_contract(self) -> None:
-        """The WIT shipped in the package is the repository's `wit/0.1.0/`,
+        """The WIT shipped in the package is the repository's `wit/0.2.0/`,
         the contract version this SDK targets (a released version is frozen)."""
         package = Path(warden_tool.__file__).parent / "wit"
-        contract = Path(__file__).resolve().parents[3] / "wit" / "0.1.0"
+        contract = Path(__file__).resolve().parents[3] / "wit" / "0.2.0"
         if not contract.is_dir():
             self.skipTest("not in a Warden checkout")
         ours = sorted(p.relative_to(package) for p in package.rglob("*.wit"))

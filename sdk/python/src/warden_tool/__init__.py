@@ -18,7 +18,7 @@ from .errors import (
     Unauthorized,
     Upstream,
 )
-from .tool import Context, Credential, OAuth, Secret, Tool, function
+from .tool import Context, Credential, OAuth, PhoneCall, Secret, Tool, function
 
 __all__ = [
     "Context",
@@ -28,6 +28,7 @@ __all__ = [
     "NotConfigured",
     "NotFound",
     "OAuth",
+    "PhoneCall",
     "RateLimited",
     "Secret",
     "Tool",

@@ -20,7 +20,7 @@ from wit_world.imports import warden_tool_types as types
 
 from . import _host
 from .errors import ToolError
-from .tool import Tool
+from .tool import PhoneCall, Tool
 
 _LEVELS = {
     "trace": wit_log.Level.TRACE,
@@ -144,12 +144,29 @@ def _code(error: Any) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).upper()
 
 
+_DIRECTIONS = {
+    types.CallDirection.INBOUND: "inbound",
+    types.CallDirection.OUTBOUND: "outbound",
+}
+
+
 def _call(ctx: types.CallContext) -> dict[str, Any]:
+    call = ctx.call
     return {
         "call_id": ctx.call_id,
         "organization_id": ctx.organization_id,
         "agent_id": ctx.agent_id,
         "config": ctx.config,
+        "call": None
+        if call is None
+        else PhoneCall(
+            session_id=call.session_id,
+            direction=_DIRECTIONS[call.direction],
+            caller_number=call.caller_number,
+            agent_number=call.agent_number,
+            room=call.room,
+        ),
+        "time_left": ctx.remaining_ms / 1000,
     }
 
 
@@ -177,17 +194,23 @@ def world(tool: type[Tool]) -> type:
                         description=f["description"],
                         parameters=json.dumps(f["parameters"]),
                         read_only=f["read_only"],
+                        idempotent=f["idempotent"],
+                        destructive=f["destructive"],
+                        open_world=f["open_world"],
+                        # The SDK does not describe results yet.
+                        output_schema=None,
                     )
                     for f in m["functions"]
                 ],
                 oauth=types.Oauth2(**m["oauth"]) if m["oauth"] else None,
             )
 
-        def invoke(self, ctx: types.CallContext, function: str, arguments: str) -> str:
+        def invoke(self, ctx: types.CallContext, function: str, arguments: str) -> types.ToolResult:
             try:
-                return tool._invoke(_call(ctx), function, arguments)
+                result, spoken = tool._invoke(_call(ctx), function, arguments)
             except ToolError as e:
                 raise Err(_ERRORS[e.kind](e.message)) from None
+            return types.ToolResult(json=result, spoken=spoken)
 
         def test(self, ctx: types.CallContext) -> str:
             try:

@@ -10,6 +10,14 @@ declared credentials added to requests for their hosts (plus
     runner = ToolRunner(Weather, config={"unit": "celsius"}, secrets={"api_key": "test"})
     assert runner.call("forecast", {"city": "Lisbon"})["city"] == "Lisbon"
 
+A runner given `call=PhoneCall(...)` runs every call during that phone call
+(`ctx.call`); `runner.spoken` is the line the last call asked to be spoken::
+
+    call = PhoneCall("s-1", "inbound", caller_number="+15550100199")
+    runner = ToolRunner(Receptionist, config={"contacts": {"+15550100199": "Ada"}}, call=call)
+    runner.call("identify_caller")
+    assert runner.spoken == "Hello Ada, good to hear from you again!"
+
 Warden validates arguments against the full JSON Schema before a call; the
 runner checks required and unknown keys and the JSON types of the
 arguments, which catches most mistakes in a test.
@@ -25,7 +33,7 @@ from typing import Any, Iterable
 
 from . import _host
 from .errors import InvalidArguments
-from .tool import Tool
+from .tool import PhoneCall, Tool
 
 _JSON_TYPES = {
     "string": str,
@@ -50,6 +58,8 @@ class ToolRunner:
         call_id: str = "test-call",
         organization_id: str = "test-organization",
         agent_id: str | None = "test-agent",
+        call: PhoneCall | None = None,
+        time_left: float = 10.0,
     ) -> None:
         self.tool = tool
         self.meta = tool.metadata()
@@ -61,7 +71,12 @@ class ToolRunner:
             "call_id": call_id,
             "organization_id": organization_id,
             "agent_id": agent_id,
+            "call": call,
+            "time_left": time_left,
         }
+        #: The line the last call asked to be spoken (`ctx.speak`); `None`
+        #: when it asked for none or raised.
+        self.spoken: str | None = None
         #: Every `(level, message)` the tool logged, in order.
         self.logs: list[tuple[str, str]] = []
         #: Every request the tool sent, as the service received it.
@@ -76,8 +91,10 @@ class ToolRunner:
             raise KeyError(f"{self.meta['name']} has no function {function!r}")
         _check(spec["parameters"], arguments, "arguments")
         _check(self.meta["config_schema"], self.config, "config")
+        self.spoken = None
         with self._installed():
-            return json.loads(self.tool._invoke(self._call(), function, json.dumps(arguments)))
+            result, self.spoken = self.tool._invoke(self._call(), function, json.dumps(arguments))
+        return json.loads(result)
 
     def test(self) -> Any:
         """Runs the tool's self-check."""

@@ -13,7 +13,7 @@ import json
 import re
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Generic, TypeVar
+from typing import Any, Callable, ClassVar, Generic, Literal, TypeVar
 
 from . import _host
 from .errors import Internal, NotConfigured, ToolError
@@ -57,14 +57,58 @@ class OAuth:
 
 
 @dataclass(frozen=True)
+class PhoneCall:
+    """The phone call an invocation is made during. The numbers are personal
+    data: its `repr` leaves them out, and they belong in no log record."""
+
+    #: Warden's id of the call session.
+    session_id: str
+    #: Who called whom: `"inbound"` (someone called the agent) or
+    #: `"outbound"` (the agent called someone).
+    direction: Literal["inbound", "outbound"]
+    #: The number of the person on the phone (who called, or who was
+    #: called), E.164, when known: e.g. to look them up in a CRM.
+    caller_number: str | None = field(default=None, repr=False)
+    #: The agent's own number, E.164, when known.
+    agent_number: str | None = field(default=None, repr=False)
+    #: The LiveKit room, when there is one.
+    room: str | None = None
+
+
+@dataclass(frozen=True)
 class Context(Generic[C]):
     """Who is calling, with which configuration (an instance of the tool's
-    `config` class), and the way to the call's secrets."""
+    `config` class), during which phone call, and the way to the call's
+    secrets and to a line spoken with the result."""
 
     call_id: str
     organization_id: str
     agent_id: str | None
     config: C
+    #: The phone call this invocation is made during; `None` outside a call
+    #: (a test, a call through the management API).
+    call: PhoneCall | None = None
+    #: Seconds the host lets this call run from when it started (the voice
+    #: turn's budget or the tool's time limit, whichever is shorter): give up
+    #: on a slow upstream in time to say so.
+    time_left: float = 10.0
+    # The one thing a call changes in its frozen context: a box for the line.
+    _spoken: list[str] = field(default_factory=list, init=False, repr=False, compare=False)
+
+    def speak(self, line: str) -> None:
+        """Says `line` to the person on the phone with this call's result: a
+        short sentence such as "You're booked for Tuesday at ten." Clients
+        that speak results use it (MCP gets it as the text content), and the
+        result stays the JSON the function returns. The last line given wins;
+        at most 1 KiB reaches the caller. Dropped when the function raises."""
+        if not isinstance(line, str):
+            raise TypeError(f"ctx.speak takes a str, got {type(line).__name__}")
+        self._spoken[:] = [line]
+
+    @property
+    def spoken(self) -> str | None:
+        """The line `speak` set, if any."""
+        return self._spoken[-1] if self._spoken else None
 
     def secret(self, name: str) -> str:
         """The declared secret `name`; `NotConfigured` when it is not set."""
@@ -90,11 +134,20 @@ class Context(Generic[C]):
 class _Function:
     name: str
     read_only: bool
+    idempotent: bool
+    destructive: bool
+    open_world: bool
     method: Callable[..., Any]
 
 
 def function(
-    method: Callable[..., Any] | None = None, *, read_only: bool = False, name: str | None = None
+    method: Callable[..., Any] | None = None,
+    *,
+    read_only: bool = False,
+    idempotent: bool = False,
+    destructive: bool = False,
+    open_world: bool = True,
+    name: str | None = None,
 ) -> Any:
     """Marks a method as a function the LLM may call.
 
@@ -102,10 +155,19 @@ def function(
     type hint; its docstring is the description the LLM reads (an `Args:`
     section describes the arguments). It returns JSON data (dicts, lists,
     dataclasses, …) or raises a `ToolError`.
+
+    The effect hints, which MCP clients see as annotations: `read_only` (it
+    changes nothing upstream), `idempotent` (repeating it with the same
+    arguments has no further effect), `destructive` (it may delete or
+    overwrite rather than only add) and `open_world` (it reaches outside
+    services or people; `open_world=False` for a function that works within
+    a closed system). `name` renames it.
     """
 
     def mark(method: Callable[..., Any]) -> Callable[..., Any]:
-        method.__warden_function__ = _Function(name or method.__name__, read_only, method)  # type: ignore[attr-defined]
+        method.__warden_function__ = _Function(  # type: ignore[attr-defined]
+            name or method.__name__, read_only, idempotent, destructive, open_world, method
+        )
         return method
 
     return mark(method) if method is not None else mark
@@ -168,6 +230,9 @@ class Tool:
                     "description": summary,
                     "parameters": parameters_schema(spec.method, skip=2),
                     "read_only": spec.read_only,
+                    "idempotent": spec.idempotent,
+                    "destructive": spec.destructive,
+                    "open_world": spec.open_world,
                 }
             )
         return {
@@ -194,10 +259,20 @@ class Tool:
 
     @classmethod
     def _context(cls, call: dict[str, Any]) -> Context[Any]:
+        """The context of a call, from the contract's `call-context` as a dict
+        (`config` as JSON text, `call` a `PhoneCall` or `None`, `time_left` in
+        seconds)."""
         config = json.loads(call["config"])
         if cls.config is not None:
             config = convert(config, cls.config)
-        return Context(call["call_id"], call["organization_id"], call.get("agent_id"), config)
+        return Context(
+            call["call_id"],
+            call["organization_id"],
+            call.get("agent_id"),
+            config,
+            call["call"],
+            call["time_left"],
+        )
 
     @classmethod
     def _prepare(cls) -> dict[str, tuple[_Function, dict[str, Any]]]:
@@ -218,8 +293,9 @@ class Tool:
         return plan
 
     @classmethod
-    def _invoke(cls, call: dict[str, Any], function: str, arguments: str) -> str:
-        """Runs `function`; returns its result as JSON text or raises `ToolError`."""
+    def _invoke(cls, call: dict[str, Any], function: str, arguments: str) -> tuple[str, str | None]:
+        """Runs `function`; returns its result as JSON text with the line it
+        asked to be spoken, or raises `ToolError` (and the line is dropped)."""
         entry = cls._prepare().get(function)
         if entry is None:
             raise Internal(f"the tool has no function `{function}`")
@@ -227,7 +303,8 @@ class Tool:
         ctx = cls._context(call)
         given = json.loads(arguments)
         kwargs = {k: convert(v, hints[k]) for k, v in given.items() if k in hints}
-        return _guarded(lambda: spec.method(cls(), ctx, **kwargs))
+        result = _guarded(lambda: spec.method(cls(), ctx, **kwargs))
+        return result, ctx.spoken
 
     @classmethod
     def _test(cls, call: dict[str, Any]) -> str:
