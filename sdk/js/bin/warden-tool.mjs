@@ -51,8 +51,8 @@ async function build(entry, output) {
       "neutral",
       `import tool from ${JSON.stringify(entry)};
 import { bind } from ${component};
-import { get } from "warden:tool/secrets@0.1.0";
-import { log } from "warden:tool/log@0.1.0";
+import { get } from "warden:tool/secrets@0.2.0";
+import { log } from "warden:tool/log@0.2.0";
 const world = bind(tool, { getSecret: get, log });
 export const metadata = world.metadata;
 export const invoke = world.invoke;

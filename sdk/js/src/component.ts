@@ -40,19 +40,28 @@ export function bind(tool: Tool, imports: Imports) {
   const metadata = {
     ...m,
     configSchema: JSON.stringify(m.configSchema),
-    functions: m.functions.map((f) => ({ ...f, parameters: JSON.stringify(f.parameters) })),
+    functions: m.functions.map((f) => ({
+      ...f,
+      parameters: JSON.stringify(f.parameters),
+      // The SDK does not describe results yet.
+      outputSchema: undefined,
+    })),
     oauth: m.oauth ?? undefined,
   };
   return {
     metadata: () => metadata,
-    invoke: (ctx: CallContext, fn: string, args: string) => answer(() => tool.invoke(ctx, fn, args)),
+    invoke: (ctx: CallContext, fn: string, args: string) =>
+      answer(async () => {
+        const { json, spoken } = await tool.invoke(ctx, fn, args);
+        return { json, spoken: spoken ?? undefined };
+      }),
     test: (ctx: CallContext) => answer(() => tool.test(ctx)),
   };
 }
 
-/** A `result<json, tool-error>`: the JSON text, or a thrown `tool-error`
+/** A `result<T, tool-error>`: `run`'s answer, or a thrown `tool-error`
  * variant (componentize-js reads a thrown value's `payload`). */
-async function answer(run: () => Promise<string>): Promise<string> {
+async function answer<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (e) {

@@ -14,6 +14,19 @@
  * assert.equal((await runner.call("forecast", { city: "Lisbon" })).city, "Lisbon");
  * ```
  *
+ * A runner given a `call` runs every call during that phone call
+ * (`ctx.call`), and `runner.spoken` is the line the last call asked to be
+ * spoken:
+ *
+ * ```ts
+ * const runner = new ToolRunner(receptionist, {
+ *   config: { contacts: { "+15550100199": "Ada" } },
+ *   call: { callerNumber: "+15550100199" },
+ * });
+ * await runner.call("identify_caller");
+ * assert.equal(runner.spoken, "Hello Ada, good to hear from you again!");
+ * ```
+ *
  * Arguments and configuration are validated against the tool's JSON Schemas
  * (2020-12, with ajv) as Warden validates them before a call, then parsed
  * with the tool's zod schemas as in Warden. (Warden's patterns run on a
@@ -22,7 +35,7 @@
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import { InvalidArguments } from "./errors";
 import { install, type Host, type Level } from "./host";
-import type { JsonSchema, Metadata, Tool } from "./tool";
+import type { CallContext, CallDirection, JsonSchema, Metadata, Tool } from "./tool";
 
 /** The OAuth2 secrets the host keeps to itself (its `oauth::SECRET_NAMES`). */
 const OAUTH_SECRETS = ["access_token", "access_token_expires_at", "refresh_token", "client_id", "client_secret"];
@@ -39,6 +52,20 @@ export interface RunnerOptions {
   callId?: string;
   organizationId?: string;
   agentId?: string | null;
+  /** The phone call the calls are made during [default: none]. */
+  call?: TestCall;
+  /** `ctx.timeLeftMs` [default: 10 000]. */
+  timeLeftMs?: number;
+}
+
+/** A phone call for a test: `sessionId` defaults to `test-session`,
+ * `direction` to `inbound`, the rest to `null`. */
+export interface TestCall {
+  sessionId?: string;
+  direction?: CallDirection;
+  callerNumber?: string | null;
+  agentNumber?: string | null;
+  room?: string | null;
 }
 
 /** A request the tool sent, as the service received it. */
@@ -56,6 +83,9 @@ export class ToolRunner {
   readonly logs: [Level, string][] = [];
   /** Every request the tool sent, credentials added. */
   readonly requests: SentRequest[] = [];
+  /** The line the last call asked to be spoken (`ctx.speak`); `null` when
+   * it asked for none or threw. */
+  spoken: string | null = null;
   readonly #tool: Tool;
   readonly #options: RunnerOptions;
 
@@ -70,7 +100,10 @@ export class ToolRunner {
     const spec = this.metadata.functions.find((f) => f.name === fn);
     if (spec === undefined) throw new Error(`${this.metadata.name} has no function ${JSON.stringify(fn)}`);
     check(spec.parameters, args, "arguments");
-    return JSON.parse(await this.#run(() => this.#tool.invoke(this.#call(), fn, JSON.stringify(args))));
+    this.spoken = null;
+    const { json, spoken } = await this.#run(() => this.#tool.invoke(this.#call(), fn, JSON.stringify(args)));
+    this.spoken = spoken;
+    return JSON.parse(json);
   }
 
   /** Runs the tool's self-check. */
@@ -78,18 +111,27 @@ export class ToolRunner {
     return JSON.parse(await this.#run(() => this.#tool.test(this.#call())));
   }
 
-  #call() {
+  #call(): CallContext {
     const o = this.#options;
     check(this.metadata.configSchema, o.config ?? {}, "config");
+    const call = o.call;
     return {
       callId: o.callId ?? "test-call",
       organizationId: o.organizationId ?? "test-organization",
       agentId: o.agentId === undefined ? "test-agent" : o.agentId,
       config: JSON.stringify(o.config ?? {}),
+      call: call && {
+        sessionId: call.sessionId ?? "test-session",
+        direction: call.direction ?? "inbound",
+        callerNumber: call.callerNumber ?? null,
+        agentNumber: call.agentNumber ?? null,
+        room: call.room ?? null,
+      },
+      remainingMs: o.timeLeftMs ?? 10_000,
     };
   }
 
-  async #run(call: () => Promise<string>): Promise<string> {
+  async #run<T>(call: () => Promise<T>): Promise<T> {
     const previous = install(this.#host());
     const nativeFetch = globalThis.fetch;
     globalThis.fetch = (input, init) => this.#send(nativeFetch, new Request(input, init));

@@ -55,7 +55,27 @@ export interface OAuthSpec {
   scopes?: string[];
 }
 
-/** Who is calling, with which configuration, and the way to the call's secrets. */
+/** Which way a phone call goes: someone called the agent (`inbound`), or
+ * the agent called someone (`outbound`). */
+export type CallDirection = "inbound" | "outbound";
+
+/** The phone call an invocation is made during. The numbers are personal
+ * data: keep them out of log records. */
+export interface PhoneCall {
+  /** Warden's id of the call session. */
+  readonly sessionId: string;
+  readonly direction: CallDirection;
+  /** The number of the person on the phone (who called, or who was
+   * called), E.164, when known: e.g. to look them up in a CRM. */
+  readonly callerNumber: string | null;
+  /** The agent's own number, E.164, when known. */
+  readonly agentNumber: string | null;
+  /** The LiveKit room, when there is one. */
+  readonly room: string | null;
+}
+
+/** Who is calling, with which configuration, during which phone call, and
+ * the way to the call's secrets and to a line spoken with the result. */
 export interface Context<C = Record<string, any>> {
   /** A unique id for this call; a retried LLM call keeps it. */
   readonly callId: string;
@@ -63,10 +83,25 @@ export interface Context<C = Record<string, any>> {
   readonly agentId: string | null;
   /** The agent's configuration for the tool, parsed with the tool's `config`. */
   readonly config: C;
+  /** The phone call this invocation is made during; `null` outside one (a
+   * test, a call through the management API). */
+  readonly call: PhoneCall | null;
+  /** Milliseconds the host lets this call run from when it started (the
+   * voice turn's budget or the tool's time limit, whichever is shorter):
+   * give up on a slow upstream in time to say so. */
+  readonly timeLeftMs: number;
   /** The declared secret `name`; throws `NotConfigured` when it is not set. */
   secret(name: string): string;
   /** The declared secret `name`, or `null` when it is not set. */
   trySecret(name: string): string | null;
+  /**
+   * Says `line` to the person on the phone with this call's result: a short
+   * sentence such as "You're booked for Tuesday at ten." Clients that speak
+   * results use it (MCP gets it as the text content), and the result stays
+   * the JSON `run` returns. The last line given wins; at most 1 KiB reaches
+   * the caller. Dropped when `run` throws.
+   */
+  speak(line: string): void;
 }
 
 /** A function the LLM may call. */
@@ -75,8 +110,17 @@ export interface FunctionDef<P extends Schema, C> {
   description: string;
   /** The arguments' schema, an object schema [default: no arguments]. */
   parameters?: P;
-  /** True when the function changes nothing upstream. */
+  /** True when the function changes nothing upstream [default: false]. */
   readOnly?: boolean;
+  /** True when repeating a call with the same arguments has no further
+   * effect [default: false]. */
+  idempotent?: boolean;
+  /** True when the function may delete or overwrite rather than only add
+   * [default: false]. */
+  destructive?: boolean;
+  /** False when the function reaches no outside service or person, working
+   * within a closed system [default: true]. */
+  openWorld?: boolean;
   /** Runs the function: returns JSON data, or throws a `ToolError`. */
   run(args: Infer<P>, ctx: Context<C>): unknown;
 }
@@ -111,8 +155,19 @@ export interface Metadata {
   secrets: Required<SecretSpec>[];
   allowedHosts: string[];
   credentials: Required<CredentialSpec>[];
-  functions: { name: string; description: string; parameters: JsonSchema; readOnly: boolean }[];
+  functions: FunctionMetadata[];
   oauth: Required<OAuthSpec> | null;
+}
+
+/** The contract's `function-spec`, with its schema still as data. */
+export interface FunctionMetadata {
+  name: string;
+  description: string;
+  parameters: JsonSchema;
+  readOnly: boolean;
+  idempotent: boolean;
+  destructive: boolean;
+  openWorld: boolean;
 }
 
 /** The contract's `call-context`, as the host hands it over. */
@@ -122,6 +177,22 @@ export interface CallContext {
   agentId?: string | null;
   /** JSON text. */
   config: string;
+  call?: {
+    sessionId: string;
+    direction: CallDirection;
+    callerNumber?: string | null;
+    agentNumber?: string | null;
+    room?: string | null;
+  } | null;
+  /** A `u64`: a bigint from the component's bindings. */
+  remainingMs: number | bigint;
+}
+
+/** A function's answer: its result as JSON text, and the line it asked to
+ * be spoken (the contract's `tool-result`). */
+export interface Invoked {
+  json: string;
+  spoken: string | null;
 }
 
 /** What `Tool.warmUp` parses: the common argument types, and a value of it. */
@@ -149,16 +220,20 @@ export class Tool<C = any> {
     this.metadata = describe(def);
   }
 
-  /** Runs `fn` with `args` (JSON text); its result as JSON text, or throws a `ToolError`. */
-  async invoke(call: CallContext, fn: string, args: string): Promise<string> {
+  /** Runs `fn` with `args` (JSON text): its result as JSON text with the
+   * line it asked to be spoken, or throws a `ToolError` (and the line is
+   * dropped). */
+  async invoke(call: CallContext, fn: string, args: string): Promise<Invoked> {
     const def: FunctionDef<Schema, C> | undefined = Object.hasOwn(this.#def.functions, fn)
       ? this.#def.functions[fn]
       : undefined;
     if (def === undefined) throw new Internal(`the tool has no function \`${fn}\``);
-    const ctx = this.#context(call);
+    const said: Said = { line: null };
+    const ctx = this.#context(call, said);
     const parsed = parse(def.parameters, JSON.parse(args));
     if (!parsed.ok) throw new InvalidArguments(`the arguments are invalid: ${parsed.error}`);
-    return guarded(() => def.run(parsed.value, ctx));
+    const json = await guarded(() => def.run(parsed.value, ctx));
+    return { json, spoken: said.line };
   }
 
   /** Runs the tool's self-check. */
@@ -192,21 +267,32 @@ export class Tool<C = any> {
     parse(WARM_UP_SCHEMA, {});
     for (const name of Object.keys(this.#def.functions)) parse(this.#def.functions[name].parameters, {});
     try {
-      this.#context({ callId: "", organizationId: "", agentId: null, config: "{}" });
+      this.#context({ callId: "", organizationId: "", agentId: null, config: "{}", remainingMs: 0 });
     } catch {
       // A configuration with required fields: the failure path is warm now.
     }
     JSON.stringify(JSON.parse(JSON.stringify(this.metadata)));
   }
 
-  #context(call: CallContext): Context<C> {
+  #context(call: CallContext, said: Said = { line: null }): Context<C> {
     const parsed = parse(this.#def.config, JSON.parse(call.config));
     if (!parsed.ok) throw new NotConfigured(`the tool's configuration is invalid: ${parsed.error}`);
+    const phone = call.call;
     return Object.freeze({
       callId: call.callId,
       organizationId: call.organizationId,
       agentId: call.agentId ?? null,
       config: parsed.value as C,
+      call: phone
+        ? Object.freeze({
+            sessionId: phone.sessionId,
+            direction: phone.direction,
+            callerNumber: phone.callerNumber ?? null,
+            agentNumber: phone.agentNumber ?? null,
+            room: phone.room ?? null,
+          })
+        : null,
+      timeLeftMs: Number(call.remainingMs),
       secret(name: string): string {
         const value = readSecret(name);
         if (value === null) throw new NotConfigured(`the secret \`${name}\` has not been set`);
@@ -215,8 +301,17 @@ export class Tool<C = any> {
       trySecret(name: string): string | null {
         return readSecret(name);
       },
+      speak(line: string): void {
+        if (typeof line !== "string") throw new TypeError(`ctx.speak takes a string, got ${typeof line}`);
+        said.line = line;
+      },
     });
   }
+}
+
+/** The line a call's `ctx.speak` set. */
+interface Said {
+  line: string | null;
 }
 
 /**
@@ -279,6 +374,9 @@ function describe(def: ToolDef<any, any>): Metadata {
       description: f.description.trim(),
       parameters: objectSchema(f.parameters, `${def.name}.${name}'s parameters`),
       readOnly: f.readOnly ?? false,
+      idempotent: f.idempotent ?? false,
+      destructive: f.destructive ?? false,
+      openWorld: f.openWorld ?? true,
     };
   });
   return {

@@ -16,6 +16,7 @@ import {
   type JsonSchema,
 } from "warden-tool";
 import { ToolRunner, hostMatches } from "warden-tool/testing";
+import receptionist from "../examples/receptionist/index";
 
 const weather = defineTool({
   name: "weather",
@@ -72,6 +73,39 @@ const weather = defineTool({
   },
 });
 
+const desk = defineTool({
+  name: "desk",
+  description: "Confirms things out loud.",
+  functions: {
+    confirm: {
+      description: "Thanks `name` out loud and reports what it knows about the call.",
+      parameters: z.object({ name: z.string() }),
+      idempotent: true,
+      openWorld: false,
+      run: ({ name }, ctx) => {
+        ctx.speak(`Thanks, ${name}.`);
+        return {
+          caller_number: ctx.call?.callerNumber ?? null,
+          outbound: ctx.call ? ctx.call.direction === "outbound" : null,
+          time_left_ms: ctx.timeLeftMs,
+        };
+      },
+    },
+    refuse: {
+      description: "Fails after asking to speak: the line must not reach anyone.",
+      destructive: true,
+      run: (_args, ctx) => {
+        ctx.speak("This line is never said.");
+        throw new NotFound("nothing to refuse");
+      },
+    },
+    mumble: {
+      description: "Asks to speak something that is not a line.",
+      run: (_args, ctx) => ctx.speak(42 as never),
+    },
+  },
+});
+
 function readKey(ctx: { secret(name: string): string }): string | null {
   try {
     return ctx.secret("api_key");
@@ -110,6 +144,19 @@ describe("metadata", () => {
       { secret: "api_key", hosts: ["https://api.weather.example"], header: "x-api-key", format: "{}" },
     ]);
     assert.equal(m.oauth, null);
+  });
+
+  test("effect hints default to a function that reaches out and only adds", () => {
+    assert.deepEqual(
+      desk.metadata.functions.map((f) => [f.name, f.readOnly, f.idempotent, f.destructive, f.openWorld]),
+      [
+        ["confirm", false, true, false, false],
+        ["refuse", false, false, true, true],
+        ["mumble", false, false, false, true],
+      ],
+    );
+    const forecast = weather.metadata.functions[0];
+    assert.deepEqual([forecast.readOnly, forecast.idempotent, forecast.openWorld], [true, false, true]);
   });
 
   test("plain JSON Schemas pass through as they are", () => {
@@ -187,7 +234,7 @@ describe("metadata", () => {
 
   test("the packaged WIT is the repository's", () => {
     const ours = new URL("../wit/", import.meta.url).pathname;
-    const repo = new URL("../../../wit/0.1.0/", import.meta.url).pathname;
+    const repo = new URL("../../../wit/0.2.0/", import.meta.url).pathname;
     const files = (dir: string, base = ""): string[] =>
       readdirSync(join(dir, base)).flatMap((f) =>
         statSync(join(dir, base, f)).isDirectory() ? files(dir, join(base, f)) : [join(base, f)],
@@ -254,6 +301,81 @@ describe("calls", () => {
   test("the default self-check wants every required secret; a credential counts as set", async () => {
     await assert.rejects(new ToolRunner(weather).test(), /the secret `api_key` has not been set/);
     assert.deepEqual(await new ToolRunner(weather, { secrets: { api_key: "k" } }).test(), { ok: true });
+  });
+});
+
+describe("the phone call and the spoken line", () => {
+  test("outside a phone call there is none", async () => {
+    const runner = new ToolRunner(desk);
+    assert.deepEqual(await runner.call("confirm", { name: "Ada" }), {
+      caller_number: null,
+      outbound: null,
+      time_left_ms: 10_000,
+    });
+    assert.equal(runner.spoken, "Thanks, Ada.");
+  });
+
+  test("during a phone call the tool sees it", async () => {
+    const runner = new ToolRunner(desk, {
+      call: { sessionId: "s-1", direction: "outbound", callerNumber: "+15551234567" },
+      timeLeftMs: 1500,
+    });
+    assert.deepEqual(await runner.call("confirm", { name: "Ada" }), {
+      caller_number: "+15551234567",
+      outbound: true,
+      time_left_ms: 1500,
+    });
+  });
+
+  test("a line asked for before an error goes nowhere", async () => {
+    const runner = new ToolRunner(desk);
+    await runner.call("confirm", { name: "Ada" });
+    await assert.rejects(runner.call("refuse"), NotFound);
+    assert.equal(runner.spoken, null);
+    await assert.rejects(runner.call("mumble"), /failed unexpectedly/);
+    assert.equal(runner.spoken, null);
+    assert.match(runner.logs.at(-1)![1], /ctx.speak takes a string/);
+  });
+
+  test("the component's bindings hand over the call as the contract's record", async () => {
+    const { json, spoken } = await desk.invoke(
+      {
+        callId: "c-1",
+        organizationId: "o-1",
+        config: "{}",
+        call: { sessionId: "s-1", direction: "inbound", callerNumber: "+15551234567" },
+        remainingMs: 2000n,
+      },
+      "confirm",
+      '{"name":"Ada"}',
+    );
+    assert.deepEqual(JSON.parse(json), { caller_number: "+15551234567", outbound: false, time_left_ms: 2000 });
+    assert.equal(spoken, "Thanks, Ada.");
+  });
+});
+
+describe("the README's receptionist (examples/receptionist)", () => {
+  const config = { contacts: { "+15550100199": "Ada" } };
+
+  test("a known caller is greeted by name", async () => {
+    const runner = new ToolRunner(receptionist, { config, call: { callerNumber: "+15550100199" } });
+    assert.deepEqual(await runner.call("identify_caller"), { known: true, name: "Ada" });
+    assert.equal(runner.spoken, "Hello Ada, good to hear from you again!");
+    assert.equal(receptionist.metadata.functions[0].openWorld, false);
+  });
+
+  test("an unknown or hidden number is asked for a name", async () => {
+    for (const call of [undefined, {}, { callerNumber: "+15550000000" }]) {
+      const runner = new ToolRunner(receptionist, { config, call });
+      assert.deepEqual(await runner.call("identify_caller"), { known: false });
+      assert.equal(runner.spoken, "Hello! Who do I have the pleasure of speaking with?");
+    }
+  });
+
+  test("the README shows the example as it is", () => {
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+    const example = readFileSync(new URL("../examples/receptionist/index.ts", import.meta.url), "utf8");
+    assert.ok(readme.includes(example), "README.md's receptionist differs from examples/receptionist/index.ts");
   });
 });
 
