@@ -1,8 +1,8 @@
 """Caller look-up for receptionist agents: who is calling, from HubSpot CRM.
 
-A voice agent calls `find_caller` with the caller's number as soon as the
-call starts, greets a known contact by name, and files what the call was
-about with `log_call_note` before it ends.
+A voice agent calls `find_caller` as soon as the call starts (during a phone
+call the tool knows the caller's number), greets a known contact by name,
+and files what the call was about with `log_call_note` before it ends.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class HubSpotCrm(Tool):
     their contact record, for receptionist agents."""
 
     name = "hubspot_crm"
-    version = "0.1.0"
+    version = "0.2.0"
     config = Config
     secrets = [
         Secret(
@@ -77,14 +77,24 @@ class HubSpotCrm(Tool):
     allowed_hosts = [HUBSPOT]
     credentials = [Credential("access_token", [HUBSPOT], "authorization", "Bearer {}")]
 
-    @function(read_only=True)
+    # Reads the organization's own CRM and reaches no one: read-only, closed.
+    @function(read_only=True, open_world=False)
     def find_caller(
         self,
         ctx: Context[Config],
-        phone: Annotated[str, "The caller's phone number, ideally in E.164 (+15551234567)."],
+        phone: Annotated[
+            str | None,
+            "The phone number to look up, ideally in E.164 (+15551234567). "
+            "Leave it out during a phone call to look up who is calling.",
+        ] = None,
     ) -> dict:
         """Find the contact calling from a phone number, to greet them by name
         and skip questions the CRM already answers."""
+        calling = ctx.call.caller_number if ctx.call else None
+        if phone is None:
+            if calling is None:
+                raise InvalidArguments("the caller's number is not known: ask for it and pass it as phone")
+            phone = calling
         number = normalize_phone(phone)
         filters = [
             {"filters": [{"propertyName": prop, "operator": "EQ", "value": form}]}
@@ -100,9 +110,15 @@ class HubSpotCrm(Tool):
             raise NotFound(f"no contact has the number {number}; ask for the caller's name")
         if len(results) > 1:
             log.info(f"{found.get('total')} contacts share a number; using the first")
+        first_name = (results[0].get("properties") or {}).get("firstname")
+        # Greet only the person on the phone, not someone whose number they gave.
+        if first_name and calling is not None and normalize_phone(calling) == number:
+            ctx.speak(f"Hi {first_name}, thanks for calling!")
         return {"caller": _caller(results[0]), "matches": found.get("total", len(results))}
 
-    @function
+    # Adds a note each time (Warden runs it once per call id, so a retried
+    # call does not), to the organization's own CRM.
+    @function(open_world=False)
     def log_call_note(
         self,
         ctx: Context[Config],

@@ -1,7 +1,9 @@
 //! Tools written in Python with `sdk/python` and built by componentize-py:
 //! the `hubspot_crm` tool (`tools/hubspot-crm`) against the local HubSpot
 //! stand-in, through `warden tool call`, `warden serve`'s worker route and
-//! `/mcp`, with its access token injected by the host and never visible.
+//! `/mcp`, with its access token injected by the host and never visible; and
+//! what contract 0.2.0 gives it over MCP: its effect hints, the caller's
+//! number from the call session and the greeting it speaks.
 //!
 //! Building needs the interpreter in `WARDEN_TEST_PYTHON` with
 //! componentize-py (`.ci/python-env` installs it); without one, each test
@@ -264,6 +266,59 @@ fn hubspot_crm_runs_through_the_worker_route_and_mcp() {
     for seen in [&body, &answer.to_string(), &served.output()] {
         assert!(!seen.contains(&crm.token), "{seen}");
     }
+}
+
+#[test]
+fn hubspot_crm_greets_the_caller_of_a_phone_call_over_mcp() {
+    let Some(component) =
+        hubspot_component("hubspot_crm_greets_the_caller_of_a_phone_call_over_mcp")
+    else {
+        return;
+    };
+    let crm = Crm::start();
+    let served = GrantedServer::start(&crm.api.base_url(), "access_token");
+    let (_, agent) = served.install(
+        component,
+        ("access_token", &crm.token),
+        json!({ "api_base": crm.api.base_url() }),
+    );
+
+    // The SDK's effect hints reach MCP clients: a closed-world look-up.
+    let hints = served.mcp_annotations(&agent, "hubspot_crm__find_caller");
+    assert_eq!(hints["readOnlyHint"], true, "{hints}");
+    assert_eq!(hints["openWorldHint"], false, "{hints}");
+    let hints = served.mcp_annotations(&agent, "hubspot_crm__log_call_note");
+    assert_eq!(hints["readOnlyHint"], false, "{hints}");
+    assert_eq!(hints["idempotentHint"], false, "{hints}");
+    assert_eq!(hints["destructiveHint"], false, "{hints}");
+    assert_eq!(hints["openWorldHint"], false, "{hints}");
+
+    // Ada calls: the tool finds her by the session's number, with no
+    // argument, and greets her in the text content.
+    let token = served.open_session(json!({ "agent_id": agent, "phone_number": "+15550100199" }));
+    let (status, body) = served.mcp(
+        &token,
+        "tools/call",
+        json!({ "name": "hubspot_crm__find_caller", "arguments": {} }),
+    );
+    assert_eq!(status, 200, "{body}");
+    let result = &serde_json::from_str::<Value>(&body).unwrap()["result"];
+    assert_eq!(result["isError"], false, "{body}");
+    assert_eq!(
+        result["content"][0]["text"], "Hi Ada, thanks for calling!",
+        "{body}"
+    );
+    assert_eq!(
+        result["structuredContent"]["caller"]["name"],
+        "Ada Lovelace"
+    );
+    let search: Value = serde_json::from_slice(&crm.api.requests().pop().unwrap().body).unwrap();
+    assert!(search.to_string().contains("+15550100199"), "{search}");
+
+    // Without a phone call there is no number to look up.
+    let (status, answer) = served.invoke(&agent, "hubspot_crm__find_caller", json!({}));
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["kind"], "invalid_arguments", "{answer}");
 }
 
 #[test]

@@ -802,30 +802,56 @@ impl GrantedServer {
     /// `tools/call` of `name` over `/mcp` in a new call session of `agent`,
     /// as LiveKit Agents calls it: the status and the body.
     pub(crate) fn mcp_call(&self, agent: &str, name: &str, arguments: Value) -> (u16, String) {
-        let address = &self.server.address;
-        let (status, body) = http(
-            address,
+        let token = self.open_session(json!({ "agent_id": agent }));
+        self.mcp(
+            &token,
+            "tools/call",
+            json!({ "name": name, "arguments": arguments }),
+        )
+    }
+
+    /// Opens a call session with `body` (`POST /worker/v1/sessions`): its
+    /// MCP session token.
+    pub(crate) fn open_session(&self, body: Value) -> String {
+        let (status, answer) = http(
+            &self.server.address,
             "POST",
             "/worker/v1/sessions",
             Some(&self.worker),
-            Some(&json!({ "agent_id": agent }).to_string()),
+            Some(&body.to_string()),
         );
-        assert_eq!(status, 201, "{body}");
-        let session: Value = serde_json::from_str(&body).unwrap();
-        let token = session["session_token"].as_str().unwrap();
-        let call = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-            "params": { "name": name, "arguments": arguments } })
-        .to_string();
+        assert_eq!(status, 201, "{answer}");
+        let session: Value = serde_json::from_str(&answer).unwrap();
+        session["session_token"].as_str().unwrap().to_owned()
+    }
+
+    /// The MCP request `method` with `params` over `/mcp` in the session of
+    /// `token`: the status and the body.
+    pub(crate) fn mcp(&self, token: &str, method: &str, params: Value) -> (u16, String) {
+        let request =
+            json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }).to_string();
         let response = raw(
-            address,
+            &self.server.address,
             &format!(
                 "POST /mcp HTTP/1.1\r\nAuthorization: Bearer {token}\r\n\
                  Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n\
                  Mcp-Protocol-Version: 2025-06-18"
             ),
-            call.as_bytes(),
+            request.as_bytes(),
         );
         status_and_body(&response)
+    }
+
+    /// The annotations `tools/list` gives the function `name` in a new call
+    /// session of `agent`.
+    pub(crate) fn mcp_annotations(&self, agent: &str, name: &str) -> Value {
+        let token = self.open_session(json!({ "agent_id": agent }));
+        let (status, body) = self.mcp(&token, "tools/list", json!({}));
+        assert_eq!(status, 200, "{body}");
+        let listed: Value = serde_json::from_str(&body).unwrap();
+        let tools = listed["result"]["tools"].as_array().unwrap();
+        let tool = tools.iter().find(|t| t["name"] == name);
+        tool.unwrap_or_else(|| panic!("no {name} in {body}"))["annotations"].clone()
     }
 
     /// Everything the server wrote, stdout and stderr.
