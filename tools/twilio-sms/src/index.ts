@@ -64,7 +64,7 @@ interface TwilioError {
 
 export default defineTool({
   name: "twilio_sms",
-  version: "0.1.0",
+  version: "0.2.0",
   description:
     "Sends text messages (SMS) to callers through Twilio, e.g. to confirm a booking, and tells whether a text was delivered.",
   config,
@@ -83,11 +83,22 @@ export default defineTool({
       description:
         "Sends a text message to a phone number, e.g. the caller's, to confirm what was agreed on the call. Returns the message id to check delivery with get_message_status.",
       parameters: z.object({
-        to: z.string().describe("The recipient's phone number in E.164, e.g. +15550100199."),
+        to: z
+          .string()
+          .optional()
+          .describe(
+            "The recipient's phone number in E.164, e.g. +15550100199. Leave it out during a phone call to text the person on the phone.",
+          ),
         body: z.string().max(MAX_BODY).describe("The text to send: short, plain, no secrets."),
       }),
+      // Every run sends another text (Twilio takes no idempotency key; Warden
+      // runs it once per call id) to a person: not idempotent, open-world.
       run: async ({ to, body }, ctx) => {
-        const number = normalizePhone(to);
+        const recipient = to ?? ctx.call?.callerNumber;
+        if (recipient == null) {
+          throw new InvalidArguments("the caller's number is not known: ask for it and pass it as `to`");
+        }
+        const number = normalizePhone(recipient);
         if (body.trim() === "") throw new InvalidArguments("the text is empty");
         const form = new URLSearchParams({ To: number, From: ctx.config.from, Body: body });
         const response = await fetch(`${accountUrl(ctx)}/Messages.json`, {
@@ -112,6 +123,8 @@ export default defineTool({
         message_sid: z.string().describe("The message id send_sms returned (SM…)."),
       }),
       readOnly: true,
+      // Reads the account's own message log.
+      openWorld: false,
       run: async ({ message_sid }, ctx) => {
         if (!/^(SM|MM)[0-9a-f]{32}$/.test(message_sid)) {
           throw new InvalidArguments("that is not a message id: send_sms returns one starting with SM");

@@ -1,7 +1,9 @@
 //! Tools written in TypeScript with `sdk/js` and built by componentize-js:
 //! the `twilio_sms` tool (`tools/twilio-sms`) against the local Twilio
 //! stand-in, through `warden tool call`, `warden serve`'s worker route and
-//! `/mcp`, with its API credentials injected by the host and never visible.
+//! `/mcp`, with its API credentials injected by the host and never visible;
+//! and what contract 0.2.0 gives it over MCP: its effect hints and the
+//! caller's number from the call session.
 //!
 //! Building needs Node.js and the npm packages `.ci/js-env` installs (from
 //! the lockfiles); without them, each test says by name that it did not run
@@ -317,6 +319,54 @@ fn twilio_sms_runs_through_the_worker_route_mcp_and_its_self_check() {
             assert!(!seen.contains(secret), "{seen}");
         }
     }
+}
+
+#[test]
+fn twilio_sms_texts_the_person_on_the_phone_and_declares_its_hints_over_mcp() {
+    let Some(component) = twilio_component(
+        "twilio_sms_texts_the_person_on_the_phone_and_declares_its_hints_over_mcp",
+    ) else {
+        return;
+    };
+    let sms = Sms::start();
+    let credential = sms.api.basic_credential();
+    let served = GrantedServer::start(&sms.api.base_url(), "api_credentials");
+    let (_, agent) = served.install(
+        component,
+        ("api_credentials", &credential),
+        sms.config(FROM),
+    );
+
+    // The SDK's effect hints reach MCP clients: a send reaches a person and
+    // is not safe to repeat; the status reads the account's own log.
+    let send = served.mcp_annotations(&agent, "twilio_sms__send_sms");
+    assert_eq!(send["readOnlyHint"], false, "{send}");
+    assert_eq!(send["idempotentHint"], false, "{send}");
+    assert_eq!(send["destructiveHint"], false, "{send}");
+    assert_eq!(send["openWorldHint"], true, "{send}");
+    let status = served.mcp_annotations(&agent, "twilio_sms__get_message_status");
+    assert_eq!(status["readOnlyHint"], true, "{status}");
+    assert_eq!(status["openWorldHint"], false, "{status}");
+
+    // During a phone call, a text without a recipient goes to the caller.
+    let token = served.open_session(json!({ "agent_id": agent, "phone_number": "+15550100199" }));
+    let (code, body) = served.mcp(
+        &token,
+        "tools/call",
+        json!({ "name": "twilio_sms__send_sms", "arguments": { "body": "Booked: Friday 10:00." } }),
+    );
+    assert_eq!(code, 200, "{body}");
+    assert!(!body.contains("\"isError\":true"), "{body}");
+    let messages = sms.api.messages();
+    assert_eq!(messages.len(), 1, "{body}");
+    assert_eq!(messages[0].to, "+15550100199");
+    assert_eq!(messages[0].body, "Booked: Friday 10:00.");
+
+    // Outside one, the LLM is asked for the number and nothing is sent.
+    let (code, answer) = served.invoke(&agent, "twilio_sms__send_sms", json!({ "body": "hi" }));
+    assert_eq!(code, 422, "{answer}");
+    assert_eq!(answer["kind"], "invalid_arguments", "{answer}");
+    assert_eq!(sms.api.messages().len(), 1);
 }
 
 #[test]
