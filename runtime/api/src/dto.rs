@@ -214,6 +214,13 @@ pub struct Invoke {
     #[serde(default)]
     #[schema(max_length = 256)]
     pub call_id: String,
+    /// The call session the invocation is made during (`call_session_id`
+    /// from `POST /worker/v1/sessions` or an outbound call): the tool gets
+    /// the phone call (contract 0.2.0 and later) and the audit row names the
+    /// session. It must be a live session of this agent.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 64)]
+    pub call_session_id: Option<String>,
 }
 
 fn empty_object() -> Value {
@@ -257,6 +264,9 @@ pub struct OpenSession {
     /// The caller's number, E.164.
     #[serde(default)]
     pub phone_number: Option<String>,
+    /// The number the caller dialled (the agent's own), E.164.
+    #[serde(default)]
+    pub agent_number: Option<String>,
 }
 
 /// A room Warden names for an agent's call: `agent-{uuid}-{E.164}`.
@@ -271,13 +281,14 @@ impl utoipa::PartialSchema for OpenSession {
                 .schema_type(Type::String)
                 .description(Some(description))
         };
-        let phone = || {
+        let phone = |description: &str| {
             ObjectBuilder::new()
                 .schema_type(Type::String)
                 .pattern(Some("^\\+[1-9][0-9]{1,14}$"))
-                .description(Some("The caller's number, E.164"))
+                .description(Some(description))
                 .examples(["+15551234567"])
         };
+        let agent_number = || phone("The number the caller dialled (the agent's own), E.164");
         let by_agent = ObjectBuilder::new()
             .property("agent_id", text("The agent taking the call"))
             .required("agent_id")
@@ -288,7 +299,8 @@ impl utoipa::PartialSchema for OpenSession {
                     .max_length(Some(256))
                     .pattern(Some("\\S")),
             )
-            .property("phone_number", phone())
+            .property("phone_number", phone("The caller's number, E.164"))
+            .property("agent_number", agent_number())
             .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)));
         let by_room = ObjectBuilder::new()
             .property(
@@ -298,6 +310,7 @@ impl utoipa::PartialSchema for OpenSession {
                     .examples(["agent-0193e0c4-7c1a-7b5e-9d0f-2a9f1c3b4d5e-+15551234567"]),
             )
             .required("room_name")
+            .property("agent_number", agent_number())
             .additional_properties(Some(
                 utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
             ));

@@ -38,6 +38,10 @@
 //!   `isError` result of kind `in_progress` or `call_id_reused`. Such a call
 //!   runs to its end even when cancelled, so that its retry finds the
 //!   outcome. Without the key each request is its own call.
+//! * **Deadlines.** A `tools/call` whose `_meta` carries
+//!   [`DEADLINE_META_KEY`] (`warden/deadline_ms`) must answer within that
+//!   many milliseconds: the sandbox is stopped then and the call answers
+//!   `timeout`, and the tool sees the time left in its context.
 //! * **DNS rebinding.** The SDK's `Host` allow-list (loopback by default) is
 //!   off: it guards servers that trust whoever can reach them, and this one
 //!   trusts only the bearer token, which a rebinding page does not have.
@@ -77,6 +81,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 use warden_core::{
@@ -93,6 +98,12 @@ pub const MCP_PATH: &str = "/mcp";
 /// at most 256 characters), kept across retries: with it a function that is
 /// not read-only runs once per call id, as on the worker route's `call_id`.
 pub const CALL_ID_META_KEY: &str = "warden/call_id";
+
+/// The `tools/call` request's `_meta` key for the client's time limit on the
+/// request, in milliseconds (a positive whole number): the call answers
+/// `timeout` once it has passed, as the worker route's `X-Warden-Deadline-Ms`
+/// does. The tool's own time limit still applies when it is shorter.
+pub const DEADLINE_META_KEY: &str = "warden/deadline_ms";
 
 /// The `tools/call` result's `_meta` key present when the result repeats the
 /// recorded outcome of an earlier run of the same call id (the tool did not
@@ -408,9 +419,31 @@ impl SessionServer {
                 )));
             }
         };
+        // The client's own time limit for the request, when it says: the
+        // call must answer within it, so it bounds the sandbox too.
+        let deadline = match request
+            .meta
+            .as_ref()
+            .and_then(|meta| meta.get(DEADLINE_META_KEY))
+        {
+            None => None,
+            Some(ms) => match ms.as_u64().filter(|ms| *ms > 0) {
+                Some(ms) => std::time::Instant::now().checked_add(Duration::from_millis(ms)),
+                None => {
+                    return Ok(Ok(error_result(
+                        "invalid_request",
+                        &format!(
+                            "`_meta[\"{DEADLINE_META_KEY}\"]` must be a positive whole number \
+                             of milliseconds"
+                        ),
+                    )));
+                }
+            },
+        };
         let request = InvocationRequest {
             function: name,
             arguments: Value::Object(request.arguments.unwrap_or_default()),
+            deadline,
             caller_call_id: caller_call_id.is_some(),
             // Without the caller's id, a fresh one per call keeps tools'
             // per-call idempotency from ever joining two different calls.
@@ -470,11 +503,17 @@ impl SessionServer {
             Err(error) => return Ok(refused_call(&asked_for, error)),
         };
         let mut result = match invoked.result {
-            // A line to speak is the text content, the JSON the structured
-            // content; without one the text is the JSON itself.
+            // A line to speak is the first text content, the JSON the
+            // structured content and (as MCP asks, for clients that show the
+            // model only text, LiveKit Agents among them) the last text
+            // content too, so the model keeps the data the line leaves out.
             Ok(raw) => {
-                let text = invoked.spoken.as_deref().unwrap_or(raw.get());
-                let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+                let mut content = Vec::with_capacity(2);
+                if let Some(spoken) = invoked.spoken {
+                    content.push(ContentBlock::text(spoken));
+                }
+                content.push(ContentBlock::text(raw.get()));
+                let mut result = CallToolResult::success(content);
                 if let Ok(value @ Value::Object(_)) = serde_json::from_str::<Value>(raw.get()) {
                     result.structured_content = Some(value);
                 }

@@ -74,6 +74,10 @@ pub(crate) async fn toolset(
 /// or gets 409 `in_progress`; the same `call_id` with other arguments is 409
 /// `call_id_reused`. Outcomes are kept for 24 hours unless the operator says
 /// otherwise (`warden serve --call-outcome-ttl SECONDS`).
+///
+/// With a `call_session_id`, the call is made during that phone call: tools
+/// built against contract 0.2.0 get its record (the caller's number among
+/// it). An unknown session, or one of another agent, is 404; an ended one 409.
 #[utoipa::path(post, path = "/worker/v1/agents/{agent_id}/invoke", tag = "worker", security(("worker_token" = [])),
     params(("agent_id" = String, Path),
         ("X-Warden-Deadline-Ms" = Option<i64>, Header, minimum = 1, nullable = false,
@@ -117,7 +121,7 @@ pub(crate) async fn invoke(
                 arguments: body.arguments,
                 caller_call_id: !body.call_id.is_empty(),
                 call_id: body.call_id,
-                call_session_id: None,
+                call_session_id: body.call_session_id,
                 call: None,
                 deadline,
             },
@@ -184,6 +188,7 @@ pub(crate) async fn open_session(
                 agent_id: body.agent_id,
                 room_name: body.room_name,
                 phone_number: body.phone_number,
+                agent_number: body.agent_number,
             },
         )
         .await?;

@@ -16,13 +16,17 @@ use chrono::Utc;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use warden_livekit::{LiveKit, WebhookVerifier, room_name, validate_e164};
-use warden_store::{CallDirection, CallSession};
+use warden_store::{CallDirection, CallSession, SipNumbers};
 
 /// A session whose call could not be placed.
 pub const SESSION_FAILED: &str = "failed";
 
 /// Most participant events kept on a session's metadata.
 const MAX_PARTICIPANT_EVENTS: usize = 64;
+
+/// How long the numbers of a SIP participant wait for a session opened in its
+/// room after it joined: long enough for an agent worker to be dispatched.
+pub const SIP_NUMBERS_TTL: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
 
 /// The LiveKit side of the runtime: the API client and the webhook verifier.
 #[derive(Clone)]
@@ -111,7 +115,10 @@ impl Core {
                 organization_id,
                 agent_id,
                 &room,
-                Some(phone_number),
+                crate::CallNumbers {
+                    phone_number: Some(phone_number),
+                    agent_number: None,
+                },
                 CallDirection::Outbound,
                 None,
             )
@@ -263,6 +270,14 @@ impl Core {
     ) -> Result<Vec<String>> {
         let sessions = self.store.open_call_sessions_in_room(room).await?;
         let mut ids = Vec::with_capacity(sessions.len());
+        if let Some(sip) = event
+            .sip
+            .as_ref()
+            .filter(|_| event.event == "participant_joined")
+            && (sip.phone_number.is_some() || sip.trunk_phone_number.is_some())
+        {
+            ids.extend(self.apply_sip_numbers(room, sip, &sessions).await?);
+        }
         for session in sessions {
             match event.event.as_str() {
                 "room_finished" => {
@@ -298,7 +313,59 @@ impl Core {
                 }
                 _ => continue,
             }
-            ids.push(session.id);
+            if !ids.contains(&session.id) {
+                ids.push(session.id);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// A SIP participant joined `room` with its numbers: they fill in what
+    /// the room's open sessions do not know yet, and are kept for
+    /// [`SIP_NUMBERS_TTL`] for a session a worker opens in the room later.
+    ///
+    /// Room names are not secret: a worker limited to one organization may
+    /// open a session in any room for its own agent. So the numbers go to the
+    /// room's sessions only when they all belong to one organization, and
+    /// later sessions take them only when opened by a worker trusted with
+    /// every organization (see `open_inbound_session`).
+    async fn apply_sip_numbers(
+        &self,
+        room: &str,
+        sip: &warden_livekit::SipParticipant,
+        sessions: &[CallSession],
+    ) -> Result<Vec<String>> {
+        let numbers = SipNumbers {
+            phone_number: sip.phone_number.clone(),
+            trunk_number: sip.trunk_phone_number.clone(),
+        };
+        let expires_at = Utc::now() + SIP_NUMBERS_TTL;
+        self.store
+            .record_sip_numbers(room, &numbers, expires_at)
+            .await?;
+        let organizations: std::collections::BTreeSet<&str> = sessions
+            .iter()
+            .map(|s| s.organization_id.as_str())
+            .collect();
+        if organizations.len() > 1 {
+            tracing::warn!(
+                organizations = organizations.len(),
+                "a SIP participant joined a room with sessions of several organizations; \
+                 its numbers go to none of them"
+            );
+            return Ok(Vec::new());
+        }
+        let mut ids = Vec::with_capacity(sessions.len());
+        for session in sessions {
+            self.store
+                .fill_call_session_numbers(
+                    &session.organization_id,
+                    &session.id,
+                    numbers.phone_number.as_deref(),
+                    numbers.trunk_number.as_deref(),
+                )
+                .await?;
+            ids.push(session.id.clone());
         }
         Ok(ids)
     }

@@ -43,8 +43,8 @@ pub use error::{CoreError, Result};
 pub use invocations::{ErrorCount, InvocationView, ToolHealth};
 pub use once::DEFAULT_CALL_OUTCOME_TTL;
 pub use sessions::{
-    DEFAULT_SESSION_TTL, InboundCall, IssuedCallSession, MAX_SESSION_TTL, SESSION_ACTIVE,
-    SESSION_ENDED, SESSION_TOKEN_PREFIX, SessionPrincipal,
+    CallNumbers, DEFAULT_SESSION_TTL, InboundCall, IssuedCallSession, MAX_SESSION_TTL,
+    SESSION_ACTIVE, SESSION_ENDED, SESSION_TOKEN_PREFIX, SessionPrincipal,
 };
 pub use worker::{
     FunctionSchema, InvocationRequest, Invoked, MAX_CALL_ID_CHARS, NAME_SEPARATOR,

@@ -80,6 +80,26 @@ pub struct InboundCall {
     pub room_name: Option<String>,
     /// The other party's number, in E.164 form.
     pub phone_number: Option<String>,
+    /// The number the caller dialled (the agent's own), in E.164 form.
+    pub agent_number: Option<String>,
+}
+
+/// The numbers of a call, each in E.164 form where known.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallNumbers<'a> {
+    /// The other party's number.
+    pub phone_number: Option<&'a str>,
+    /// The agent's own number (the one dialled, or the one calling out).
+    pub agent_number: Option<&'a str>,
+}
+
+impl std::fmt::Debug for CallNumbers<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallNumbers")
+            .field("phone_number", &self.phone_number.map(|_| "…"))
+            .field("agent_number", &self.agent_number.map(|_| "…"))
+            .finish()
+    }
 }
 
 impl Core {
@@ -145,11 +165,26 @@ impl Core {
             }
         };
         let agent = self.worker_agent(worker, &agent_id).await?;
+        // What LiveKit's SIP service reported for the room fills in what the
+        // worker left out; only for a worker trusted with every organization,
+        // since room names are not secret.
+        let sip = match worker.organization_id {
+            None if phone_number.is_none() || call.agent_number.is_none() => {
+                self.store.sip_numbers(&room_name).await?
+            }
+            _ => None,
+        }
+        .unwrap_or_default();
+        let phone_number = phone_number.or(sip.phone_number);
+        let agent_number = call.agent_number.or(sip.trunk_number);
         self.open_call_session(
             &agent.organization_id,
             &agent.id,
             &room_name,
-            phone_number.as_deref(),
+            CallNumbers {
+                phone_number: phone_number.as_deref(),
+                agent_number: agent_number.as_deref(),
+            },
             CallDirection::Inbound,
             None,
         )
@@ -157,15 +192,14 @@ impl Core {
     }
 
     /// Opens a call session for an active agent of the organization and
-    /// mints its MCP token. `phone_number` is the other party's, in E.164
-    /// form; `ttl` is how long the token works (`None`:
-    /// [`DEFAULT_SESSION_TTL`]).
+    /// mints its MCP token. `numbers` are in E.164 form; `ttl` is how long
+    /// the token works (`None`: [`DEFAULT_SESSION_TTL`]).
     pub async fn open_call_session(
         &self,
         organization_id: &str,
         agent_id: &str,
         room_name: &str,
-        phone_number: Option<&str>,
+        numbers: CallNumbers<'_>,
         direction: CallDirection,
         ttl: Option<Duration>,
     ) -> Result<IssuedCallSession> {
@@ -181,7 +215,10 @@ impl Core {
                 "a room name must be 1 to {MAX_ROOM_NAME_LEN} characters"
             )));
         }
-        if let Some(number) = phone_number {
+        for number in [numbers.phone_number, numbers.agent_number]
+            .into_iter()
+            .flatten()
+        {
             warden_livekit::validate_e164(number).map_err(|e| CoreError::Invalid(e.to_string()))?;
         }
         let agent = self.store.agent(organization_id, agent_id).await?;
@@ -200,7 +237,8 @@ impl Core {
                 &NewCallSession {
                     agent_id: agent.id,
                     room_name: room_name.to_owned(),
-                    phone_number: phone_number.map(str::to_owned),
+                    phone_number: numbers.phone_number.map(str::to_owned),
+                    agent_number: numbers.agent_number.map(str::to_owned),
                     direction,
                     status: SESSION_ACTIVE.to_owned(),
                     token_hash: Some(hash(token.expose_secret())),
@@ -275,22 +313,26 @@ pub(crate) fn session_principal(
     if !(live && matches) {
         return Err(CoreError::InvalidSession);
     }
-    let call = PhoneCall {
+    Ok(SessionPrincipal {
+        call: phone_call(&session),
+        organization_id: session.organization_id,
+        agent_id: session.agent_id,
+        call_session_id: session.id,
+    })
+}
+
+/// The phone call of `session`, as its tools see it.
+pub(crate) fn phone_call(session: &CallSession) -> PhoneCall {
+    PhoneCall {
         session_id: session.id.clone(),
         direction: match session.direction {
             CallDirection::Inbound => warden_sandbox::CallDirection::Inbound,
             CallDirection::Outbound => warden_sandbox::CallDirection::Outbound,
         },
-        caller_number: session.phone_number,
-        agent_number: None,
-        room: Some(session.room_name),
-    };
-    Ok(SessionPrincipal {
-        organization_id: session.organization_id,
-        agent_id: session.agent_id,
-        call_session_id: session.id,
-        call,
-    })
+        caller_number: session.phone_number.clone(),
+        agent_number: session.agent_number.clone(),
+        room: Some(session.room_name.clone()),
+    }
 }
 
 #[cfg(test)]

@@ -324,8 +324,45 @@ impl Core {
             return Err(CoreError::Unauthenticated);
         }
         self.touch_worker_token(&token).await;
-        self.prepare_target(request, started_at, target?, span)
+        let target = target?;
+        // A call the worker makes during a call session gets the session's
+        // phone call; the session must be a live one of this very agent.
+        let request = match &request.call_session_id {
+            Some(session_id) => InvocationRequest {
+                call: Some(self.live_session_call(&target.agent, session_id).await?),
+                ..request
+            },
+            None => request,
+        };
+        self.prepare_target(request, started_at, target, span).await
+    }
+
+    /// The phone call of `agent`'s live call session `session_id`. Another
+    /// agent's or organization's session is not found, exactly as an unknown
+    /// one; an ended or expired session is a conflict.
+    async fn live_session_call(
+        &self,
+        agent: &warden_store::VoiceAgent,
+        session_id: &str,
+    ) -> Result<PhoneCall> {
+        let session = match self
+            .store
+            .call_session(&agent.organization_id, session_id)
             .await
+        {
+            Ok(session) if session.agent_id == agent.id => session,
+            Ok(_) | Err(warden_store::StoreError::NotFound(_)) => {
+                return Err(CoreError::NotFound("call session"));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if session.ended_at.is_some() || session.expires_at <= Utc::now() {
+            return Err(CoreError::Conflict(
+                "the call session has ended; calls outside a call leave call_session_id out"
+                    .to_owned(),
+            ));
+        }
+        Ok(crate::sessions::phone_call(&session))
     }
 
     /// [`Core::authenticate_session`] then [`Core::prepare`] for the
@@ -681,9 +718,11 @@ fn call_span(request: &InvocationRequest) -> Span {
     )
 }
 
-/// `tool__function` as `(tool, function)`.
 /// The longest call id, in characters: LLM tool-call ids are a few dozen.
 pub const MAX_CALL_ID_CHARS: usize = 256;
+
+/// The longest call-session id a worker may name (Warden's are UUIDs).
+const MAX_CALL_SESSION_ID_BYTES: usize = 64;
 
 /// Checks what can be checked of a request before the store is asked; the
 /// tool's name.
@@ -693,9 +732,19 @@ fn check_request(request: &InvocationRequest) -> Result<&str> {
             "call_id is longer than {MAX_CALL_ID_CHARS} characters"
         )));
     }
+    if request
+        .call_session_id
+        .as_ref()
+        .is_some_and(|id| id.is_empty() || id.len() > MAX_CALL_SESSION_ID_BYTES)
+    {
+        return Err(CoreError::Invalid(format!(
+            "call_session_id must be 1 to {MAX_CALL_SESSION_ID_BYTES} bytes"
+        )));
+    }
     Ok(split_function(&request.function)?.0)
 }
 
+/// `tool__function` as `(tool, function)`.
 fn split_function(name: &str) -> Result<(&str, &str)> {
     name.split_once(NAME_SEPARATOR).ok_or_else(|| {
         CoreError::Invalid(format!(

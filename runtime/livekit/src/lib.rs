@@ -46,4 +46,7 @@ mod webhook;
 pub use client::{AgentDispatch, DialedParticipant, LiveKit, LiveKitError, Operation, Room};
 pub use config::{ConfigError, DEFAULT_AGENT_NAME, LiveKitConfig};
 pub use room_name::{E164Error, RoomName, parse_room_name, room_name, validate_e164};
-pub use webhook::{WEBHOOK_TOKEN_LEEWAY_SECS, WebhookError, WebhookEvent, WebhookVerifier};
+pub use webhook::{
+    SIP_PHONE_NUMBER_ATTRIBUTE, SIP_TRUNK_PHONE_NUMBER_ATTRIBUTE, SipParticipant,
+    WEBHOOK_TOKEN_LEEWAY_SECS, WebhookError, WebhookEvent, WebhookVerifier,
+};

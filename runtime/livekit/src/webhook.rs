@@ -15,6 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use jsonwebtoken::errors::ErrorKind;
 use livekit_api::access_token::{AccessTokenError, Claims, TokenVerifier};
 use livekit_api::webhooks::{WebhookError as SdkError, WebhookReceiver};
+use livekit_protocol::participant_info::Kind as ParticipantKind;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::LiveKitConfig;
@@ -61,6 +62,9 @@ pub struct WebhookEvent {
     pub participant_identity: Option<String>,
     /// The participant's id (`PA_…`).
     pub participant_sid: Option<String>,
+    /// For participant events of a SIP participant (kind `SIP`, set by
+    /// LiveKit's SIP service, never by a client), its numbers.
+    pub sip: Option<SipParticipant>,
     /// The last moment, in seconds since the Unix epoch, at which this request
     /// (body and token) is accepted: the token's `exp` plus
     /// [`WEBHOOK_TOKEN_LEEWAY_SECS`]. Until then the same request can be sent
@@ -68,6 +72,37 @@ pub struct WebhookEvent {
     /// [`WebhookError::Expired`].
     pub replayable_until: i64,
 }
+
+/// A SIP participant's numbers, from the attributes LiveKit's SIP service
+/// sets on it. Each is E.164 or left out. They are personal data: `Debug`
+/// leaves them out.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SipParticipant {
+    /// `sip.phoneNumber`: the other party's number (the caller's on an
+    /// inbound call, the dialled one on an outbound call).
+    pub phone_number: Option<String>,
+    /// `sip.trunkPhoneNumber`: the number of the trunk the call came in on or
+    /// goes out through, the agent's own.
+    pub trunk_phone_number: Option<String>,
+}
+
+impl fmt::Debug for SipParticipant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SipParticipant")
+            .field("phone_number", &self.phone_number.as_ref().map(|_| "…"))
+            .field(
+                "trunk_phone_number",
+                &self.trunk_phone_number.as_ref().map(|_| "…"),
+            )
+            .finish()
+    }
+}
+
+/// The attribute LiveKit's SIP service sets to the other party's number.
+pub const SIP_PHONE_NUMBER_ATTRIBUTE: &str = "sip.phoneNumber";
+
+/// The attribute LiveKit's SIP service sets to the trunk's number.
+pub const SIP_TRUNK_PHONE_NUMBER_ATTRIBUTE: &str = "sip.trunkPhoneNumber";
 
 /// Why a webhook request is not accepted.
 #[derive(Debug, thiserror::Error)]
@@ -165,9 +200,27 @@ impl WebhookVerifier {
             Some(room) => (non_empty(room.name), non_empty(room.sid)),
             None => (None, None),
         };
-        let (participant_identity, participant_sid) = match event.participant {
-            Some(participant) => (non_empty(participant.identity), non_empty(participant.sid)),
-            None => (None, None),
+        let (participant_identity, participant_sid, sip) = match event.participant {
+            Some(mut participant) => {
+                let sip = (participant.kind == ParticipantKind::Sip as i32).then(|| {
+                    let mut number = |attribute| {
+                        participant
+                            .attributes
+                            .remove(attribute)
+                            .filter(|n| crate::validate_e164(n).is_ok())
+                    };
+                    SipParticipant {
+                        phone_number: number(SIP_PHONE_NUMBER_ATTRIBUTE),
+                        trunk_phone_number: number(SIP_TRUNK_PHONE_NUMBER_ATTRIBUTE),
+                    }
+                });
+                (
+                    non_empty(participant.identity),
+                    non_empty(participant.sid),
+                    sip,
+                )
+            }
+            None => (None, None, None),
         };
         Ok(WebhookEvent {
             event: event.event,
@@ -177,6 +230,7 @@ impl WebhookVerifier {
             room_sid,
             participant_identity,
             participant_sid,
+            sip,
             replayable_until,
         })
     }

@@ -64,6 +64,8 @@ pub struct CallSession {
     pub room_name: String,
     /// The other party's number, for phone calls.
     pub phone_number: Option<String>,
+    /// The agent's own number on the call (the SIP trunk's), where known.
+    pub agent_number: Option<String>,
     /// Who placed the call.
     pub direction: CallDirection,
     /// The session's state (`created`, `active`, `ended`, … as the LiveKit layer defines).
@@ -80,6 +82,29 @@ pub struct CallSession {
     pub metadata: Value,
 }
 
+/// How many expired [`Store::record_sip_numbers`] rows one insert deletes.
+pub const SIP_NUMBERS_PRUNE_BATCH: i64 = 100;
+
+/// The numbers of a SIP call, as LiveKit's SIP service reports them. They
+/// are personal data: `Debug` leaves them out.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SipNumbers {
+    /// The other party's number (`sip.phoneNumber`).
+    pub phone_number: Option<String>,
+    /// The number of the trunk the call uses (`sip.trunkPhoneNumber`): the
+    /// agent's own.
+    pub trunk_number: Option<String>,
+}
+
+impl fmt::Debug for SipNumbers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SipNumbers")
+            .field("phone_number", &self.phone_number.as_ref().map(|_| "…"))
+            .field("trunk_number", &self.trunk_number.as_ref().map(|_| "…"))
+            .finish()
+    }
+}
+
 /// A call session to create.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewCallSession {
@@ -89,6 +114,8 @@ pub struct NewCallSession {
     pub room_name: String,
     /// The other party's number.
     pub phone_number: Option<String>,
+    /// The agent's own number on the call.
+    pub agent_number: Option<String>,
     /// Who placed the call.
     pub direction: CallDirection,
     /// The initial state.
@@ -102,7 +129,7 @@ pub struct NewCallSession {
 }
 
 pub(crate) const CALL_SESSION_COLUMNS: &str = "id, organization_id, agent_id, room_name, \
-     phone_number, direction, status, token_hash, expires_at, created_at, ended_at, metadata";
+     phone_number, agent_number, direction, status, token_hash, expires_at, created_at, ended_at, metadata";
 
 pub(crate) fn call_session(row: &impl RowExt) -> Result<CallSession> {
     Ok(CallSession {
@@ -111,6 +138,7 @@ pub(crate) fn call_session(row: &impl RowExt) -> Result<CallSession> {
         agent_id: row.text("agent_id")?,
         room_name: row.text("room_name")?,
         phone_number: row.opt_text("phone_number")?,
+        agent_number: row.opt_text("agent_number")?,
         direction: row.text("direction")?.parse()?,
         status: row.text("status")?,
         token_hash: row.opt_text("token_hash")?,
@@ -133,8 +161,8 @@ impl Store {
         // The (agent, organization) foreign key refuses another organization's agent.
         let row = sqlx::query(&format!(
             "INSERT INTO call_sessions (id, organization_id, agent_id, room_name, phone_number, \
-             direction, status, token_hash, expires_at, created_at, metadata) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             agent_number, direction, status, token_hash, expires_at, created_at, metadata) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
              RETURNING {CALL_SESSION_COLUMNS}"
         ))
         .bind(new_id())
@@ -142,6 +170,7 @@ impl Store {
         .bind(&new.agent_id)
         .bind(&new.room_name)
         .bind(new.phone_number.as_deref())
+        .bind(new.agent_number.as_deref())
         .bind(new.direction.as_str())
         .bind(&new.status)
         .bind(new.token_hash.as_deref())
@@ -237,6 +266,90 @@ impl Store {
         .await?
         .ok_or(StoreError::NotFound("call session"))?;
         call_session(&row)
+    }
+
+    /// Fills in the numbers of the organization's call session `id` that are
+    /// not known yet: the other party's and the agent's own. A number the
+    /// session already has is kept.
+    pub async fn fill_call_session_numbers(
+        &self,
+        organization_id: &str,
+        id: &str,
+        phone_number: Option<&str>,
+        agent_number: Option<&str>,
+    ) -> Result<CallSession> {
+        let _writer = self.write_guard().await;
+        let row = sqlx::query(&format!(
+            "UPDATE call_sessions SET phone_number = COALESCE(phone_number, $1), \
+             agent_number = COALESCE(agent_number, $2) \
+             WHERE id = $3 AND organization_id = $4 RETURNING {CALL_SESSION_COLUMNS}"
+        ))
+        .bind(phone_number)
+        .bind(agent_number)
+        .bind(id)
+        .bind(organization_id)
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or(StoreError::NotFound("call session"))?;
+        call_session(&row)
+    }
+
+    /// Keeps the numbers a SIP participant of the LiveKit room `room_name`
+    /// joined with until `expires_at`, for a session opened in the room later
+    /// ([`Store::sip_numbers`]); they replace the room's earlier ones. Also
+    /// deletes up to [`SIP_NUMBERS_PRUNE_BATCH`] expired rows.
+    pub async fn record_sip_numbers(
+        &self,
+        room_name: &str,
+        numbers: &SipNumbers,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
+        let _writer = self.write_guard().await;
+        let at = micros(now());
+        sqlx::query(
+            "DELETE FROM sip_numbers WHERE room_name IN \
+             (SELECT room_name FROM sip_numbers WHERE expires_at < $1 LIMIT $2)",
+        )
+        .bind(at)
+        .bind(SIP_NUMBERS_PRUNE_BATCH)
+        .execute(self.pool())
+        .await?;
+        sqlx::query(
+            "INSERT INTO sip_numbers (room_name, phone_number, trunk_number, received_at, \
+             expires_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (room_name) DO UPDATE SET \
+             phone_number = excluded.phone_number, trunk_number = excluded.trunk_number, \
+             received_at = excluded.received_at, expires_at = excluded.expires_at",
+        )
+        .bind(room_name)
+        .bind(numbers.phone_number.as_deref())
+        .bind(numbers.trunk_number.as_deref())
+        .bind(at)
+        .bind(micros(expires_at))
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The numbers last recorded for the LiveKit room `room_name` by
+    /// [`Store::record_sip_numbers`], unless they have expired. Only for
+    /// callers trusted with every organization's rooms: room names are not
+    /// secret.
+    pub async fn sip_numbers(&self, room_name: &str) -> Result<Option<SipNumbers>> {
+        let row = sqlx::query(
+            "SELECT phone_number, trunk_number FROM sip_numbers \
+             WHERE room_name = $1 AND expires_at >= $2",
+        )
+        .bind(room_name)
+        .bind(micros(now()))
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|row| {
+            Ok(SipNumbers {
+                phone_number: row.opt_text("phone_number")?,
+                trunk_number: row.opt_text("trunk_number")?,
+            })
+        })
+        .transpose()
     }
 
     /// The sessions not yet ended in the LiveKit room `room_name`, whichever

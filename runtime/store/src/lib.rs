@@ -71,7 +71,9 @@ pub use agents::{
 };
 pub use backend::{Backend, SQLITE_BUSY_TIMEOUT};
 pub use call_outcomes::{CALL_OUTCOME_PRUNE_BATCH, CallClaim, ClaimTerms, RecordedOutcome};
-pub use call_sessions::{CallDirection, CallSession, NewCallSession};
+pub use call_sessions::{
+    CallDirection, CallSession, NewCallSession, SIP_NUMBERS_PRUNE_BATCH, SipNumbers,
+};
 pub use error::{Result, StoreError};
 pub use invocations::{
     Invocation, InvocationFilter, InvocationOutcome, InvocationStats, MAX_BATCH_ROWS, NewInvocation,

@@ -69,7 +69,7 @@ pub(crate) async fn mcp(server: &Server, token: &str, method: &str, params: Valu
 
 /// The `Authorization` header LiveKit server puts on a webhook: a token
 /// signed with the API secret whose `sha256` claim is the body's hash.
-fn signed(body: &str, secret: &str) -> String {
+pub(crate) fn signed(body: &str, secret: &str) -> String {
     signed_for(body, secret, Duration::from_secs(300))
 }
 
@@ -83,7 +83,7 @@ fn signed_for(body: &str, secret: &str, ttl: Duration) -> String {
         .unwrap()
 }
 
-async fn webhook(server: &Server, body: &str, authorization: &str) -> Reply {
+pub(crate) async fn webhook(server: &Server, body: &str, authorization: &str) -> Reply {
     server
         .send(
             "POST",

@@ -5,7 +5,7 @@ use crate::support::{TestDb, on_both_backends};
 use crate::*;
 use serde_json::json;
 use std::time::Duration;
-use warden_core::CallDirection;
+use warden_core::{CallDirection, CallNumbers};
 use warden_tool_artifacts as artifacts;
 
 on_both_backends!(
@@ -331,7 +331,7 @@ async fn expired_and_ended_sessions_are_refused(db: &TestDb) {
             &organization,
             &a,
             "room-short",
-            None,
+            CallNumbers::default(),
             CallDirection::Outbound,
             Some(Duration::from_secs(1)),
         )
@@ -356,7 +356,10 @@ async fn expired_and_ended_sessions_are_refused(db: &TestDb) {
             &organization,
             &a,
             "room-ended",
-            Some("+442071838750"),
+            CallNumbers {
+                phone_number: Some("+442071838750"),
+                agent_number: None,
+            },
             CallDirection::Inbound,
             None,
         )
@@ -394,34 +397,53 @@ async fn expired_and_ended_sessions_are_refused(db: &TestDb) {
         .organization_id;
     let foreign = server
         .core
-        .open_call_session(&other_org, &a, "r", None, CallDirection::Inbound, None)
+        .open_call_session(
+            &other_org,
+            &a,
+            "r",
+            CallNumbers::default(),
+            CallDirection::Inbound,
+            None,
+        )
         .await;
     assert!(
         matches!(foreign, Err(warden_core::CoreError::NotFound(_))),
         "{foreign:?}"
     );
-    let bad_number = server
-        .core
-        .open_call_session(
-            &organization,
-            &a,
-            "r",
-            Some("555-1234"),
-            CallDirection::Inbound,
-            None,
-        )
-        .await;
-    assert!(matches!(
-        bad_number,
-        Err(warden_core::CoreError::Invalid(_))
-    ));
+    // Either number must be E.164.
+    for numbers in [
+        CallNumbers {
+            phone_number: Some("555-1234"),
+            agent_number: None,
+        },
+        CallNumbers {
+            phone_number: None,
+            agent_number: Some("555-1234"),
+        },
+    ] {
+        let bad_number = server
+            .core
+            .open_call_session(
+                &organization,
+                &a,
+                "r",
+                numbers,
+                CallDirection::Inbound,
+                None,
+            )
+            .await;
+        assert!(matches!(
+            bad_number,
+            Err(warden_core::CoreError::Invalid(_))
+        ));
+    }
     let too_long = server
         .core
         .open_call_session(
             &organization,
             &a,
             "r",
-            None,
+            CallNumbers::default(),
             CallDirection::Inbound,
             Some(Duration::from_secs(3 * 24 * 3600)),
         )
@@ -798,7 +820,7 @@ async fn a_dropped_connection_cancels_the_call(db: &TestDb) {
 /// Runs `script` (under `tests/interop/`) with the interpreter in
 /// `WARDEN_TEST_PYTHON` and returns the JSON it printed, or `None` (with a
 /// note) when the variable is unset.
-async fn python(script: &str, args: Vec<String>) -> Option<Value> {
+pub(crate) async fn python(script: &str, args: Vec<String>) -> Option<Value> {
     let Some(python) = std::env::var_os("WARDEN_TEST_PYTHON") else {
         eprintln!(
             "note: WARDEN_TEST_PYTHON is not set; skipping the {script} interop check \

@@ -614,8 +614,10 @@ fn metrics_count_calls_by_outcome_and_the_endpoint_can_be_turned_off() {
 }
 
 #[test]
-fn no_canary_secret_reaches_spans_logs_metrics_or_stderr() {
+fn no_canary_secret_or_phone_number_reaches_spans_logs_metrics_or_stderr() {
     const CANARY: &str = "canary-otel-7c1f09ae-do-not-export";
+    const CALLER: &str = "+15557300412";
+    const DIALLED: &str = "+15557300999";
     let stand_ins = StandIns::start();
     let data = tempfile::tempdir().unwrap();
     // Everything Warden itself says, as JSON.
@@ -631,6 +633,50 @@ fn no_canary_secret_reaches_spans_logs_metrics_or_stderr() {
     let agent = create_agent(&server, &key);
     attach(&server, &key, &agent, &fisher, json!({}));
     set_secret(&server, &key, &fisher, "api_key", CANARY);
+
+    // The caller's number is personal data: a tool gets it during a call,
+    // over MCP and the worker route, and nothing else does.
+    let context = upload(&server, &key, artifacts::CONTEXT_V2);
+    attach(&server, &key, &agent, &context, json!({}));
+    let (status, body) = post(
+        &server.address,
+        "/worker/v1/sessions",
+        &worker,
+        "",
+        &json!({ "agent_id": agent, "phone_number": CALLER, "agent_number": DIALLED }),
+    );
+    assert_eq!(status, 201, "{body}");
+    let session = json_of(&body);
+    let (status, body) = post(
+        &server.address,
+        "/mcp",
+        session["session_token"].as_str().unwrap(),
+        "\r\nAccept: application/json, text/event-stream\r\nMcp-Protocol-Version: 2025-06-18",
+        &json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                 "params": { "name": "context_v2__whoami", "arguments": {} } }),
+    );
+    assert_eq!(status, 200, "{body}");
+    let reply = mcp_message(&body);
+    assert_eq!(
+        reply["result"]["structuredContent"]["call"]["caller_number"], CALLER,
+        "{reply}"
+    );
+    let (status, body) = post(
+        &server.address,
+        &format!("/worker/v1/agents/{agent}/invoke"),
+        &worker,
+        "",
+        &json!({ "name": "context_v2__whoami", "arguments": {},
+                 "call_session_id": session["call_session_id"] }),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        json_of(&body)["result"]["call"]["agent_number"],
+        DIALLED,
+        "{body}"
+    );
+    let metrics = metrics_page(&server);
+    assert!(metrics.contains("context_v2"), "the calls were counted");
 
     // The tool logs and errors with the key, every way it can.
     for via in ["log", "error", "stdout", "stderr", "panic", "result"] {
@@ -682,6 +728,12 @@ fn no_canary_secret_reaches_spans_logs_metrics_or_stderr() {
     );
     let stderr = server.stderr.lock().unwrap().clone();
     let stderr_text = stderr.join("\n");
+    for number in [CALLER, DIALLED] {
+        let digits = number.trim_start_matches('+');
+        assert!(!everything.contains(digits), "{number} was exported");
+        assert!(!stderr_text.contains(digits), "{number} was logged");
+        assert!(!metrics.contains(digits), "{number} is in /metrics");
+    }
     // In every spelling redaction knows (base64, hex, percent, escapes).
     for spelling in warden_sandbox::redacted_spellings(CANARY) {
         assert!(

@@ -60,6 +60,39 @@ fn participant_events_carry_the_participant() {
     assert_eq!(event.participant_sid.as_deref(), Some("PA_1"));
 }
 
+/// A SIP caller's participant_joined, as LiveKit server sends it for an
+/// inbound call through a dispatch rule.
+pub const SIP_JOINED: &str = r#"{"event":"participant_joined","room":{"sid":"RM_s1","name":"call-_+14155550123_x7Ka"},"participant":{"sid":"PA_s1","identity":"sip_+14155550123","state":"JOINED","name":"Phone +14155550123","kind":"SIP","attributes":{"sip.callID":"SCL_a1","sip.callStatus":"active","sip.phoneNumber":"+14155550123","sip.trunkPhoneNumber":"+18005550199","sip.trunkID":"ST_t1","sip.ruleID":"SDR_r1"}},"id":"EV_s1","createdAt":"1700000000"}"#;
+
+#[test]
+fn a_sip_participant_carries_its_numbers_and_no_other_kind_does() {
+    let event = verifier()
+        .verify(SIP_JOINED, &signed(SIP_JOINED, KEY, SECRET))
+        .unwrap();
+    let sip = event.sip.expect("a SIP participant");
+    assert_eq!(sip.phone_number.as_deref(), Some("+14155550123"));
+    assert_eq!(sip.trunk_phone_number.as_deref(), Some("+18005550199"));
+    // The numbers are personal data: not in Debug.
+    assert!(!format!("{sip:?}").contains("555"));
+
+    // A client participant may set attributes of its own: they are not read.
+    let client = SIP_JOINED.replace(r#""kind":"SIP""#, r#""kind":"STANDARD""#);
+    let event = verifier()
+        .verify(&client, &signed(&client, KEY, SECRET))
+        .unwrap();
+    assert_eq!(event.sip, None);
+
+    // A number that is not E.164 is left out.
+    let odd = SIP_JOINED.replace(
+        r#""sip.phoneNumber":"+14155550123""#,
+        r#""sip.phoneNumber":"anonymous""#,
+    );
+    let event = verifier().verify(&odd, &signed(&odd, KEY, SECRET)).unwrap();
+    let sip = event.sip.unwrap();
+    assert_eq!(sip.phone_number, None);
+    assert_eq!(sip.trunk_phone_number.as_deref(), Some("+18005550199"));
+}
+
 #[test]
 fn a_changed_body_is_rejected() {
     let token = signed(ROOM_FINISHED, KEY, SECRET);
