@@ -22,6 +22,7 @@ mod dto;
 mod extract;
 mod livekit;
 pub mod mcp;
+pub mod oauth;
 mod openapi;
 pub mod problem;
 mod rate_limit;
@@ -129,6 +130,8 @@ pub(crate) struct AppState {
     pub(crate) openapi: axum::body::Bytes,
     /// The MCP endpoint's public URL, handed out with call sessions.
     pub(crate) mcp_url: Arc<str>,
+    /// The OAuth2 callback's public URL: the redirect URI of connections.
+    pub(crate) oauth_callback_url: Arc<str>,
     pub(crate) metrics: Option<MetricsEndpoint>,
     pub(crate) http_metrics: telemetry::HttpMetrics,
 }
@@ -151,12 +154,18 @@ pub fn router(core: Core, settings: ApiSettings) -> Router {
             mcp::MCP_PATH
         )
         .into(),
+        oauth_callback_url: format!(
+            "{}{}",
+            settings.public_url.trim_end_matches('/'),
+            oauth::CALLBACK_PATH
+        )
+        .into(),
         metrics: settings.metrics,
         http_metrics: telemetry::HttpMetrics::new(),
     };
     let mut app = system::routes();
     if matches!(settings.role, Role::All | Role::Api) {
-        app = app.merge(v1::routes());
+        app = app.merge(v1::routes()).merge(oauth::routes());
     }
     if matches!(settings.role, Role::All | Role::Worker) {
         app = app

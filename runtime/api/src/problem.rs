@@ -15,6 +15,7 @@
 //! | `InvalidConfig` | 422 | `invalid_config` |
 //! | `InvalidComponent` | 422 | `invalid_component` |
 //! | `Disabled` (inactive agent, disabled tool or function) | 409 | `disabled` |
+//! | `Provider` (an OAuth2 provider failed) | 502 | `upstream` |
 //! | `Unauthenticated`, `InvalidSession` | 401 + `WWW-Authenticate: Bearer` | `unauthenticated` |
 //! | `Sealed`, `Store`, anything else | 500, generic detail (logged) | `internal` |
 //!
@@ -203,6 +204,7 @@ impl From<CoreError> for ApiError {
             CoreError::NotFound(what) => Self::not_found(format!("{what} not found")),
             CoreError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
             CoreError::Refused(error) => Self::tool(&error, None),
+            CoreError::Provider(message) => Self::new(StatusCode::BAD_GATEWAY, "upstream", message),
             CoreError::Busy(message) => {
                 let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, "busy", message);
                 error.retry_after = Some(1);

@@ -41,7 +41,7 @@ pub(crate) struct ServeArgs {
     #[command(flatten)]
     grants: crate::tool::GrantArgs,
     /// Extend the grants above (`--allow-host`, `--allow-private-network`,
-    /// `--credential-host`, `--oauth-token-url`) to the tools this
+    /// `--credential-host`, `--oauth-*-url`) to the tools this
     /// organization uploads (repeatable). Denials apply to every tool.
     #[arg(long = "grants-for-organization", value_name = "ORG_ID")]
     grants_for_organizations: Vec<String>,

@@ -196,6 +196,15 @@ pub(crate) struct GrantArgs {
     /// tool declares.
     #[arg(long, value_name = "URL")]
     oauth_token_url: Option<String>,
+    /// Send browsers connecting an account (`POST
+    /// /v1/tools/{id}/oauth/start`) to this authorization endpoint instead
+    /// of the one the tool declares.
+    #[arg(long, value_name = "URL")]
+    oauth_authorize_url: Option<String>,
+    /// Revoke a disconnected account's grant at this endpoint (RFC 7009);
+    /// without it, the provider's known one (Google's), if any.
+    #[arg(long, value_name = "URL")]
+    oauth_revocation_url: Option<String>,
 }
 
 impl GrantArgs {
@@ -206,6 +215,8 @@ impl GrantArgs {
             allow_private_network: self.allow_private_network,
             credential_hosts: self.credential_hosts.clone(),
             oauth_token_url: self.oauth_token_url.clone(),
+            oauth_authorize_url: self.oauth_authorize_url.clone(),
+            oauth_revocation_url: self.oauth_revocation_url.clone(),
         }
     }
 }

@@ -72,6 +72,10 @@ pub enum CoreError {
     /// (exactly-once calls).
     #[error("{0}")]
     CallIdReused(String),
+    /// A service outside Warden (an OAuth2 provider) failed or refused; the
+    /// request may be repeated.
+    #[error("{0}")]
+    Provider(String),
     /// The store failed.
     #[error("storage failure: {0}")]
     Store(StoreError),
@@ -111,6 +115,7 @@ impl CoreError {
             CoreError::Busy(_) => "busy",
             CoreError::InProgress(_) => "in_progress",
             CoreError::CallIdReused(_) => "call_id_reused",
+            CoreError::Provider(_) => "upstream",
             CoreError::Store(_) => "store",
         }
     }

@@ -24,6 +24,7 @@ mod calls;
 mod catalog;
 mod error;
 mod invocations;
+mod oauth;
 mod once;
 mod sessions;
 mod telemetry;
@@ -41,6 +42,10 @@ pub use catalog::{
 };
 pub use error::{CoreError, Result};
 pub use invocations::{ErrorCount, InvocationView, ToolHealth};
+pub use oauth::{
+    MAX_PENDING_OAUTH_PER_ORGANIZATION, OAUTH_STATE_TTL, OAuthCallback, OAuthConnected,
+    OAuthDisconnected, OAuthFailure, OAuthStarted,
+};
 pub use once::DEFAULT_CALL_OUTCOME_TTL;
 pub use sessions::{
     CallNumbers, DEFAULT_SESSION_TTL, InboundCall, IssuedCallSession, MAX_SESSION_TTL,
@@ -54,8 +59,9 @@ pub use worker::{
 // The store's and the sandbox's types that core's methods take and return:
 // the layers above core speak only core's vocabulary.
 pub use warden_sandbox::{
-    CallDirection as PhoneCallDirection, Error as ToolCallError, ErrorKind, FunctionHints,
-    HostPattern, HttpGrants, Limits, MAX_QUALIFIED_NAME, Origin, PhoneCall, is_valid_name,
+    CallDirection as PhoneCallDirection, ConnectError, Error as ToolCallError, ErrorKind,
+    FunctionHints, HostPattern, HttpGrants, Limits, MAX_QUALIFIED_NAME, Origin, PhoneCall,
+    is_valid_name,
 };
 pub use warden_store::{
     AgentFilter, CallDirection, Invocation, InvocationFilter, InvocationStats, KeyRing,

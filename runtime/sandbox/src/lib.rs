@@ -41,7 +41,10 @@ pub use bindings::ContractVersion;
 pub use compile::{ArtifactKey, ChildCompiler, ChildRequest, CompileLimits, compile_child};
 pub use encodings::redacted_spellings;
 pub use error::{Error, ErrorKind, MAX_ERROR_MESSAGE_BYTES, Origin};
-pub use http::{HostPattern, HttpGrants, OAUTH_SECRET_NAMES, RefreshedToken, TokenCallback};
+pub use http::{
+    CodeExchange, ConnectError, GrantedTokens, HostPattern, HttpGrants, OAUTH_SECRET_NAMES,
+    ProviderClient, RefreshedToken, TokenCallback, known_revocation_url,
+};
 pub use limits::Limits;
 pub use log::{LogLevel, LogRecord};
 pub use metadata::{

@@ -56,6 +56,7 @@ mod call_sessions;
 mod error;
 mod invocations;
 mod lookup;
+mod oauth_states;
 mod organizations;
 mod page;
 mod row;
@@ -79,6 +80,7 @@ pub use invocations::{
     Invocation, InvocationFilter, InvocationOutcome, InvocationStats, MAX_BATCH_ROWS, NewInvocation,
 };
 pub use lookup::InvocationTarget;
+pub use oauth_states::{OAUTH_STATE_PRUNE_BATCH, OAuthState};
 pub use organizations::{ApiKey, NewApiKey, Organization, OrganizationUpdate};
 pub use page::{MAX_PAGE_SIZE, Page, PageRequest};
 pub use sealed::{

@@ -88,6 +88,76 @@ impl Store {
             .await
     }
 
+    /// Replaces the organization's secrets for `tool_id` in one transaction: each of
+    /// `set` is sealed and stored (replacing any value), each of `delete` is deleted if
+    /// present. Either all of it happens or none. The tool must be one the organization
+    /// can use.
+    pub async fn replace_secrets(
+        &self,
+        keys: &KeyRing,
+        organization_id: &str,
+        tool_id: &str,
+        set: &[(&str, &SecretString)],
+        delete: &[&str],
+    ) -> Result<()> {
+        let sealed = set
+            .iter()
+            .map(|(name, value)| {
+                let identity = SecretIdentity {
+                    organization_id,
+                    tool_id,
+                    name,
+                };
+                Ok((*name, keys.seal(&identity, value)?))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let now = micros(now());
+        let mut w = self.begin_write().await?;
+        let visible: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM platform_tools WHERE id = $1 \
+             AND (organization_id IS NULL OR organization_id = $2)",
+        )
+        .bind(tool_id)
+        .bind(organization_id)
+        .fetch_optional(&mut *w.tx)
+        .await?;
+        if visible.is_none() {
+            return Err(StoreError::NotFound("tool"));
+        }
+        for name in delete {
+            sqlx::query(
+                "DELETE FROM tool_sensitive_configs \
+                 WHERE organization_id = $1 AND tool_id = $2 AND name = $3",
+            )
+            .bind(organization_id)
+            .bind(tool_id)
+            .bind(name)
+            .execute(&mut *w.tx)
+            .await?;
+        }
+        for (name, sealed) in &sealed {
+            sqlx::query(
+                "INSERT INTO tool_sensitive_configs \
+                 (id, organization_id, tool_id, name, sealed, key_id, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
+                 ON CONFLICT (organization_id, tool_id, name) DO UPDATE SET \
+                 sealed = excluded.sealed, key_id = excluded.key_id, \
+                 updated_at = excluded.updated_at",
+            )
+            .bind(new_id())
+            .bind(organization_id)
+            .bind(tool_id)
+            .bind(*name)
+            .bind(sealed.as_bytes())
+            .bind(sealed.key_id())
+            .bind(now)
+            .execute(&mut *w.tx)
+            .await
+            .map_err(crate::error::map_db("secret", "organization"))?;
+        }
+        w.commit().await
+    }
+
     /// Stores an already sealed record as the organization's secret `name` for `tool_id`.
     /// The record must have been sealed for this identity, or it will not open.
     pub async fn upsert_sealed_secret(

@@ -12,6 +12,7 @@ mod support;
 
 mod calls;
 mod mcp;
+mod oauth;
 mod once;
 mod phone;
 mod routes;

@@ -185,6 +185,8 @@ pub(super) async fn tool_view(
             authorize_url: o.authorize_url,
             token_url: o.token_url,
             scopes: o.scopes,
+            connected: set.contains_key("refresh_token"),
+            connected_at: set.get("refresh_token").copied(),
         }),
         secrets: metadata
             .secrets

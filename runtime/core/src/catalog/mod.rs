@@ -38,8 +38,12 @@ impl Catalog<'_> {
         &self.organization_id
     }
 
-    fn org(&self) -> &str {
+    pub(crate) fn org(&self) -> &str {
         &self.organization_id
+    }
+
+    pub(crate) fn core(&self) -> &Core {
+        self.core
     }
 
     // ----- tools -----

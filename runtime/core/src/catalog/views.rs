@@ -79,6 +79,12 @@ pub struct OAuthView {
     pub token_url: String,
     /// The scopes the tool needs.
     pub scopes: Vec<String>,
+    /// Whether this organization's account is connected (its refresh token
+    /// is set): `POST /v1/tools/{tool_id}/oauth/start` connects it.
+    pub connected: bool,
+    /// When the refresh token was last set: the account connected, or the
+    /// provider rotated the token.
+    pub connected_at: Option<DateTime<Utc>>,
 }
 
 /// A secret's status: never its value.

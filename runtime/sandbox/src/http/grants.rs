@@ -28,6 +28,12 @@ pub struct HttpGrants {
     pub credential_hosts: Vec<(String, HostPattern)>,
     /// Use this OAuth2 token endpoint instead of the one the tool declares.
     pub oauth_token_url: Option<String>,
+    /// Send browsers connecting an account to this OAuth2 authorization
+    /// endpoint instead of the one the tool declares.
+    pub oauth_authorize_url: Option<String>,
+    /// Revoke tokens at this endpoint (RFC 7009) when an account is
+    /// disconnected; without it, the provider's known one, if any.
+    pub oauth_revocation_url: Option<String>,
 }
 
 impl HttpGrants {

@@ -24,6 +24,7 @@
 
 mod addr;
 mod client;
+mod connect;
 mod grants;
 mod hooks;
 pub(crate) mod oauth;
@@ -33,6 +34,9 @@ mod policy;
 mod refresh;
 mod scrub;
 
+pub use connect::{
+    CodeExchange, ConnectError, GrantedTokens, ProviderClient, known_revocation_url,
+};
 pub use grants::HttpGrants;
 pub use oauth::{RefreshedToken, TokenCallback};
 pub use pattern::HostPattern;

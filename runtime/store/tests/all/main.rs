@@ -9,6 +9,7 @@ mod call_sessions;
 mod invocations;
 mod key_ring;
 mod lookup;
+mod oauth_states;
 mod organizations;
 mod schema;
 mod secrets;

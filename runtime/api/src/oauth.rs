@@ -1,0 +1,187 @@
+//! Connecting an account for a tool that declares OAuth2.
+//!
+//! `POST /v1/tools/{tool_id}/oauth/start` (an organization key) gives the
+//! provider's authorization URL; the provider sends the operator's browser
+//! back to the public `GET /oauth/callback`, which exchanges the code and
+//! answers with a small page saying what happened (no script, nothing
+//! loaded from anywhere, never cached, never sent as a referrer: the URL
+//! holds the code). `DELETE /v1/tools/{tool_id}/oauth` disconnects.
+
+use crate::AppState;
+use crate::extract::{ApiPath, OrgAuth};
+use crate::problem::{ApiError, Problems};
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{delete, get, post};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use warden_core::{OAuthCallback, OAuthFailure};
+
+/// The path of the public callback the provider redirects to.
+pub const CALLBACK_PATH: &str = "/oauth/callback";
+
+/// The longest callback query read; a provider's is a few hundred bytes.
+const MAX_QUERY_BYTES: usize = 16 * 1024;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/tools/{tool_id}/oauth/start", post(start))
+        .route("/v1/tools/{tool_id}/oauth", delete(disconnect))
+        .route(CALLBACK_PATH, get(callback))
+}
+
+/// Where to send the browser to connect the account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OAuthStart {
+    /// The provider's authorization URL (authorization code with PKCE, the
+    /// tool's scopes, offline access). Open it in a browser signed in to
+    /// the account to connect; it works once, for ten minutes.
+    pub authorization_url: String,
+    /// When the link stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What disconnecting did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OAuthDisconnect {
+    /// Whether the grant was revoked at the provider (where it offers
+    /// revocation); the tokens are dropped either way.
+    pub revoked_at_provider: bool,
+}
+
+/// Starts connecting the organization's account for a tool that declares
+/// OAuth2. The tool's `client_id` and `client_secret` secrets (the
+/// organization's OAuth2 client at the provider, whose redirect URI must be
+/// Warden's `{public URL}/oauth/callback`) must be set. The provider sends
+/// the browser back to Warden, which seals the tokens as the tool's
+/// secrets; `GET /v1/tools/{tool_id}` then shows `oauth.connected`.
+#[utoipa::path(post, path = "/v1/tools/{tool_id}/oauth/start", tag = "secrets", security(("api_key" = [])),
+    params(("tool_id" = String, Path)),
+    responses((status = 200, body = OAuthStart), Problems))]
+pub(crate) async fn start(
+    State(state): State<AppState>,
+    OrgAuth(p): OrgAuth,
+    ApiPath(tool_id): ApiPath<String>,
+) -> Result<Json<OAuthStart>, ApiError> {
+    let started = state
+        .core
+        .catalog(&p)
+        .start_oauth(&tool_id, &state.oauth_callback_url)
+        .await?;
+    Ok(Json(OAuthStart {
+        authorization_url: started.authorization_url,
+        expires_at: started.expires_at,
+    }))
+}
+
+/// Disconnects the organization's account for a tool: revokes the grant at
+/// the provider where it offers revocation, then drops the access and
+/// refresh tokens (the client id and secret stay). If the provider cannot
+/// be reached, nothing is dropped (502).
+#[utoipa::path(delete, path = "/v1/tools/{tool_id}/oauth", tag = "secrets", security(("api_key" = [])),
+    params(("tool_id" = String, Path)),
+    responses((status = 200, body = OAuthDisconnect), Problems))]
+pub(crate) async fn disconnect(
+    State(state): State<AppState>,
+    OrgAuth(p): OrgAuth,
+    ApiPath(tool_id): ApiPath<String>,
+) -> Result<Json<OAuthDisconnect>, ApiError> {
+    let done = state.core.catalog(&p).disconnect_oauth(&tool_id).await?;
+    Ok(Json(OAuthDisconnect {
+        revoked_at_provider: done.revoked_at_provider,
+    }))
+}
+
+/// Where the provider sends the browser back (`code` and `state`, or
+/// `error` and `state`). Answers with a page, never JSON.
+#[utoipa::path(get, path = "/oauth/callback", tag = "secrets",
+    params(
+        ("state" = Option<String>, Query, description = "The state the connection was started with"),
+        ("code" = Option<String>, Query, description = "The authorization code"),
+        ("error" = Option<String>, Query, description = "The provider's error code"),
+    ),
+    responses(
+        (status = 200, description = "Connected", content_type = "text/html"),
+        (status = 400, description = "Nothing connected: declined, expired, replayed or refused", content_type = "text/html"),
+        (status = 502, description = "Nothing connected: the provider failed", content_type = "text/html"),
+    ))]
+pub(crate) async fn callback(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    let query = query.unwrap_or_default();
+    if query.len() > MAX_QUERY_BYTES {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Nothing was connected",
+            &OAuthFailure::Malformed("it is too long".into()).to_string(),
+        );
+    }
+    let mut callback = OAuthCallback::default();
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        let slot = match key.as_ref() {
+            "state" => &mut callback.state,
+            "code" => &mut callback.code,
+            "error" => &mut callback.error,
+            _ => continue,
+        };
+        // The first of each counts.
+        slot.get_or_insert_with(|| value.into_owned());
+    }
+    match state.core.finish_oauth(callback).await {
+        Ok(connected) => {
+            tracing::info!(
+                organization_id = %connected.organization_id,
+                tool_id = %connected.tool_id,
+                "OAuth2 account connected"
+            );
+            page(
+                StatusCode::OK,
+                "Account connected",
+                &format!(
+                    "The tool {} can now act for this account. Warden keeps the tokens sealed \
+                     and refreshes them itself.",
+                    connected.tool_name
+                ),
+            )
+        }
+        Err(failure) => {
+            tracing::info!(reason = %failure, "OAuth2 connection not made");
+            let status = match &failure {
+                OAuthFailure::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+                OAuthFailure::Exchange(warden_core::ConnectError::Unavailable(_)) => {
+                    StatusCode::BAD_GATEWAY
+                }
+                _ => StatusCode::BAD_REQUEST,
+            };
+            page(status, "Nothing was connected", &failure.to_string())
+        }
+    }
+}
+
+/// A page with a title and one paragraph, escaped.
+fn page(status: StatusCode, title: &str, message: &str) -> Response {
+    let body = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Warden: {title}</title></head>\n<body><main><h1>{title}</h1>\n<p>{message}</p>\n\
+         <p>You can close this window.</p></main></body></html>\n",
+        title = html_escape::encode_text(title),
+        message = html_escape::encode_text(message),
+    );
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        ),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::CACHE_CONTROL, "no-store"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
