@@ -42,8 +42,8 @@ pub use compile::{ArtifactKey, ChildCompiler, ChildRequest, CompileLimits, compi
 pub use encodings::redacted_spellings;
 pub use error::{Error, ErrorKind, MAX_ERROR_MESSAGE_BYTES, Origin};
 pub use http::{
-    CodeExchange, ConnectError, GrantedTokens, HostPattern, HttpGrants, OAUTH_SECRET_NAMES,
-    ProviderClient, RefreshedToken, TokenCallback, known_revocation_url,
+    CodeExchange, ConnectError, HostPattern, HttpGrants, OAUTH_SECRET_NAMES, ProviderClient,
+    RefreshedToken, TokenCallback, known_revocation_url,
 };
 pub use limits::Limits;
 pub use log::{LogLevel, LogRecord};

@@ -13,21 +13,19 @@
 use super::addr::{self, ResolveError};
 use super::client::{Client, SendLimits};
 use super::grants::HttpGrants;
+use super::oauth::{RefreshedToken, TokenError, token_response};
 use super::pattern::Target;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// How long one request to a provider may take, in all.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The largest provider answer read.
 const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
-
-/// The longest access-token lifetime believed.
-const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(366 * 24 * 3600);
 
 /// Why a request to the provider did not give what was asked. Messages are
 /// plain sentences for an operator's page, without secrets or the
@@ -47,29 +45,6 @@ pub enum ConnectError {
     /// The provider could not be reached or gave no usable answer.
     #[error("{0}")]
     Unavailable(String),
-}
-
-/// What a code exchange gave.
-pub struct GrantedTokens {
-    /// The access token.
-    pub access_token: SecretString,
-    /// The refresh token, if the provider gave one.
-    pub refresh_token: Option<SecretString>,
-    /// When the access token expires, if the provider said.
-    pub expires_at: Option<SystemTime>,
-}
-
-impl fmt::Debug for GrantedTokens {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GrantedTokens")
-            .field("access_token", &"[REDACTED]")
-            .field(
-                "refresh_token",
-                &self.refresh_token.as_ref().map(|_| "[REDACTED]"),
-            )
-            .field("expires_at", &self.expires_at)
-            .finish()
-    }
 }
 
 /// One authorization code to exchange.
@@ -104,18 +79,6 @@ impl fmt::Debug for ProviderClient {
     }
 }
 
-#[derive(serde::Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    expires_in: Option<u64>,
-    refresh_token: Option<String>,
-}
-
-#[derive(serde::Deserialize)]
-struct TokenError {
-    error: String,
-}
-
 impl ProviderClient {
     /// A client whose requests get `grants`' denials and private-network
     /// permission (only those: what a tool may reach does not matter here).
@@ -131,7 +94,7 @@ impl ProviderClient {
     pub async fn exchange_code(
         &self,
         exchange: &CodeExchange<'_>,
-    ) -> Result<GrantedTokens, ConnectError> {
+    ) -> Result<RefreshedToken, ConnectError> {
         let form = form_urlencoded::Serializer::new(String::new())
             .append_pair("grant_type", "authorization_code")
             .append_pair("code", exchange.code)
@@ -141,7 +104,7 @@ impl ProviderClient {
             .append_pair("client_secret", exchange.client_secret.expose_secret())
             .finish();
         let (status, body) = self
-            .post_form(exchange.token_url, form, "token endpoint")
+            .post(exchange.token_url, form, "token endpoint")
             .await?;
         if !status.is_success() {
             let error = serde_json::from_slice::<TokenError>(&body)
@@ -155,15 +118,8 @@ impl ProviderClient {
                 _ => ConnectError::Unavailable(format!("the token endpoint answered {status}")),
             });
         }
-        let token: TokenResponse = serde_json::from_slice(&body).map_err(|_| {
+        token_response(&body).ok_or_else(|| {
             ConnectError::Unavailable("the token endpoint's answer is not a token response".into())
-        })?;
-        Ok(GrantedTokens {
-            access_token: SecretString::from(token.access_token),
-            refresh_token: token.refresh_token.map(SecretString::from),
-            expires_at: token.expires_in.and_then(|secs| {
-                SystemTime::now().checked_add(Duration::from_secs(secs).min(MAX_TOKEN_LIFETIME))
-            }),
         })
     }
 
@@ -178,7 +134,7 @@ impl ProviderClient {
             .append_pair("token", token.expose_secret())
             .finish();
         let (status, body) = self
-            .post_form(revocation_url, form, "revocation endpoint")
+            .post(revocation_url, form, "revocation endpoint")
             .await?;
         let error = serde_json::from_slice::<TokenError>(&body)
             .map(|e| e.error)
@@ -192,78 +148,100 @@ impl ProviderClient {
         }
     }
 
-    /// POSTs `form` to `url` under the policy; the status and the body.
-    async fn post_form(
+    /// POSTs `form` to `url` under the operator's denials and the address
+    /// checks, within [`REQUEST_TIMEOUT`]; the status and the body.
+    async fn post(
         &self,
         url: &str,
         form: String,
         what: &str,
     ) -> Result<(http::StatusCode, Bytes), ConnectError> {
-        let invalid = || ConnectError::Unavailable(format!("the {what}'s URL is invalid"));
-        let uri: http::Uri = url.parse().map_err(|_| invalid())?;
-        let target = Target::from_uri(&uri).ok_or_else(invalid)?;
-        if self.deny_hosts.iter().any(|p| p.covers_host(&target)) {
+        if let Some(target) = url
+            .parse::<http::Uri>()
+            .ok()
+            .and_then(|uri| Target::from_uri(&uri))
+            && self.deny_hosts.iter().any(|p| p.covers_host(&target))
+        {
             return Err(ConnectError::Denied(format!(
                 "the {what} {} is denied by the operator",
                 target.origin()
             )));
         }
-        let addr = match addr::resolve(&target.host, target.port, self.allow_private_network).await
-        {
-            Ok(addr) => addr,
-            Err(ResolveError::Forbidden(f)) => {
-                return Err(ConnectError::Denied(format!(
-                    "the {what} is {}",
-                    f.describe()
-                )));
-            }
-            Err(ResolveError::NotFound) => {
-                return Err(ConnectError::Unavailable(format!(
-                    "the {what}'s name does not resolve"
-                )));
-            }
-        };
-        let authority = uri.authority().map_or("", |a| a.as_str()).to_owned();
-        let request = http::Request::post(uri)
-            .header(http::header::HOST, authority)
-            .header(
-                http::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .header(http::header::ACCEPT, "application/json")
-            .body(Full::new(Bytes::from(form)))
-            .map_err(|_| invalid())?;
         let limits = SendLimits {
             connect_timeout: Duration::from_secs(5),
             first_byte_timeout: Duration::from_secs(15),
             max_response_body_bytes: MAX_RESPONSE_BYTES,
             deadline: Instant::now() + REQUEST_TIMEOUT,
         };
-        let unavailable =
-            || ConnectError::Unavailable(format!("the {what} did not answer in time"));
-        let exchange = async {
-            let response = self
-                .client
-                .send(request, addr, &target.host, target.https, limits)
-                .await
-                .map_err(|e| {
-                    ConnectError::Unavailable(format!("the {what} could not be reached ({e})"))
-                })?;
-            let status = response.status();
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| {
-                    ConnectError::Unavailable(format!("the {what}'s answer was cut off ({e})"))
-                })?
-                .to_bytes();
-            Ok((status, body))
-        };
-        tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+        let posted = post_form(
+            &self.client,
+            url,
+            form,
+            self.allow_private_network,
+            limits,
+            what,
+        );
+        tokio::time::timeout(REQUEST_TIMEOUT, posted)
             .await
-            .unwrap_or_else(|_| Err(unavailable()))
+            .unwrap_or_else(|_| {
+                Err(ConnectError::Unavailable(format!(
+                    "the {what} did not answer in time"
+                )))
+            })
     }
+}
+
+/// POSTs `form` to `url` (an OAuth2 endpoint): resolves the host itself,
+/// refuses forbidden addresses unless `allow_private_network` (metadata
+/// services always), connects to the address it checked. The status and the
+/// body; errors name `what` and never a secret.
+pub(super) async fn post_form(
+    client: &Client,
+    url: &str,
+    form: String,
+    allow_private_network: bool,
+    limits: SendLimits,
+    what: &str,
+) -> Result<(http::StatusCode, Bytes), ConnectError> {
+    let invalid = || ConnectError::Unavailable(format!("the {what}'s URL is invalid"));
+    let uri: http::Uri = url.parse().map_err(|_| invalid())?;
+    let target = Target::from_uri(&uri).ok_or_else(invalid)?;
+    let addr = match addr::resolve(&target.host, target.port, allow_private_network).await {
+        Ok(addr) => addr,
+        Err(ResolveError::Forbidden(f)) => {
+            return Err(ConnectError::Denied(format!(
+                "the {what} is {}",
+                f.describe()
+            )));
+        }
+        Err(ResolveError::NotFound) => {
+            return Err(ConnectError::Unavailable(format!(
+                "the {what}'s name does not resolve"
+            )));
+        }
+    };
+    let authority = uri.authority().map_or("", |a| a.as_str()).to_owned();
+    let request = http::Request::post(uri)
+        .header(http::header::HOST, authority)
+        .header(
+            http::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .header(http::header::ACCEPT, "application/json")
+        .body(Full::new(Bytes::from(form)))
+        .map_err(|_| invalid())?;
+    let response = client
+        .send(request, addr, &target.host, target.https, limits)
+        .await
+        .map_err(|e| ConnectError::Unavailable(format!("the {what} could not be reached ({e})")))?;
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| ConnectError::Unavailable(format!("the {what}'s answer was cut off ({e})")))?
+        .to_bytes();
+    Ok((status, body))
 }
 
 /// The revocation endpoint (RFC 7009) of a provider known by its token
@@ -277,16 +255,6 @@ pub fn known_revocation_url(token_url: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn granted_tokens_do_not_debug_their_values() {
-        let tokens = GrantedTokens {
-            access_token: SecretString::from("ya29.canary"),
-            refresh_token: Some(SecretString::from("1//canary")),
-            expires_at: None,
-        };
-        assert!(!format!("{tokens:?}").contains("canary"));
-    }
 
     #[test]
     fn google_has_a_known_revocation_endpoint() {

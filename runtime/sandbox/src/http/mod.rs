@@ -34,9 +34,7 @@ mod policy;
 mod refresh;
 mod scrub;
 
-pub use connect::{
-    CodeExchange, ConnectError, GrantedTokens, ProviderClient, known_revocation_url,
-};
+pub use connect::{CodeExchange, ConnectError, ProviderClient, known_revocation_url};
 pub use grants::HttpGrants;
 pub use oauth::{RefreshedToken, TokenCallback};
 pub use pattern::HostPattern;

@@ -6,12 +6,9 @@
 //! the request and hands the new token to the caller's callback so it can be
 //! sealed and stored.
 
-use super::addr::{self, ResolveError};
 use super::client::{Client, SendLimits};
-use super::pattern::Target;
+use super::connect::{ConnectError, post_form};
 use crate::error::{Error, ErrorKind};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
 use std::sync::Arc;
@@ -43,7 +40,8 @@ const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(366 * 24 * 3600);
 /// Tokens this close to their expiry are refreshed before use.
 const EXPIRY_SKEW: Duration = Duration::from_secs(30);
 
-/// A token the host obtained by refreshing, for the caller to store.
+/// A token the host obtained from a token endpoint — by refreshing, for the
+/// caller to store, or by exchanging a connection's code.
 #[derive(Clone)]
 pub struct RefreshedToken {
     /// The new access token.
@@ -144,9 +142,10 @@ struct TokenResponse {
     refresh_token: Option<String>,
 }
 
+/// A token endpoint's error answer (RFC 6749 §5.2).
 #[derive(serde::Deserialize)]
-struct TokenError {
-    error: String,
+pub(super) struct TokenError {
+    pub(super) error: String,
 }
 
 impl Session {
@@ -187,54 +186,25 @@ impl Session {
                 format!("refreshing the OAuth2 access token failed: {why}"),
             )
         };
-        let uri: http::Uri = self
-            .token_url
-            .parse()
-            .map_err(|_| upstream("the token endpoint URL is invalid".into()))?;
-        let target = Target::from_uri(&uri)
-            .ok_or_else(|| upstream("the token endpoint URL is invalid".into()))?;
-        let addr = match addr::resolve(&target.host, target.port, allow_private_network).await {
-            Ok(addr) => addr,
-            Err(ResolveError::Forbidden(f)) => {
-                return Err(Error::host(
-                    ErrorKind::HostDenied,
-                    format!("the OAuth2 token endpoint is {}", f.describe()),
-                ));
-            }
-            Err(ResolveError::NotFound) => {
-                return Err(upstream(
-                    "the token endpoint's name does not resolve".into(),
-                ));
-            }
-        };
-
         let form = form_urlencoded::Serializer::new(String::new())
             .append_pair("grant_type", "refresh_token")
             .append_pair("refresh_token", refresh_token.expose_secret())
             .append_pair("client_id", client_id.expose_secret())
             .append_pair("client_secret", client_secret.expose_secret())
             .finish();
-        let authority = uri.authority().map_or("", |a| a.as_str()).to_owned();
-        let request = http::Request::post(uri)
-            .header(http::header::HOST, authority)
-            .header(
-                http::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .header(http::header::ACCEPT, "application/json")
-            .body(Full::new(Bytes::from(form)))
-            .map_err(|_| upstream("the token request could not be built".into()))?;
-        let response = client
-            .send(request, addr, &target.host, target.https, limits)
-            .await
-            .map_err(|e| upstream(format!("the token endpoint could not be reached ({e})")))?;
-        let status = response.status();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| upstream(format!("the token endpoint's answer was cut off ({e})")))?
-            .to_bytes();
+        let (status, body) = post_form(
+            client,
+            &self.token_url,
+            form,
+            allow_private_network,
+            limits,
+            "OAuth2 token endpoint",
+        )
+        .await
+        .map_err(|e| match e {
+            ConnectError::Denied(why) => Error::host(ErrorKind::HostDenied, why),
+            other => upstream(other.to_string()),
+        })?;
 
         if !status.is_success() {
             let error = serde_json::from_slice::<TokenError>(&body)
@@ -253,17 +223,23 @@ impl Session {
                 _ => upstream(format!("the token endpoint answered {status}")),
             });
         }
-        let token: TokenResponse = serde_json::from_slice(&body)
-            .map_err(|_| upstream("the token endpoint's answer is not a token response".into()))?;
-        Ok(RefreshedToken {
-            access_token: SecretString::from(token.access_token),
-            // Capped: a token endpoint must not be able to overflow the clock.
-            expires_at: token.expires_in.and_then(|secs| {
-                SystemTime::now().checked_add(Duration::from_secs(secs).min(MAX_TOKEN_LIFETIME))
-            }),
-            refresh_token: token.refresh_token.map(SecretString::from),
-        })
+        token_response(&body)
+            .ok_or_else(|| upstream("the token endpoint's answer is not a token response".into()))
     }
+}
+
+/// A token endpoint's successful answer (RFC 6749 §5.1), or `None` when
+/// the body is not one. A lifetime is believed up to a year.
+pub(super) fn token_response(body: &[u8]) -> Option<RefreshedToken> {
+    let token: TokenResponse = serde_json::from_slice(body).ok()?;
+    Some(RefreshedToken {
+        access_token: SecretString::from(token.access_token),
+        // Capped: a token endpoint must not be able to overflow the clock.
+        expires_at: token.expires_in.and_then(|secs| {
+            SystemTime::now().checked_add(Duration::from_secs(secs).min(MAX_TOKEN_LIFETIME))
+        }),
+        refresh_token: token.refresh_token.map(SecretString::from),
+    })
 }
 
 #[cfg(test)]
