@@ -159,6 +159,51 @@ async fn the_caller_reaches_0_2_0_tools_over_mcp_and_no_log(db: &TestDb) {
     assert_eq!(call["caller_number"], CALLER, "{called}");
     assert_eq!(call["direction"], "inbound");
 
+    // Both sessions' numbers reach the tool over the worker route naming
+    // the session, and through the official MCP client.
+    let sessions = [
+        (
+            &outbound,
+            started.json()["call_session_id"].clone(),
+            DIALLED,
+        ),
+        (&inbound, opened.json()["call_session_id"].clone(), CALLER),
+    ];
+    for (token, session_id, number) in sessions {
+        let invoked = server
+            .json(
+                "POST",
+                &format!("/worker/v1/agents/{agent}/invoke"),
+                &worker,
+                &json!({ "name": "context_v2__whoami", "arguments": {},
+                         "call_session_id": session_id }),
+            )
+            .await;
+        assert_eq!(
+            invoked.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&invoked.body)
+        );
+        assert_eq!(invoked.json()["result"]["call"]["caller_number"], number);
+        let sdk = python(
+            "mcp_sdk_client.py",
+            vec![
+                format!("http://{}/mcp", server.addr),
+                token.clone(),
+                "context_v2__whoami".to_owned(),
+                "{}".to_owned(),
+            ],
+        )
+        .await;
+        if let Some(sdk) = sdk {
+            assert_eq!(
+                sdk["call"]["structured"]["call"]["caller_number"], number,
+                "{sdk}"
+            );
+        }
+    }
+
     // The README's receptionist greets the known caller by name, and asks
     // the outbound call's party (unknown to it) for theirs.
     for (token, line, known) in [
