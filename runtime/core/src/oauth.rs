@@ -42,8 +42,9 @@ const REFRESH_TOKEN: &str = OAUTH_SECRET_NAMES[2];
 const CLIENT_ID: &str = OAUTH_SECRET_NAMES[3];
 const CLIENT_SECRET: &str = OAUTH_SECRET_NAMES[4];
 
-/// A started connection: where to send the operator's browser.
-#[derive(Debug, Clone)]
+/// A started connection: where to send the operator's browser. `Debug`
+/// leaves the URL out: its state finishes the connection.
+#[derive(Clone)]
 pub struct OAuthStarted {
     /// The provider's authorization URL, with the client id, the redirect
     /// URI, the tool's scopes, the state and the PKCE challenge.
@@ -53,7 +54,9 @@ pub struct OAuthStarted {
 }
 
 /// What the provider sent the browser back with (the callback's query).
-#[derive(Debug, Default, Clone)]
+/// `Debug` shows only which parts are present: the state and the code are
+/// credentials until used.
+#[derive(Default, Clone)]
 pub struct OAuthCallback {
     /// The state the connection was started with.
     pub state: Option<String>,
@@ -61,6 +64,24 @@ pub struct OAuthCallback {
     pub code: Option<String>,
     /// The provider's error code (`access_denied` when consent is declined).
     pub error: Option<String>,
+}
+
+impl std::fmt::Debug for OAuthStarted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthStarted")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for OAuthCallback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthCallback")
+            .field("state", &self.state.as_ref().map(|_| "…"))
+            .field("code", &self.code.as_ref().map(|_| "…"))
+            .field("error", &self.error)
+            .finish()
+    }
 }
 
 /// A connected account.
@@ -434,6 +455,21 @@ mod tests {
                 "client_secret"
             ]
         );
+    }
+
+    #[test]
+    fn the_state_and_the_code_stay_out_of_debug() {
+        let callback = OAuthCallback {
+            state: Some("state-canary".into()),
+            code: Some("code-canary".into()),
+            error: None,
+        };
+        let started = OAuthStarted {
+            authorization_url: "https://p.example/auth?state=state-canary".into(),
+            expires_at: Utc::now(),
+        };
+        let debug = format!("{callback:?} {started:?}");
+        assert!(!debug.contains("canary"), "{debug}");
     }
 
     #[test]
