@@ -97,8 +97,9 @@ export interface OAuth {
   connected_at?: string | null;
 }
 
-/** What `POST /v1/tools/inspect` previews: a tool before it is installed. */
-export interface ToolPreview {
+/** What a tool declares: the fields a catalogue entry and an inspected
+ * upload share. */
+export interface ToolFacts {
   name: string;
   description: string;
   version: string;
@@ -111,16 +112,23 @@ export interface ToolPreview {
   oauth?: OAuth | null;
 }
 
-export interface Tool extends ToolPreview {
+export interface Tool extends ToolFacts {
   id: string;
   platform: boolean;
   created_at: string;
   updated_at: string;
 }
 
-export interface Inspected {
-  preview: ToolPreview;
+/** What `POST /v1/tools/inspect` answers: the tool as installing these
+ * bytes would make it, with nothing stored. `secrets` says which of them
+ * this organization has already set for its tool of that name. */
+export interface ToolPreview extends ToolFacts {
+  /** The organization's current version of that name, which installing
+   * would replace (`null`: a new tool). */
   replaces_version: string | null;
+  /** These exact bytes are already the organization's current version:
+   * installing would change nothing. */
+  installed: boolean;
 }
 
 export interface Installed {
@@ -354,7 +362,7 @@ export const api = {
   listTools: () => request<Tool[]>("GET", "/tools"),
   getTool: (id: string) => request<Tool>("GET", `/tools/${enc(id)}`),
   deleteTool: (id: string) => request<void>("DELETE", `/tools/${enc(id)}`),
-  inspectTool: (bytes: ArrayBuffer) => request<Inspected>("POST", "/tools/inspect", { bytes }),
+  inspectTool: (bytes: ArrayBuffer) => request<ToolPreview>("POST", "/tools/inspect", { bytes }),
   installTool: (bytes: ArrayBuffer) => request<Installed>("POST", "/tools", { bytes }),
   listSecrets: (id: string) => request<Secret[]>("GET", `/tools/${enc(id)}/secrets`),
   setSecret: (id: string, name: string, value: string) =>

@@ -1,6 +1,6 @@
 import { useRef, useState } from "react";
 import { api } from "../api";
-import type { Inspected, Installed, Tool, ToolPreview } from "../api";
+import type { Installed, Tool, ToolFacts, ToolPreview } from "../api";
 import { Badge, ConfirmButton, JsonView, Loading, ProblemView, Time, useAction, useLoad } from "../components/common";
 import { OAuthPanel, SecretsPanel } from "../components/ToolPanels";
 import { HealthCard } from "./Invocations";
@@ -80,7 +80,9 @@ export function ToolsPage() {
   );
 }
 
-function ToolFacts({ tool, replaces }: { tool: ToolPreview; replaces?: string | null }) {
+/** What a tool declares; with `preview` (an inspected upload) also what
+ * installing it would do. */
+function FactsView({ tool, preview }: { tool: ToolFacts; preview?: ToolPreview }) {
   return (
     <div className="tool-facts">
       <dl className="facts">
@@ -89,11 +91,25 @@ function ToolFacts({ tool, replaces }: { tool: ToolPreview; replaces?: string | 
         <dt>Version</dt>
         <dd data-testid="fact-version">
           <code>{tool.version}</code>
-          {replaces !== undefined ? (
-            replaces ? (
-              <span className="muted small"> replaces {replaces}</span>
+          {preview ? (
+            preview.installed ? (
+              <>
+                {" "}
+                <Badge tone="ok" testId="upload-installed">
+                  already installed
+                </Badge>{" "}
+                <span className="muted small">these exact bytes are the current version; installing changes nothing</span>
+              </>
+            ) : preview.replaces_version ? (
+              <span className="muted small" data-testid="upload-replaces">
+                {" "}
+                replaces {preview.replaces_version}
+              </span>
             ) : (
-              <span className="muted small"> (new tool)</span>
+              <span className="muted small" data-testid="upload-new">
+                {" "}
+                (new tool)
+              </span>
             )
           ) : null}
         </dd>
@@ -156,6 +172,11 @@ function ToolFacts({ tool, replaces }: { tool: ToolPreview; replaces?: string | 
           {tool.secrets.map((s) => (
             <li key={s.name}>
               <code>{s.name}</code> {s.required ? <Badge tone="info">required</Badge> : <Badge tone="muted">optional</Badge>}{" "}
+              {preview && s.is_set ? (
+                <>
+                  <Badge tone="ok">already set</Badge>{" "}
+                </>
+              ) : null}
               <span className="muted small">{s.description}</span>
             </li>
           ))}
@@ -188,7 +209,7 @@ export function ToolPage({ id }: { id: string }) {
         </a>
       </header>
       <section className="card">
-        <ToolFacts tool={t} />
+        <FactsView tool={t} />
         <p className="muted small">
           Installed <Time iso={t.created_at} /> · updated <Time iso={t.updated_at} /> · id <code>{t.id}</code>
         </p>
@@ -225,7 +246,7 @@ function UploadTool({ onInstalled }: { onInstalled: () => void }) {
   const fileRef = useRef<HTMLInputElement>(null);
   const [bytes, setBytes] = useState<ArrayBuffer | null>(null);
   const [fileName, setFileName] = useState("");
-  const [inspected, setInspected] = useState<Inspected | null>(null);
+  const [inspected, setInspected] = useState<ToolPreview | null>(null);
   const [installed, setInstalled] = useState<Installed | null>(null);
   const inspect = useAction();
   const install = useAction();
@@ -276,7 +297,7 @@ function UploadTool({ onInstalled }: { onInstalled: () => void }) {
             id="upload-install"
             type="button"
             className="btn btn-primary"
-            disabled={!bytes || install.busy || installed !== null}
+            disabled={!bytes || install.busy || installed !== null || inspected.installed}
             onClick={async () => {
               if (!bytes) return;
               const r = await install.run(() => api.installTool(bytes));
@@ -286,7 +307,13 @@ function UploadTool({ onInstalled }: { onInstalled: () => void }) {
               }
             }}
           >
-            {install.busy ? "Installing…" : inspected.replaces_version ? `Install (replaces ${inspected.replaces_version})` : "Install"}
+            {install.busy
+              ? "Installing…"
+              : inspected.installed
+                ? "Already installed"
+                : inspected.replaces_version
+                  ? `Install (replaces ${inspected.replaces_version})`
+                  : "Install"}
           </button>
         ) : null}
       </div>
@@ -297,9 +324,9 @@ function UploadTool({ onInstalled }: { onInstalled: () => void }) {
       ) : null}
       <ProblemView problem={inspect.problem} testId="upload-problem" />
       {inspected ? (
-        <div className="preview" data-testid="upload-preview">
+        <div className="preview" data-testid="upload-preview" data-installed={inspected.installed ? "true" : "false"}>
           <h4>Preview</h4>
-          <ToolFacts tool={inspected.preview} replaces={inspected.replaces_version} />
+          <FactsView tool={inspected} preview={inspected} />
         </div>
       ) : null}
       <ProblemView problem={install.problem} testId="install-problem" />
