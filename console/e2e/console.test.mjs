@@ -1,0 +1,548 @@
+// The console in a real browser, against a running Warden: sign-in, an
+// agent, tools attached through their schema forms, write-only secrets, an
+// OAuth2 connection through the provider's consent page, try-it and the audit
+// trail. Each step asserts what an operator would see.
+//
+//   node --test --test-reporter=spec e2e/
+//
+// Environment (runtime/cli/tests/all/console.rs sets it up against
+// `warden serve` and the Google stand-in): WARDEN_URL, WARDEN_API_KEY,
+// WARDEN_CHROMIUM, GOOGLE_API_BASE, GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET,
+// and optionally WARDEN_SCREENSHOTS (a directory for PNGs of the main pages).
+// Without the required variables the suite is skipped.
+//
+// The steps share one page and run in order; after a failed step the rest
+// are skipped, so the first failure is the one reported.
+
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { chromium } from "playwright-core";
+
+const REQUIRED = ["WARDEN_URL", "WARDEN_API_KEY", "WARDEN_CHROMIUM", "GOOGLE_API_BASE", "GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET"];
+const missing = REQUIRED.filter((n) => !process.env[n]);
+
+/** How long any one thing may take to appear. */
+const WAIT = 15_000;
+/** How long one step may take. */
+const STEP = 90_000;
+
+const URL_ = (process.env.WARDEN_URL ?? "").replace(/\/+$/, "");
+const KEY = process.env.WARDEN_API_KEY ?? "";
+const GOOGLE_API_BASE = process.env.GOOGLE_API_BASE ?? "";
+const CLIENT_ID = process.env.GOOGLE_CLIENT_ID ?? "";
+const CLIENT_SECRET = process.env.GOOGLE_CLIENT_SECRET ?? "";
+const SHOTS = process.env.WARDEN_SCREENSHOTS || null;
+const CONSOLE = URL_ + "/console/";
+const AGENT_NAME = "Front desk";
+const WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday"];
+
+let browser;
+let context;
+let page;
+
+// What the page did, collected for the checks at the end.
+const bodies = []; // { url, status, text } of /console/api/* and /oauth/* responses
+const bodyReads = []; // the pending reads of those bodies
+const requests = []; // { method, url } of every request the page made
+const consoleErrors = []; // { page, text }
+const pageErrors = []; // { page, text }
+const cspViolations = []; // { page, detail }
+const storageWrites = []; // what script wrote to Web Storage or document.cookie
+
+// Shared between the steps.
+const state = { agentId: "", toolIds: {}, isOpenInvocation: "" };
+let failed = null;
+
+/** A step: skipped once an earlier one failed. */
+function step(name, fn) {
+  test(name, { timeout: STEP }, async (t) => {
+    if (failed) {
+      t.skip(`an earlier step failed: ${failed}`);
+      return;
+    }
+    try {
+      await fn(t);
+    } catch (err) {
+      failed = name;
+      throw err;
+    }
+  });
+}
+
+/** Where the page is and what it says, for failure messages. */
+async function where() {
+  let text = "";
+  try {
+    text = await page.evaluate(() => (document.body ? document.body.innerText : ""));
+  } catch (err) {
+    text = `(page text unavailable: ${err.message})`;
+  }
+  text = text.replace(/\n{2,}/g, "\n").trim();
+  if (text.length > 1500) text = text.slice(0, 1500) + "…";
+  return `\n  at ${page.url()}\n  page text:\n${text.replace(/^/gm, "    ")}`;
+}
+
+/** Waits until `selector` (a string or a locator) is visible; fails with `what`. */
+async function see(selector, what) {
+  const loc = typeof selector === "string" ? page.locator(selector) : selector;
+  try {
+    await loc.first().waitFor({ state: "visible", timeout: WAIT });
+  } catch {
+    assert.fail(`${what}: not visible within ${WAIT / 1000} s${await where()}`);
+  }
+  return loc.first();
+}
+
+/** Waits until `selector` is gone (or hidden). */
+async function gone(selector, what) {
+  const loc = typeof selector === "string" ? page.locator(selector) : selector;
+  try {
+    await loc.first().waitFor({ state: "hidden", timeout: WAIT });
+  } catch {
+    assert.fail(`${what}: still visible after ${WAIT / 1000} s${await where()}`);
+  }
+}
+
+/** Waits until the text of `selector` matches `re`; returns the text. */
+async function seeText(selector, re, what) {
+  const loc = await see(selector, what);
+  const deadline = Date.now() + WAIT;
+  let text = "";
+  for (;;) {
+    text = (await loc.textContent()) ?? "";
+    if (re.test(text)) return text;
+    if (Date.now() > deadline) assert.fail(`${what}: text ${JSON.stringify(text)} does not match ${re}${await where()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function screenshot(name, scrollTo) {
+  if (!SHOTS) return;
+  if (scrollTo) await page.locator(scrollTo).first().scrollIntoViewIfNeeded();
+  else await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: join(SHOTS, name + ".png") });
+}
+
+/** The `/v1` API with the key, from Node (what the server holds, not what the page shows). */
+async function v1(method, path, body) {
+  const res = await fetch(URL_ + "/v1" + path, {
+    method,
+    headers: {
+      authorization: "Bearer " + KEY,
+      accept: "application/json, application/problem+json",
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = null;
+  }
+  return { status: res.status, type: res.headers.get("content-type") ?? "", json, text };
+}
+
+async function attachedTools() {
+  const r = await v1("GET", `/agents/${encodeURIComponent(state.agentId)}/tools`);
+  assert.equal(r.status, 200, `GET /v1/agents/{id}/tools: ${r.status} ${r.text}`);
+  return r.json;
+}
+
+/** Every recorded response body, once all reads finished. */
+async function recordedBodies() {
+  await Promise.allSettled(bodyReads);
+  return bodies;
+}
+
+async function inputValues() {
+  return page.$$eval("input, textarea", (els) => els.map((e) => /** @type {HTMLInputElement} */ (e).value));
+}
+
+/** Opens the agent page from the agents list, as a user would. */
+async function openAgent() {
+  await page.locator("[data-testid=nav-agents]").click();
+  const row = await see(`[data-testid=agent-row][data-agent-name="${AGENT_NAME}"]`, "the agent in the agents list");
+  await row.locator("[data-testid=agent-link]").click();
+  await see(`[data-testid=agent-page][data-agent-id="${state.agentId}"]`, "the agent page");
+  await see(`[data-testid=attach-tool] #attach-tool-select`, "the attach-a-tool selector");
+}
+
+describe("the console in a browser", { skip: missing.length ? `set ${missing.join(", ")} (see console/README.md)` : false }, () => {
+  before(async () => {
+    if (SHOTS) mkdirSync(SHOTS, { recursive: true });
+    browser = await chromium.launch({
+      executablePath: process.env.WARDEN_CHROMIUM,
+      headless: true,
+      timeout: 60_000,
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
+    context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    context.setDefaultTimeout(WAIT);
+    context.setDefaultNavigationTimeout(WAIT);
+
+    // Reports from inside the page: CSP violations and anything script
+    // writes to storage or cookies (survives navigations, unlike page state).
+    await context.exposeBinding("__wardenReport", (source, kind, detail) => {
+      const at = source.frame.url();
+      if (kind === "csp") cspViolations.push({ page: at, detail });
+      else storageWrites.push({ page: at, kind, detail });
+    });
+    await context.addInitScript(() => {
+      const report = (kind, detail) => {
+        try {
+          window.__wardenReport(kind, detail);
+        } catch {
+          // The binding is always there; nothing to do if not.
+        }
+      };
+      document.addEventListener("securitypolicyviolation", (e) => {
+        report("csp", `${e.violatedDirective} blocked ${e.blockedURI || "(inline)"} at ${e.sourceFile}:${e.lineNumber} ${e.sample}`);
+      });
+      const setItem = Storage.prototype.setItem;
+      Storage.prototype.setItem = function (k, v) {
+        report("storage", `${this === window.sessionStorage ? "sessionStorage" : "localStorage"}.setItem(${k}, ${v})`);
+        return setItem.call(this, k, v);
+      };
+      const cookie = Object.getOwnPropertyDescriptor(Document.prototype, "cookie");
+      Object.defineProperty(Document.prototype, "cookie", {
+        configurable: true,
+        enumerable: cookie.enumerable,
+        get() {
+          return cookie.get.call(this);
+        },
+        set(v) {
+          report("cookie", `document.cookie = ${v}`);
+          cookie.set.call(this, v);
+        },
+      });
+    });
+
+    page = await context.newPage();
+    page.on("response", (res) => {
+      let path;
+      try {
+        path = new URL(res.url()).pathname;
+      } catch {
+        return;
+      }
+      if (!path.startsWith("/console/api/") && !path.startsWith("/oauth/")) return;
+      bodyReads.push(
+        res.text().then(
+          (text) => bodies.push({ url: res.url(), status: res.status(), text }),
+          () => {}, // redirects and aborted loads have no body
+        ),
+      );
+    });
+    page.on("request", (req) => requests.push({ method: req.method(), url: req.url() }));
+    page.on("console", (msg) => {
+      if (msg.type() !== "error") return;
+      const text = msg.text();
+      consoleErrors.push({ page: page.url(), text });
+      // Chromium reports a blocked load or script as a console error too.
+      if (/Content Security Policy/i.test(text)) cspViolations.push({ page: page.url(), detail: text });
+    });
+    page.on("pageerror", (err) => pageErrors.push({ page: page.url(), text: String(err && err.stack ? err.stack : err) }));
+
+    const tools = await v1("GET", "/tools");
+    assert.equal(tools.status, 200, `GET /v1/tools: ${tools.status} ${tools.text}`);
+    for (const t of tools.json) state.toolIds[t.name] = t.id;
+    state.tools = tools.json;
+    for (const name of ["business_hours", "google_calendar"]) {
+      assert.ok(state.toolIds[name], `${name} is not in the catalogue: ${tools.text.slice(0, 500)}`);
+    }
+  });
+
+  after(async () => {
+    if (browser) await browser.close();
+    if (consoleErrors.length) {
+      // Expected ones (a 401 for the wrong key, for the signed-out page) are
+      // listed for whoever reads a failure; they fail nothing.
+      console.log("console errors seen:\n" + consoleErrors.map((e) => `  ${e.page}: ${e.text}`).join("\n"));
+    }
+  });
+
+  step("sign-in refuses a wrong key and accepts the organization's key, keeping it out of reach of script", async () => {
+    const res = await page.goto(CONSOLE);
+    assert.equal(res?.status(), 200, `GET /console/: ${res?.status()}`);
+    const csp = (await res.headerValue("content-security-policy")) ?? "";
+    assert.match(csp, /script-src 'self'/, `the console is served with its CSP: ${csp}`);
+    await see("#api-key", "the API key field");
+    await screenshot("01-sign-in");
+
+    await page.fill("#api-key", "wdn_not_a_real_key_0000000000000000");
+    await page.click("#sign-in");
+    await seeText("[data-testid=sign-in-error]", /not accepted/i, "the wrong key's error");
+    assert.equal(await page.locator("[data-testid=nav-agents]").count(), 0, "a wrong key does not sign in");
+    assert.equal(await page.inputValue("#api-key"), "", "the refused key is cleared from the field");
+
+    await page.fill("#api-key", KEY);
+    await page.click("#sign-in");
+    await see("[data-testid=nav-agents]", "the console's navigation after signing in");
+    await see("#new-agent-name", "the agents page");
+    await seeText("[data-testid=org-name]", /\S/, "the organization's name");
+
+    // The session is an HttpOnly cookie: script cannot read it.
+    const cookies = await context.cookies(URL_ + "/console/api/session");
+    const session = cookies.filter((c) => c.httpOnly);
+    assert.ok(session.length > 0, `a session cookie is set and HttpOnly: ${JSON.stringify(cookies.map((c) => ({ name: c.name, httpOnly: c.httpOnly })))}`);
+    assert.deepEqual(cookies.filter((c) => !c.httpOnly).map((c) => c.name), [], "no cookie readable by script");
+    const docCookie = await page.evaluate(() => document.cookie);
+    for (const c of session) {
+      assert.ok(!docCookie.includes(c.value), "document.cookie does not show the session");
+      assert.ok(!docCookie.includes(c.name + "="), "document.cookie does not name the session");
+    }
+    const storage = await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.length }));
+    assert.deepEqual(storage, { local: 0, session: 0 }, "nothing in localStorage or sessionStorage");
+    assert.deepEqual(storageWrites, [], "script wrote nothing to storage or cookies");
+    assert.ok(!(await page.content()).includes(KEY), "the key is not in the page");
+    assert.ok(!(await inputValues()).some((v) => v.includes(KEY)), "the key is not in any field");
+  });
+
+  step("create the agent Front desk", async () => {
+    await page.fill("#new-agent-name", AGENT_NAME);
+    await page.fill("#new-agent-description", "Answers the phone for the clinic");
+    await page.fill("#new-agent-prompt", "You are the front desk of a dental clinic. Be brief and friendly.");
+    await page.click("#create-agent");
+    const agentPage = await see("[data-testid=agent-page]", "the new agent's page");
+    state.agentId = (await agentPage.getAttribute("data-agent-id")) ?? "";
+    assert.ok(state.agentId, "the agent page names its agent");
+    await seeText("[data-testid=agent-title]", new RegExp(`^${AGENT_NAME}$`), "the agent's name as the page title");
+
+    const r = await v1("GET", `/agents/${encodeURIComponent(state.agentId)}`);
+    assert.equal(r.status, 200, `the agent exists on the server: ${r.text}`);
+    assert.equal(r.json.name, AGENT_NAME);
+
+    await page.locator("[data-testid=nav-agents]").click();
+    await see(`[data-testid=agent-row][data-agent-name="${AGENT_NAME}"]`, "the agent in the agents list");
+    await screenshot("02-agents");
+    await openAgent();
+  });
+
+  step("attach business_hours: a missing required field is refused by the form and by the server, then the filled form attaches it", async () => {
+    const toolId = state.toolIds.business_hours;
+    const schema = state.tools.find((t) => t.name === "business_hours").config_schema;
+    assert.ok(Array.isArray(schema.required) && schema.required.includes("time_zone"), `time_zone is required: ${JSON.stringify(schema.required)}`);
+
+    await page.selectOption("#attach-tool-select", toolId);
+    await see("#attach_time_zone", "the time_zone field of business_hours' config form");
+    const putsBefore = requests.filter((r) => r.method === "PUT").length;
+    await page.click("#attach-save");
+    await seeText("[data-testid=attach-tool] .error-detail", /\S/, "the field error for the empty time zone");
+    await seeText("[data-testid=attach-tool] .errors", /time_zone/, "the form's error list naming time_zone");
+    assert.equal(await page.locator("[data-testid=attach-done]").count(), 0, "the form did not report an attachment");
+    assert.equal(requests.filter((r) => r.method === "PUT").length, putsBefore, "the form sent nothing");
+    assert.deepEqual(await attachedTools(), [], "business_hours is not attached");
+
+    // The server refuses the same config on its own.
+    const refused = await v1("PUT", `/agents/${encodeURIComponent(state.agentId)}/tools/${encodeURIComponent(toolId)}`, {
+      config: { weekly_hours: { monday: [{ open: "09:00", close: "17:00" }] } },
+    });
+    assert.equal(refused.status, 422, `the server refuses a config without time_zone: ${refused.status} ${refused.text}`);
+    assert.match(refused.type, /^application\/problem\+json/, `as a problem document: ${refused.type}`);
+    assert.equal(refused.json?.status, 422, refused.text);
+    assert.deepEqual(await attachedTools(), [], "business_hours is still not attached");
+
+    // Filled in as an operator would: the time zone, and weekdays 09:00-17:00.
+    await page.fill("#attach_time_zone", "America/New_York");
+    for (const day of WEEKDAYS) {
+      const list = await see(`fieldset#attach_weekly_hours_${day}`, `the ${day} opening hours`);
+      await list.locator(".array-item-add button").last().click();
+      await see(`#attach_weekly_hours_${day}_0_open`, `${day}'s first opening time`);
+      await page.fill(`#attach_weekly_hours_${day}_0_open`, "09:00");
+      await page.fill(`#attach_weekly_hours_${day}_0_close`, "17:00");
+    }
+    await page.click("#attach-save");
+    await seeText("[data-testid=attach-done]", /Attached business_hours/, "the attach confirmation");
+    await see("[data-testid=agent-tool-business_hours]", "business_hours among the agent's tools");
+    await gone("[data-testid=attach-tool] .errors", "the form's error list");
+
+    const attached = await attachedTools();
+    const bh = attached.find((a) => a.tool_id === toolId);
+    assert.ok(bh, `business_hours is attached: ${JSON.stringify(attached)}`);
+    assert.equal(bh.config.time_zone, "America/New_York");
+    assert.deepEqual(bh.config.weekly_hours.monday, [{ open: "09:00", close: "17:00" }]);
+    assert.equal(bh.is_enabled, true);
+  });
+
+  step("Test business_hours: the result is ok", async () => {
+    const card = page.locator("[data-testid=agent-tool-business_hours]");
+    await card.locator("[data-testid=tool-test]").click();
+    await see(card.locator("[data-testid=test-result]"), "the test result");
+    assert.equal(await card.locator("[data-testid=test-result]").getAttribute("data-ok"), "true", `the test passed${await where()}`);
+    await seeText(card.locator("[data-testid=test-result]"), /America\/New_York/, "the test's summary of the config");
+    assert.equal(await card.locator("[data-testid=test-problem]").count(), 0, "no problem shown");
+  });
+
+  step("Try it: business_hours__is_open answers with an invocation id", async () => {
+    await page.selectOption("#try-function", "business_hours__is_open");
+    await see("#try_at", "the `at` argument of is_open");
+    // A Monday, 10:00 in New York: open.
+    await page.fill("#try_at", "2026-03-09T10:00");
+    await page.click("#try-run");
+    await see("[data-testid=try-result]", "the try-it result");
+    const json = JSON.parse((await page.textContent("[data-testid=try-result-json]")) ?? "null");
+    assert.equal(json?.open, true, `open on a Monday at 10:00: ${JSON.stringify(json)}`);
+    state.isOpenInvocation = ((await page.textContent("[data-testid=try-invocation-id]")) ?? "").trim();
+    assert.match(state.isOpenInvocation, /^\S{8,}$/, "an invocation id is shown");
+    assert.equal(await page.locator("[data-testid=try-problem]").count(), 0, "no problem shown");
+    await screenshot("03-agent-tools", "[data-testid=agent-tools]");
+    await screenshot("04-agent-try-it", "[data-testid=try-result]");
+  });
+
+  step("Invocations: the is_open call is listed, with the tool's health and chart", async () => {
+    await page.locator("[data-testid=nav-invocations]").click();
+    const row = await see(`[data-testid=invocation-row][data-invocation-id="${state.isOpenInvocation}"]`, "the is_open invocation");
+    assert.equal(await row.getAttribute("data-function"), "is_open");
+    assert.equal(await row.getAttribute("data-outcome"), "ok");
+    const health = await see("[data-testid=health-business_hours]", "business_hours' health card");
+    await seeText(health.locator("[data-testid=health-calls]"), /^[1-9]/, "business_hours' call count");
+    await see(health.locator("[data-testid=sparkline]"), "business_hours' duration chart");
+    await screenshot("05-invocations");
+  });
+
+  step("attach google_calendar against the stand-in and set its OAuth client through write-only fields", async () => {
+    await openAgent();
+    const toolId = state.toolIds.google_calendar;
+    await page.selectOption("#attach-tool-select", toolId);
+    await see("#attach_api_base", "google_calendar's api_base field");
+    await page.fill("#attach_api_base", GOOGLE_API_BASE);
+    await page.fill("#attach_time_zone", "America/New_York");
+    await page.click("#attach-save");
+    await seeText("[data-testid=attach-done]", /Attached google_calendar/, "the attach confirmation");
+    const card = await see("[data-testid=agent-tool-google_calendar]", "google_calendar among the agent's tools");
+    const gc = (await attachedTools()).find((a) => a.tool_id === toolId);
+    assert.ok(gc, "google_calendar is attached");
+    assert.equal(gc.config.api_base, GOOGLE_API_BASE);
+    assert.equal(gc.config.time_zone, "America/New_York");
+
+    for (const [name, value] of [
+      ["client_id", CLIENT_ID],
+      ["client_secret", CLIENT_SECRET],
+    ]) {
+      const row = await see(card.locator(`[data-testid=secret-${name}]`), `the ${name} secret`);
+      assert.equal(await row.locator("[data-testid=secret-input]").getAttribute("type"), "password", `${name} is typed into a password field`);
+      await row.locator("[data-testid=secret-input]").fill(value);
+      await row.locator("[data-testid=secret-save]").click();
+      await see(row.locator("[data-testid=secret-status][data-is-set=true]"), `${name} shown as set`);
+      await seeText(row.locator("[data-testid=secret-status]"), /\bset\b/, `${name}'s status`);
+      assert.equal(await row.locator("[data-testid=secret-input]").inputValue(), "", `${name}'s field is cleared`);
+      assert.equal(await row.locator("[data-testid=secret-problem]").count(), 0, `no problem saving ${name}`);
+    }
+
+    const html = await page.content();
+    assert.ok(!html.includes(CLIENT_SECRET), "the client secret is not in the page");
+    assert.ok(!(await inputValues()).some((v) => v.includes(CLIENT_SECRET)), "the client secret is not in any field");
+    const leaked = (await recordedBodies()).filter((b) => b.text.includes(CLIENT_SECRET));
+    assert.deepEqual(leaked.map((b) => b.url), [], "no response carried the client secret");
+    const secrets = await v1("GET", `/tools/${encodeURIComponent(toolId)}/secrets`);
+    assert.ok(!secrets.text.includes(CLIENT_SECRET), "the API does not return it either");
+    const set = Object.fromEntries(secrets.json.map((s) => [s.name, s.is_set]));
+    assert.equal(set.client_id, true);
+    assert.equal(set.client_secret, true);
+  });
+
+  step("Connect google_calendar: the provider's consent page, Allow, back to the console, connected", async () => {
+    const card = page.locator("[data-testid=agent-tool-google_calendar]");
+    await see(card.locator("[data-testid=oauth-status][data-connected=false]"), "google_calendar not connected yet");
+    await card.locator("[data-testid=oauth-connect]").click();
+    try {
+      await page.waitForURL((u) => !u.href.startsWith(URL_ + "/"), { timeout: WAIT });
+    } catch {
+      assert.fail(`Connect did not leave the console${await where()}`);
+    }
+    await see("#submit_approve_access", "the provider's Allow button");
+    await see("#submit_deny_access", "the provider's Deny button");
+    await page.click("#submit_approve_access");
+    try {
+      await page.waitForURL((u) => u.href.startsWith(URL_ + "/oauth/callback"), { timeout: WAIT });
+    } catch {
+      assert.fail(`Allow did not return to Warden's callback${await where()}`);
+    }
+    await seeText("h1", /Account connected/, "the callback page's heading");
+    await screenshot("06-oauth-connected");
+    const back = page.getByRole("link", { name: "Back to the console" });
+    await see(back, "the link back to the console");
+    assert.equal(await back.getAttribute("href"), "/console/");
+    await back.click();
+    await see("[data-testid=nav-agents]", "the console, still signed in");
+    await openAgent();
+    await see(
+      "[data-testid=agent-tool-google_calendar] [data-testid=oauth-status][data-connected=true]",
+      "google_calendar shown as connected",
+    );
+    const tool = await v1("GET", `/tools/${encodeURIComponent(state.toolIds.google_calendar)}`);
+    assert.equal(tool.json?.oauth?.connected, true, `the server says connected: ${tool.text.slice(0, 500)}`);
+  });
+
+  step("Try it: google_calendar__list_events reads the calendar with the connected account", async () => {
+    await page.selectOption("#try-function", "google_calendar__list_events");
+    await see("[data-testid=try-form]", "list_events' argument form");
+    await page.click("#try-run");
+    await see("[data-testid=try-result]", "the list_events result");
+    const text = (await page.textContent("[data-testid=try-result-json]")) ?? "null";
+    const json = JSON.parse(text);
+    assert.ok(json && Array.isArray(json.events), `list_events returns events: ${text.slice(0, 500)}`);
+    const id = ((await page.textContent("[data-testid=try-invocation-id]")) ?? "").trim();
+    assert.ok(id && id !== state.isOpenInvocation, "a new invocation id is shown");
+    assert.equal(await page.locator("[data-testid=try-problem]").count(), 0, "no problem shown");
+  });
+
+  step("Tools: the catalogue, and an upload Warden refuses to install", async () => {
+    await page.locator("[data-testid=nav-tools]").click();
+    await see("[data-testid=tool-row][data-tool-name=business_hours]", "business_hours in the catalogue");
+    // The last column is the account: "connected" or "not connected".
+    await seeText("[data-testid=tool-row][data-tool-name=google_calendar] td:last-child", /^connected$/, "google_calendar's account in the catalogue");
+    await page.setInputFiles("#upload-file", {
+      name: "not-a-component.wasm",
+      mimeType: "application/wasm",
+      buffer: Buffer.from("this is not a WebAssembly component"),
+    });
+    await page.click("#upload-inspect");
+    await seeText("[data-testid=upload-problem]", /\(4\d\d\)/, "Warden's refusal of the upload");
+    assert.equal(await page.locator("[data-testid=upload-preview]").count(), 0, "no preview of a refused upload");
+    assert.equal(await page.locator("#upload-install").count(), 0, "nothing to install");
+    await screenshot("07-tools-upload", "[data-testid=upload-tool]");
+  });
+
+  step("sign out: back to sign-in, and a reload stays signed out", async () => {
+    await page.click("#sign-out");
+    await see("#api-key", "the sign-in page");
+    await seeText("[data-testid=sign-in-notice]", /Signed out/, "the signed-out notice");
+    await page.reload();
+    await see("#api-key", "the sign-in page after a reload");
+    assert.equal(await page.locator("[data-testid=nav-agents]").count(), 0, "the reload is not signed in");
+    const cookies = await context.cookies(URL_ + "/console/api/session");
+    const r = await page.evaluate(async () => (await fetch("/console/api/session", { credentials: "same-origin" })).status);
+    assert.equal(r, 401, `the session is gone on the server (cookies now: ${cookies.map((c) => c.name).join(", ") || "none"})`);
+  });
+
+  step("nothing went wrong in the page: no script errors, no CSP violations, no key or secret stored or answered", async () => {
+    assert.deepEqual(pageErrors, [], "uncaught errors in the page");
+    assert.deepEqual(cspViolations, [], "Content-Security-Policy violations");
+    assert.deepEqual(storageWrites, [], "writes to Web Storage or document.cookie");
+    const recorded = await recordedBodies();
+    assert.ok(recorded.length > 10, `responses were recorded (${recorded.length})`);
+    assert.deepEqual(
+      recorded.filter((b) => b.text.includes(CLIENT_SECRET)).map((b) => b.url),
+      [],
+      "responses carrying the client secret",
+    );
+    assert.deepEqual(
+      recorded.filter((b) => b.text.includes(KEY)).map((b) => b.url),
+      [],
+      "responses carrying the API key",
+    );
+  });
+});
