@@ -2,6 +2,7 @@
 //! answered as problem+json.
 
 use crate::AppState;
+use crate::console::ConsolePrincipal;
 use crate::problem::ApiError;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
@@ -35,6 +36,11 @@ impl FromRequestParts<AppState> for OrgAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        // Under `/console/api`, the console session stands in for the key
+        // (checked by the console's layer, which alone sets this).
+        if let Some(ConsolePrincipal(principal)) = parts.extensions.get::<ConsolePrincipal>() {
+            return Ok(OrgAuth(principal.clone()));
+        }
         let token = bearer(parts)?;
         // Worker tokens (`wdw_…`) are refused by the core: only `wdn_` keys
         // are organization keys.

@@ -18,6 +18,7 @@
 //! rejections never quote the body, and request spans record only the
 //! method, the matched route and the status ([`telemetry`]).
 
+pub mod console;
 mod dto;
 mod extract;
 mod livekit;
@@ -132,6 +133,11 @@ pub(crate) struct AppState {
     pub(crate) mcp_url: Arc<str>,
     /// The OAuth2 callback's public URL: the redirect URI of connections.
     pub(crate) oauth_callback_url: Arc<str>,
+    /// The public URL's origin (`https://warden.example.com`), which the
+    /// console's requests may name as their `Origin`.
+    pub(crate) public_origin: Arc<str>,
+    /// Whether the console's cookie is `Secure` (the public URL is HTTPS).
+    pub(crate) secure_cookies: bool,
     pub(crate) metrics: Option<MetricsEndpoint>,
     pub(crate) http_metrics: telemetry::HttpMetrics,
 }
@@ -160,12 +166,18 @@ pub fn router(core: Core, settings: ApiSettings) -> Router {
             oauth::CALLBACK_PATH
         )
         .into(),
+        public_origin: origin_of(&settings.public_url).into(),
+        secure_cookies: settings.public_url.starts_with("https://"),
         metrics: settings.metrics,
         http_metrics: telemetry::HttpMetrics::new(),
     };
     let mut app = system::routes();
     if matches!(settings.role, Role::All | Role::Api) {
-        app = app.merge(v1::routes()).merge(oauth::routes());
+        app = app
+            .merge(v1::routes())
+            .merge(oauth::routes())
+            .merge(oauth::callback_routes())
+            .merge(console::routes(&state));
     }
     if matches!(settings.role, Role::All | Role::Worker) {
         app = app
@@ -181,6 +193,18 @@ pub fn router(core: Core, settings: ApiSettings) -> Router {
             telemetry::observe,
         ))
         .with_state(state)
+}
+
+/// `scheme://authority` of a URL (what a browser sends as `Origin`).
+fn origin_of(url: &str) -> String {
+    let url = url.trim_end_matches('/');
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+            format!("{scheme}://{authority}")
+        }
+        None => url.to_owned(),
+    }
 }
 
 async fn not_found() -> ApiError {

@@ -8,14 +8,17 @@
 //! holds the code). `DELETE /v1/tools/{tool_id}/oauth` disconnects.
 
 use crate::AppState;
+use crate::console::ConsolePrincipal;
 use crate::extract::{ApiPath, OrgAuth};
 use crate::problem::{ApiError, Problems};
+use axum::Extension;
 use axum::Router;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{delete, get, post};
 use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret;
 use serde::Serialize;
 use utoipa::ToSchema;
 use warden_core::{OAuthCallback, OAuthFailure};
@@ -23,14 +26,23 @@ use warden_core::{OAuthCallback, OAuthFailure};
 /// The path of the public callback the provider redirects to.
 pub const CALLBACK_PATH: &str = "/oauth/callback";
 
+/// The cookie that binds a connection started from the console to the
+/// browser that started it.
+pub const BROWSER_COOKIE: &str = "warden_oauth";
+
 /// The longest callback query read; a provider's is a few hundred bytes.
 const MAX_QUERY_BYTES: usize = 16 * 1024;
 
+/// The organization's routes, beside `/v1` (and under the console's API).
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/tools/{tool_id}/oauth/start", post(start))
         .route("/v1/tools/{tool_id}/oauth", delete(disconnect))
-        .route(CALLBACK_PATH, get(callback))
+}
+
+/// The provider's way back: public, answered with a page.
+pub(crate) fn callback_routes() -> Router<AppState> {
+    Router::new().route(CALLBACK_PATH, get(callback))
 }
 
 /// Where to send the browser to connect the account.
@@ -58,23 +70,43 @@ pub struct OAuthDisconnect {
 /// Warden's `{public URL}/oauth/callback`) must be set. The provider sends
 /// the browser back to Warden, which seals the tokens as the tool's
 /// secrets; `GET /v1/tools/{tool_id}` then shows `oauth.connected`.
+///
+/// Started from the console, the connection is also bound to the browser (a
+/// cookie sent only to the callback): another browser handed the provider's
+/// link connects nothing.
 #[utoipa::path(post, path = "/v1/tools/{tool_id}/oauth/start", tag = "secrets", security(("api_key" = [])),
     params(("tool_id" = String, Path)),
     responses((status = 200, body = OAuthStart), Problems))]
 pub(crate) async fn start(
     State(state): State<AppState>,
     OrgAuth(p): OrgAuth,
+    console: Option<Extension<ConsolePrincipal>>,
     ApiPath(tool_id): ApiPath<String>,
-) -> Result<Json<OAuthStart>, ApiError> {
+) -> Result<Response, ApiError> {
     let started = state
         .core
         .catalog(&p)
-        .start_oauth(&tool_id, &state.oauth_callback_url)
+        .start_oauth(&tool_id, &state.oauth_callback_url, console.is_some())
         .await?;
-    Ok(Json(OAuthStart {
+    let mut response = Json(OAuthStart {
         authorization_url: started.authorization_url,
         expires_at: started.expires_at,
-    }))
+    })
+    .into_response();
+    if let Some(binding) = &started.browser_binding {
+        // Lax, not Strict: the provider's redirect back is a cross-site
+        // navigation, on which browsers send Lax cookies only.
+        let cookie = format!(
+            "{BROWSER_COOKIE}={}; Path={CALLBACK_PATH}; Max-Age={}; HttpOnly; SameSite=Lax{}",
+            binding.expose_secret(),
+            warden_core::OAUTH_STATE_TTL.num_seconds(),
+            if state.secure_cookies { "; Secure" } else { "" },
+        );
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().insert(header::SET_COOKIE, value);
+        }
+    }
+    Ok(response)
 }
 
 /// Disconnects the organization's account for a tool: revokes the grant at
@@ -108,7 +140,25 @@ pub(crate) async fn disconnect(
         (status = 400, description = "Nothing connected: declined, expired, replayed or refused", content_type = "text/html"),
         (status = 502, description = "Nothing connected: the provider failed", content_type = "text/html"),
     ))]
-pub(crate) async fn callback(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+pub(crate) async fn callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let browser = crate::console::cookie(&headers, BROWSER_COOKIE);
+    let mut response = finish(&state, query, browser.clone()).await;
+    if browser.is_some() {
+        // Used (or refused) once: the binding is not kept.
+        let clear =
+            format!("{BROWSER_COOKIE}=; Path={CALLBACK_PATH}; Max-Age=0; HttpOnly; SameSite=Lax");
+        if let Ok(value) = HeaderValue::from_str(&clear) {
+            response.headers_mut().insert(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+async fn finish(state: &AppState, query: Option<String>, browser: Option<String>) -> Response {
     let query = query.unwrap_or_default();
     if query.len() > MAX_QUERY_BYTES {
         return page(
@@ -117,7 +167,10 @@ pub(crate) async fn callback(State(state): State<AppState>, RawQuery(query): Raw
             &OAuthFailure::Malformed("it is too long".into()).to_string(),
         );
     }
-    let mut callback = OAuthCallback::default();
+    let mut callback = OAuthCallback {
+        browser,
+        ..OAuthCallback::default()
+    };
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         let slot = match key.as_ref() {
             "state" => &mut callback.state,
@@ -165,7 +218,7 @@ fn page(status: StatusCode, title: &str, message: &str) -> Response {
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>Warden: {title}</title></head>\n<body><main><h1>{title}</h1>\n<p>{message}</p>\n\
-         <p>You can close this window.</p></main></body></html>\n",
+         <p><a href=\"/console/\">Back to the console</a>, or close this window.</p></main></body></html>\n",
         title = html_escape::encode_text(title),
         message = html_escape::encode_text(message),
     );

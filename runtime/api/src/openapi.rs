@@ -16,7 +16,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         v1::set_secret, v1::list_secrets, v1::delete_secret, v1::tool_health,
         v1::create_agent, v1::list_agents, v1::get_agent, v1::update_agent, v1::delete_agent,
         v1::set_agent_tool, v1::list_agent_tools, v1::delete_agent_tool, v1::test_agent_tool,
-        v1::start_call, v1::list_invocations,
+        v1::invoke_agent, v1::start_call, v1::list_invocations, v1::inspect_tool,
         crate::oauth::start, crate::oauth::disconnect, crate::oauth::callback,
         crate::livekit::webhook,
         worker::toolset, worker::invoke, worker::open_session,

@@ -4,8 +4,8 @@
 use crate::AppState;
 use crate::dto::{
     Agent, AgentGetQuery, AgentPage, AgentPatch, AgentQuery, AgentTool, AgentToolSettings,
-    CallStarted, HealthQuery, Installed, InvocationPage, InvocationQuery, NewAgent, Secret,
-    SetSecret, StartCall, TestResult, Tool, ToolHealth, WasmComponent,
+    CallStarted, HealthQuery, Installed, InvocationPage, InvocationQuery, Invoke, InvokeResult,
+    NewAgent, Secret, SetSecret, StartCall, TestResult, Tool, ToolHealth, WasmComponent,
 };
 use crate::extract::{ApiJson, ApiPath, ApiQuery, OrgAuth, SecretJson};
 use crate::problem::{ApiError, Problems};
@@ -16,8 +16,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post, put};
 use secrecy::ExposeSecret;
-use warden_core::AgentToolInput;
 use warden_core::{AgentFilter, InvocationFilter, NewVoiceAgent, PageRequest, VoiceAgentUpdate};
+use warden_core::{AgentToolInput, InvocationRequest};
 
 /// Component uploads: at most 32 MiB.
 pub const MAX_COMPONENT_BYTES: usize = 32 * 1024 * 1024;
@@ -37,6 +37,10 @@ pub(crate) fn routes() -> Router<AppState> {
             get(list_tools)
                 .post(install_tool)
                 .layer(DefaultBodyLimit::max(MAX_COMPONENT_BYTES)),
+        )
+        .route(
+            "/v1/tools/inspect",
+            post(inspect_tool).layer(DefaultBodyLimit::max(MAX_COMPONENT_BYTES)),
         )
         .route("/v1/tools/{tool_id}", get(get_tool).delete(delete_tool))
         .route("/v1/tools/{tool_id}/secrets", get(list_secrets))
@@ -59,6 +63,7 @@ pub(crate) fn routes() -> Router<AppState> {
             "/v1/agents/{agent_id}/tools/{tool_id}/test",
             post(test_agent_tool),
         )
+        .route("/v1/agents/{agent_id}/invoke", post(invoke_agent))
         .route("/v1/agents/{agent_id}/calls", post(start_call))
         .route("/v1/invocations", get(list_invocations))
 }
@@ -122,6 +127,24 @@ pub(crate) async fn install_tool(
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let component = component_body(&state, &p, &headers, body)?;
+    let installed = state.core.catalog(&p).install_tool(component).await?;
+    let status = if installed.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(installed)).into_response())
+}
+
+/// An upload's body: a component sent as `application/wasm`, not empty,
+/// within [`MAX_COMPONENT_BYTES`] and the organization's upload rate limit.
+fn component_body(
+    state: &AppState,
+    p: &warden_core::Principal,
+    headers: &HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Vec<u8>, ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -168,13 +191,24 @@ pub(crate) async fn install_tool(
             "uploads for this organization",
         ));
     }
-    let installed = state.core.catalog(&p).install_tool(body.to_vec()).await?;
-    let status = if installed.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(installed)).into_response())
+    Ok(body.to_vec())
+}
+
+/// Checks a component as an upload would (it loads in the sandbox, its
+/// metadata is valid, and it keeps earlier versions' host-only secrets and
+/// credential hosts) and shows what installing it would install. Nothing is
+/// stored. Counts against the upload rate limit.
+#[utoipa::path(post, path = "/v1/tools/inspect", tag = "tools", security(("api_key" = [])),
+    request_body(content = WasmComponent, content_type = "application/wasm"),
+    responses((status = 200, body = warden_core::ToolPreview), Problems))]
+pub(crate) async fn inspect_tool(
+    State(state): State<AppState>,
+    OrgAuth(p): OrgAuth,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Json<warden_core::ToolPreview>, ApiError> {
+    let component = component_body(&state, &p, &headers, body)?;
+    Ok(Json(state.core.catalog(&p).inspect_tool(component).await?))
 }
 
 /// Deletes one of this organization's own tools.
@@ -465,6 +499,60 @@ pub(crate) async fn test_agent_tool(
     {
         Ok(result) => Ok(Json(TestResult { ok: true, result })),
         Err(error) => Err(ApiError::tool(&error, None)),
+    }
+}
+
+/// Invokes one of the agent's functions with the organization's key, as a
+/// worker would (`POST /worker/v1/agents/{agent_id}/invoke`): the same
+/// checks, limits, exactly-once rule for a `call_id`, and audit row. For
+/// trying a function out (the console's try-it panel) and for scripts.
+#[utoipa::path(post, path = "/v1/agents/{agent_id}/invoke", tag = "agents", security(("api_key" = [])),
+    params(("agent_id" = String, Path),
+        ("X-Warden-Deadline-Ms" = Option<i64>, Header, minimum = 1, nullable = false,
+            description = "Tighter wall clock for this call, in milliseconds (a positive whole number)")),
+    request_body = Invoke,
+    responses((status = 200, body = InvokeResult), Problems))]
+pub(crate) async fn invoke_agent(
+    State(state): State<AppState>,
+    OrgAuth(p): OrgAuth,
+    ApiPath(agent_id): ApiPath<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Invoke>,
+) -> Result<Json<InvokeResult>, ApiError> {
+    let deadline = crate::worker::deadline(&headers)?;
+    let prepared = state
+        .core
+        .prepare(InvocationRequest {
+            organization_id: Some(p.organization_id),
+            agent_id,
+            function: body.name,
+            arguments: body.arguments,
+            caller_call_id: !body.call_id.is_empty(),
+            call_id: body.call_id,
+            call_session_id: body.call_session_id,
+            call: None,
+            deadline,
+        })
+        .await?;
+    if let Some(limiter) = &state.limiter
+        && let Err(retry_after) = limiter.check(prepared.organization_id(), prepared.tool_name())
+    {
+        return Err(ApiError::rate_limited(
+            retry_after,
+            "calls to this tool for this organization",
+        ));
+    }
+    let invoked = state.core.run(prepared).await?;
+    match invoked.result {
+        Ok(result) => Ok(Json(InvokeResult {
+            result,
+            spoken: invoked.spoken,
+            invocation_id: invoked.invocation_id,
+            replay_of: invoked.replay_of,
+        })),
+        Err(error) => {
+            Err(ApiError::tool(&error, Some(invoked.invocation_id)).replayed(invoked.replay_of))
+        }
     }
 }
 

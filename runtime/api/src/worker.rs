@@ -150,7 +150,7 @@ pub(crate) async fn invoke(
 }
 
 /// The deadline the optional [`DEADLINE_HEADER`] sets.
-fn deadline(headers: &HeaderMap) -> Result<Option<Instant>, ApiError> {
+pub(crate) fn deadline(headers: &HeaderMap) -> Result<Option<Instant>, ApiError> {
     let Some(value) = headers.get(DEADLINE_HEADER) else {
         return Ok(None);
     };

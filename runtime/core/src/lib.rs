@@ -22,6 +22,7 @@ mod audit;
 mod auth;
 mod calls;
 mod catalog;
+mod console;
 mod error;
 mod invocations;
 mod oauth;
@@ -38,7 +39,11 @@ pub use auth::{
 pub use calls::{LiveKitLink, SESSION_FAILED, StartedCall, WebhookOutcome};
 pub use catalog::{
     AgentFields, AgentToolInput, AgentToolView, AgentView, BundledInstall, Catalog, CredentialView,
-    FunctionView, Installed, OAuthView, SecretStatus, ToolView,
+    FunctionView, Installed, OAuthView, SecretStatus, ToolPreview, ToolView,
+};
+pub use console::{
+    CONSOLE_SESSION_PREFIX, CONSOLE_SESSION_TTL, ConsoleSessionView, ConsoleSignIn,
+    MAX_CONSOLE_SESSIONS_PER_KEY,
 };
 pub use error::{CoreError, Result};
 pub use invocations::{ErrorCount, InvocationView, ToolHealth};

@@ -14,7 +14,7 @@
 //! offers revocation and drops the tokens.
 
 use crate::Core;
-use crate::auth::{generate, hash};
+use crate::auth::{generate, hash, same_hash};
 use crate::catalog::{Catalog, current_metadata};
 use crate::error::{CoreError, Result};
 use base64::Engine as _;
@@ -51,6 +51,8 @@ pub struct OAuthStarted {
     pub authorization_url: String,
     /// When the state stops counting.
     pub expires_at: DateTime<Utc>,
+    /// The browser binding to set in the starting browser, when asked for.
+    pub browser_binding: Option<SecretString>,
 }
 
 /// What the provider sent the browser back with (the callback's query).
@@ -64,6 +66,9 @@ pub struct OAuthCallback {
     pub code: Option<String>,
     /// The provider's error code (`access_denied` when consent is declined).
     pub error: Option<String>,
+    /// The browser binding the browser brought back (the console's cookie),
+    /// if any.
+    pub browser: Option<String>,
 }
 
 impl std::fmt::Debug for OAuthStarted {
@@ -80,6 +85,7 @@ impl std::fmt::Debug for OAuthCallback {
             .field("state", &self.state.as_ref().map(|_| "…"))
             .field("code", &self.code.as_ref().map(|_| "…"))
             .field("error", &self.error)
+            .field("browser", &self.browser.as_ref().map(|_| "…"))
             .finish()
     }
 }
@@ -105,6 +111,13 @@ pub enum OAuthFailure {
     /// The state is unknown, expired or already used.
     #[error("this link has expired or was already used; start the connection again from Warden")]
     UnknownState,
+    /// The connection was started from another browser's console (another
+    /// organization's, or another sign-in) than the one that came back.
+    #[error(
+        "this connection was started from another console session, so nothing was connected; \
+         start it again from the console you are signed in to"
+    )]
+    OtherBrowser,
     /// The request is not one a provider sends.
     #[error("the provider's answer is malformed: {0}")]
     Malformed(String),
@@ -142,12 +155,21 @@ impl Catalog<'_> {
     /// callback). The organization's `client_id` and `client_secret` must be
     /// set. At most [`MAX_PENDING_OAUTH_PER_ORGANIZATION`] connections wait
     /// at once.
-    pub async fn start_oauth(&self, tool_id: &str, redirect_uri: &str) -> Result<OAuthStarted> {
+    ///
+    /// With `bind_browser` (a start from the console), the connection is
+    /// bound to the browser: [`OAuthStarted::browser_binding`] goes in a
+    /// cookie, and the callback must bring it back.
+    pub async fn start_oauth(
+        &self,
+        tool_id: &str,
+        redirect_uri: &str,
+        bind_browser: bool,
+    ) -> Result<OAuthStarted> {
         let core = self.core();
         let tool = core.store.tool(self.org(), tool_id).await?;
         let (_, _, metadata) = current_metadata(core, self.org(), &tool).await?;
-        let oauth = declared_oauth(&metadata.name, metadata.oauth.as_ref())
-            .map_err(CoreError::Unprocessable)?;
+        let oauth =
+            declared_oauth(&metadata.name, metadata.oauth.as_ref()).map_err(CoreError::Conflict)?;
         let client_id = match core
             .store
             .open_secret(&core.keys, self.org(), tool_id, CLIENT_ID)
@@ -155,7 +177,7 @@ impl Catalog<'_> {
         {
             Ok(id) => id,
             Err(StoreError::NotFound(_)) => {
-                return Err(CoreError::Unprocessable(missing_client(&metadata.name)));
+                return Err(CoreError::Conflict(missing_client(&metadata.name)));
             }
             Err(e) => return Err(e.into()),
         };
@@ -166,7 +188,7 @@ impl Catalog<'_> {
             .iter()
             .any(|s| s.name == CLIENT_SECRET);
         if !has_secret {
-            return Err(CoreError::Unprocessable(missing_client(&metadata.name)));
+            return Err(CoreError::Conflict(missing_client(&metadata.name)));
         }
         let grants = core.settings.grants_for(&tool);
         let authorize_url = grants
@@ -177,6 +199,7 @@ impl Catalog<'_> {
         let verifier = generate("")?;
         let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(Sha256::digest(verifier.expose_secret().as_bytes()));
+        let browser = bind_browser.then(|| generate("")).transpose()?;
         let created_at = Utc::now();
         let expires_at = created_at + OAUTH_STATE_TTL;
         core.store
@@ -189,6 +212,7 @@ impl Catalog<'_> {
                     code_verifier: verifier.expose_secret().to_owned(),
                     created_at,
                     expires_at,
+                    browser_hash: browser.as_ref().map(|b| hash(b.expose_secret())),
                 },
                 MAX_PENDING_OAUTH_PER_ORGANIZATION,
             )
@@ -219,6 +243,7 @@ impl Catalog<'_> {
         Ok(OAuthStarted {
             authorization_url: format!("{authorize_url}{separator}{query}"),
             expires_at,
+            browser_binding: browser,
         })
     }
 
@@ -230,8 +255,8 @@ impl Catalog<'_> {
         let core = self.core();
         let tool = core.store.tool(self.org(), tool_id).await?;
         let (_, _, metadata) = current_metadata(core, self.org(), &tool).await?;
-        let oauth = declared_oauth(&metadata.name, metadata.oauth.as_ref())
-            .map_err(CoreError::Unprocessable)?;
+        let oauth =
+            declared_oauth(&metadata.name, metadata.oauth.as_ref()).map_err(CoreError::Conflict)?;
         let grants = core.settings.grants_for(&tool);
         let token_url = grants
             .oauth_token_url
@@ -314,6 +339,12 @@ impl Core {
                 return Err(OAuthFailure::Internal);
             }
         };
+        if let Some(bound) = &started.browser_hash {
+            let brought = bounded(callback.browser, "browser binding")?.map(|b| hash(&b));
+            if !brought.is_some_and(|b| same_hash(bound, &b)) {
+                return Err(OAuthFailure::OtherBrowser);
+            }
+        }
         match error.as_deref() {
             None => {}
             Some("access_denied") => return Err(OAuthFailure::Declined),
@@ -458,15 +489,17 @@ mod tests {
     }
 
     #[test]
-    fn the_state_and_the_code_stay_out_of_debug() {
+    fn the_state_the_code_and_the_binding_stay_out_of_debug() {
         let callback = OAuthCallback {
             state: Some("state-canary".into()),
             code: Some("code-canary".into()),
             error: None,
+            browser: Some("browser-canary".into()),
         };
         let started = OAuthStarted {
             authorization_url: "https://p.example/auth?state=state-canary".into(),
             expires_at: Utc::now(),
+            browser_binding: Some(SecretString::from("binding-canary")),
         };
         let debug = format!("{callback:?} {started:?}");
         assert!(!debug.contains("canary"), "{debug}");

@@ -53,6 +53,7 @@ mod agents;
 mod backend;
 mod call_outcomes;
 mod call_sessions;
+mod console_sessions;
 mod error;
 mod invocations;
 mod lookup;
@@ -75,6 +76,7 @@ pub use call_outcomes::{CALL_OUTCOME_PRUNE_BATCH, CallClaim, ClaimTerms, Recorde
 pub use call_sessions::{
     CallDirection, CallSession, NewCallSession, SIP_NUMBERS_PRUNE_BATCH, SipNumbers,
 };
+pub use console_sessions::{CONSOLE_SESSION_PRUNE_BATCH, ConsoleSession};
 pub use error::{Result, StoreError};
 pub use invocations::{
     Invocation, InvocationFilter, InvocationOutcome, InvocationStats, MAX_BATCH_ROWS, NewInvocation,

@@ -28,6 +28,9 @@ pub struct OAuthState {
     pub created_at: DateTime<Utc>,
     /// When it stops counting.
     pub expires_at: DateTime<Utc>,
+    /// SHA-256 of the browser binding, when it was started from the console:
+    /// the callback must bring the value.
+    pub browser_hash: Option<String>,
 }
 
 impl std::fmt::Debug for OAuthState {
@@ -37,6 +40,7 @@ impl std::fmt::Debug for OAuthState {
             .field("tool_id", &self.tool_id)
             .field("redirect_uri", &self.redirect_uri)
             .field("expires_at", &self.expires_at)
+            .field("browser_bound", &self.browser_hash.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -73,8 +77,8 @@ impl Store {
         // Only a tool the organization can use: the platform's or its own.
         let inserted = sqlx::query(
             "INSERT INTO oauth_states (state_hash, organization_id, tool_id, redirect_uri, \
-             code_verifier, created_at, expires_at) \
-             SELECT $1, $2, t.id, $4, $5, $6, $7 FROM platform_tools t \
+             code_verifier, created_at, expires_at, browser_hash) \
+             SELECT $1, $2, t.id, $4, $5, $6, $7, $8 FROM platform_tools t \
              WHERE t.id = $3 AND (t.organization_id IS NULL OR t.organization_id = $2)",
         )
         .bind(&state.state_hash)
@@ -84,6 +88,7 @@ impl Store {
         .bind(&state.code_verifier)
         .bind(micros(state.created_at))
         .bind(micros(state.expires_at))
+        .bind(state.browser_hash.as_deref())
         .execute(self.pool())
         .await
         .map_err(map_db("OAuth state", "organization"))?;
@@ -99,7 +104,8 @@ impl Store {
         let _writer = self.write_guard().await;
         let row = sqlx::query(
             "DELETE FROM oauth_states WHERE state_hash = $1 RETURNING state_hash, \
-             organization_id, tool_id, redirect_uri, code_verifier, created_at, expires_at",
+             organization_id, tool_id, redirect_uri, code_verifier, created_at, expires_at, \
+             browser_hash",
         )
         .bind(state_hash)
         .fetch_optional(self.pool())
@@ -115,6 +121,7 @@ impl Store {
             code_verifier: row.text("code_verifier")?,
             created_at: row.time("created_at")?,
             expires_at: row.time("expires_at")?,
+            browser_hash: row.opt_text("browser_hash")?,
         };
         Ok((state.expires_at > now()).then_some(state))
     }

@@ -11,6 +11,7 @@
 mod support;
 
 mod calls;
+mod console;
 mod mcp;
 mod oauth;
 mod once;
@@ -145,6 +146,14 @@ impl Reply {
         assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
         body
     }
+}
+
+/// Who a request is made as: an organization's API key on `/v1`, or a
+/// console session (its cookie and CSRF token) on `/console/api/v1`.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    Key(String),
+    Console { cookie: String, csrf: String },
 }
 
 /// A Warden API served on 127.0.0.1:0 for one test.
@@ -287,6 +296,56 @@ impl Server {
             bytes,
         )
         .await
+    }
+
+    /// Signs in to the console with `key`: the session's cookie (as a
+    /// browser would send it back) and CSRF token.
+    pub async fn console(&self, key: &str) -> Caller {
+        let reply = self
+            .send(
+                "POST",
+                "/console/api/session",
+                None,
+                &[("content-type", "application/json")],
+                serde_json::to_vec(&serde_json::json!({ "api_key": key })).unwrap(),
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        let set_cookie = reply.header("set-cookie").expect("a session cookie");
+        let cookie = set_cookie.split(';').next().unwrap().to_owned();
+        let csrf = reply.json()["csrf_token"].as_str().unwrap().to_owned();
+        Caller::Console { cookie, csrf }
+    }
+
+    /// `method path` (a `/v1` path) as `caller`, with a JSON body if any.
+    pub async fn call(
+        &self,
+        caller: &Caller,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Reply {
+        let mut headers = Vec::new();
+        if body.is_some() {
+            headers.push(("content-type", "application/json"));
+        }
+        let body = body
+            .map(|b| serde_json::to_vec(b).unwrap())
+            .unwrap_or_default();
+        match caller {
+            Caller::Key(key) => self.send(method, path, Some(key), &headers, body).await,
+            Caller::Console { cookie, csrf } => {
+                headers.push(("cookie", cookie));
+                headers.push(("x-csrf-token", csrf));
+                self.send(method, &format!("/console/api{path}"), None, &headers, body)
+                    .await
+            }
+        }
     }
 
     /// Asserts that `needle` appeared in no response body so far.

@@ -13,6 +13,7 @@ use warden_tool_artifacts as artifacts;
 on_both_backends!(
     an_account_connects_calls_and_disconnects,
     every_failed_connection_changes_nothing,
+    a_connection_started_in_the_console_is_bound_to_its_browser,
 );
 
 /// The server, with `google_calendar` pointed at the stand-in for its
@@ -97,10 +98,24 @@ impl Connect {
     /// Follows the provider's redirect to Warden's callback, as the browser
     /// would: the status and the page.
     async fn follow(&self, location: &str) -> (u16, String) {
+        let (status, page, _) = self.follow_with(location, &[]).await;
+        (status, page)
+    }
+
+    /// As [`Connect::follow`], with the browser's cookies: also the
+    /// `Set-Cookie` of the answer.
+    async fn follow_with(
+        &self,
+        location: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, String, Option<String>) {
         let path = location
             .strip_prefix(&format!("http://{}", self.server.addr))
             .unwrap_or_else(|| panic!("the provider redirected elsewhere: {location}"));
-        let reply = self.server.send("GET", path, None, &[], Vec::new()).await;
+        let reply = self
+            .server
+            .send("GET", path, None, headers, Vec::new())
+            .await;
         assert_eq!(
             reply.header("content-type"),
             Some("text/html; charset=utf-8")
@@ -115,6 +130,7 @@ impl Connect {
         (
             reply.status,
             String::from_utf8_lossy(&reply.body).into_owned(),
+            reply.header("set-cookie").map(str::to_owned),
         )
     }
 
@@ -372,7 +388,11 @@ async fn every_failed_connection_changes_nothing(db: &TestDb) {
             &json!({}),
         )
         .await;
-    refused.problem(422, "invalid_body");
+    refused.problem(409, "conflict");
+    c.server
+        .delete(&format!("/v1/tools/{echo}/oauth"), &c.key)
+        .await
+        .problem(409, "conflict");
 
     // Another organization: no client set, so nothing to start; and an
     // unknown tool is 404.
@@ -385,7 +405,7 @@ async fn every_failed_connection_changes_nothing(db: &TestDb) {
             &json!({}),
         )
         .await
-        .problem(422, "invalid_body");
+        .problem(409, "conflict");
     c.server
         .json(
             "POST",
@@ -420,5 +440,96 @@ async fn every_failed_connection_changes_nothing(db: &TestDb) {
         );
     }
     last.unwrap().problem(429, "busy");
+    c.server.stop().await;
+}
+
+/// `POST …/oauth/start` through `console`: the authorization URL and the
+/// browser-binding cookie (as the browser sends it back).
+async fn console_start(c: &Connect, console: &Caller) -> (String, String) {
+    let started = c
+        .server
+        .call(
+            console,
+            "POST",
+            &format!("/v1/tools/{}/oauth/start", c.tool),
+            None,
+        )
+        .await;
+    assert_eq!(
+        started.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&started.body)
+    );
+    let cookie = started
+        .header("set-cookie")
+        .expect("a binding cookie")
+        .to_owned();
+    for attribute in [
+        "HttpOnly",
+        "SameSite=Lax",
+        "Path=/oauth/callback",
+        "Max-Age=600",
+    ] {
+        assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
+    }
+    let url = started.json()["authorization_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (url, cookie.split(';').next().unwrap().to_owned())
+}
+
+async fn a_connection_started_in_the_console_is_bound_to_its_browser(db: &TestDb) {
+    let c = Connect::start(db).await;
+    let before = c.secrets(&c.key).await;
+    let ours = c.server.console(&c.key).await;
+    let globex = c.server.org("globex").await;
+    c.set_client(&globex).await;
+    let theirs = c.server.console(&globex).await;
+    let globex_before = c.secrets(&globex).await;
+
+    // Started with a key, a connection is bound to nothing: no cookie.
+    let with_key = c
+        .server
+        .json(
+            "POST",
+            &format!("/v1/tools/{}/oauth/start", c.tool),
+            &c.key,
+            &json!({}),
+        )
+        .await;
+    assert!(with_key.header("set-cookie").is_none());
+
+    // Our console starts a connection; another organization's console (its
+    // own binding in its cookie) is handed the provider's link and consents:
+    // nothing is connected, for either organization.
+    let (url, _our_binding) = console_start(&c, &ours).await;
+    let (_, their_binding) = console_start(&c, &theirs).await;
+    let location = c.google.consent(&url, true).unwrap();
+    let (status, page, cleared) = c
+        .follow_with(&location, &[("cookie", &their_binding)])
+        .await;
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("another console session"), "{page}");
+    assert!(cleared.is_some_and(|c| c.starts_with("warden_oauth=;") && c.contains("Max-Age=0")));
+    c.unchanged(&before).await;
+    assert_eq!(c.secrets(&globex).await, globex_before);
+    assert_eq!(c.oauth_view(&globex).await["connected"], false);
+
+    // A browser without the binding connects nothing either.
+    let (url, _) = console_start(&c, &ours).await;
+    let location = c.google.consent(&url, true).unwrap();
+    let (status, page) = c.follow(&location).await;
+    assert_eq!(status, 400, "{page}");
+    c.unchanged(&before).await;
+
+    // The browser that started it connects.
+    let (url, binding) = console_start(&c, &ours).await;
+    let location = c.google.consent(&url, true).unwrap();
+    let (status, page, _) = c.follow_with(&location, &[("cookie", &binding)]).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(c.oauth_view(&c.key).await["connected"], true);
+    assert_eq!(c.oauth_view(&globex).await["connected"], false);
     c.server.stop().await;
 }

@@ -553,79 +553,78 @@ async fn another_organizations_ids_are_not_found_and_nothing_changes(db: &TestDb
         server.get(&format!("/v1/tools/{tool}"), &ours).await.body,
     );
 
-    let t = theirs.as_str();
-    let attempts: Vec<Reply> = vec![
-        server.get(&format!("/v1/tools/{tool}"), t).await,
-        server.delete(&format!("/v1/tools/{tool}"), t).await,
-        server.get(&format!("/v1/tools/{tool}/secrets"), t).await,
-        server
-            .json(
+    // With the other organization's key, and through its console session.
+    let callers = [Caller::Key(theirs.clone()), server.console(&theirs).await];
+    for t in &callers {
+        let attempts = [
+            ("GET", format!("/v1/tools/{tool}"), None),
+            ("DELETE", format!("/v1/tools/{tool}"), None),
+            ("GET", format!("/v1/tools/{tool}/secrets"), None),
+            (
                 "PUT",
-                &format!("/v1/tools/{tool}/secrets/client_id"),
-                t,
-                &json!({ "value": "evil" }),
-            )
-            .await,
-        server
-            .delete(&format!("/v1/tools/{tool}/secrets/client_id"), t)
-            .await,
-        server.get(&format!("/v1/tools/{tool}/health"), t).await,
-        server.get(&format!("/v1/agents/{agent}"), t).await,
-        server
-            .json(
+                format!("/v1/tools/{tool}/secrets/client_id"),
+                Some(json!({ "value": "evil" })),
+            ),
+            (
+                "DELETE",
+                format!("/v1/tools/{tool}/secrets/client_id"),
+                None,
+            ),
+            ("GET", format!("/v1/tools/{tool}/health"), None),
+            ("POST", format!("/v1/tools/{tool}/oauth/start"), None),
+            ("DELETE", format!("/v1/tools/{tool}/oauth"), None),
+            ("GET", format!("/v1/agents/{agent}"), None),
+            (
                 "PATCH",
-                &format!("/v1/agents/{agent}"),
-                t,
-                &json!({ "name": "evil" }),
-            )
-            .await,
-        server.delete(&format!("/v1/agents/{agent}"), t).await,
-        server.get(&format!("/v1/agents/{agent}/tools"), t).await,
-        server
-            .json(
+                format!("/v1/agents/{agent}"),
+                Some(json!({ "name": "evil" })),
+            ),
+            ("DELETE", format!("/v1/agents/{agent}"), None),
+            ("GET", format!("/v1/agents/{agent}/tools"), None),
+            (
                 "PUT",
-                &format!("/v1/agents/{agent}/tools/{tool}"),
-                t,
-                &json!({ "config": {} }),
-            )
-            .await,
-        server
-            .delete(&format!("/v1/agents/{agent}/tools/{tool}"), t)
-            .await,
-        server
-            .send(
+                format!("/v1/agents/{agent}/tools/{tool}"),
+                Some(json!({ "config": {} })),
+            ),
+            ("DELETE", format!("/v1/agents/{agent}/tools/{tool}"), None),
+            (
                 "POST",
-                &format!("/v1/agents/{agent}/tools/{tool}/test"),
-                Some(t),
-                &[],
-                vec![],
-            )
-            .await,
-    ];
-    for reply in &attempts {
-        reply.problem(404, "not_found");
+                format!("/v1/agents/{agent}/tools/{tool}/test"),
+                None,
+            ),
+            (
+                "POST",
+                format!("/v1/agents/{agent}/invoke"),
+                Some(json!({ "name": "google_calendar__list_events", "arguments": {} })),
+            ),
+        ];
+        for (method, path, body) in &attempts {
+            let reply = server.call(t, method, path, body.as_ref()).await;
+            assert_eq!(reply.status, 404, "{method} {path} as {t:?}");
+            reply.problem(404, "not_found");
+        }
+        let listed = server
+            .call(t, "GET", &format!("/v1/invocations?agent_id={agent}"), None)
+            .await;
+        assert_eq!(listed.status, 200);
+        assert!(listed.json()["items"].as_array().unwrap().is_empty());
+        assert!(
+            server.call(t, "GET", "/v1/agents", None).await.json()["items"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            server
+                .call(t, "GET", "/v1/tools", None)
+                .await
+                .json()
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|x| x["id"] != tool.as_str())
+        );
     }
-    let listed = server
-        .get(&format!("/v1/invocations?agent_id={agent}"), t)
-        .await;
-    assert_eq!(listed.status, 200);
-    assert!(listed.json()["items"].as_array().unwrap().is_empty());
-    assert!(
-        server.get("/v1/agents", t).await.json()["items"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
-    assert!(
-        server
-            .get("/v1/tools", t)
-            .await
-            .json()
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|x| x["id"] != tool.as_str())
-    );
     let after = (
         server
             .get(&format!("/v1/agents/{agent}?include_tools=true"), &ours)

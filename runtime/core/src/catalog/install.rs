@@ -88,6 +88,56 @@ pub(super) async fn install(
     })
 }
 
+/// [`Catalog::inspect_tool`]: the checks of [`install`], and the view of
+/// what it would store.
+pub(super) async fn inspect(
+    core: &Core,
+    organization_id: &str,
+    component: Vec<u8>,
+) -> Result<ToolPreview> {
+    let sha256 = warden_store::sha256_hex(&component);
+    let tool = core
+        .sandbox
+        .load_for(component, organization_id)
+        .await
+        .map_err(|e| CoreError::InvalidComponent(e.message))?;
+    let metadata = tool.metadata().clone();
+    let earlier = earlier_versions(core, Some(organization_id), &metadata.name).await?;
+    crate::versions::check(&earlier, &metadata)?;
+    let current = match core
+        .store
+        .tool_by_name(organization_id, &metadata.name)
+        .await
+    {
+        Ok(tool) if tool.organization_id.as_deref() == Some(organization_id) => {
+            Some(tool_view(core, organization_id, tool).await?)
+        }
+        Ok(_) | Err(warden_store::StoreError::NotFound(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let set: BTreeMap<String, DateTime<Utc>> = current
+        .iter()
+        .flat_map(|view| &view.secrets)
+        .filter_map(|s| Some((s.name.clone(), s.updated_at?)))
+        .collect();
+    let name = metadata.name.clone();
+    let described = Described::new(metadata, &set);
+    Ok(ToolPreview {
+        name,
+        description: described.description,
+        version: described.version,
+        installed: current.as_ref().is_some_and(|view| view.sha256 == sha256),
+        replaces_version: current.map(|view| view.version),
+        sha256,
+        config_schema: described.config_schema,
+        functions: described.functions,
+        allowed_hosts: described.allowed_hosts,
+        credentials: described.credentials,
+        oauth: described.oauth,
+        secrets: described.secrets,
+    })
+}
+
 /// The metadata of every installed version of the tool `name` that
 /// `organization_id` owns (`None`: the platform tool).
 async fn earlier_versions(
@@ -153,53 +203,82 @@ pub(super) async fn tool_view(
             .map(|s| (s.name, s.updated_at))
             .collect()
     };
+    let described = Described::new(metadata, &set);
     Ok(ToolView {
         id: tool.id,
         name: tool.name,
         platform: tool.organization_id.is_none(),
-        description: metadata.description,
-        version: metadata.version,
+        description: described.description,
+        version: described.version,
         sha256,
-        config_schema: metadata.config_schema,
-        functions: metadata
-            .functions
-            .into_iter()
-            .map(|f| FunctionView {
-                name: f.name,
-                description: f.description,
-                parameters: f.parameters,
-                read_only: f.read_only,
-            })
-            .collect(),
-        allowed_hosts: metadata.allowed_hosts,
-        credentials: metadata
-            .credentials
-            .into_iter()
-            .map(|c| CredentialView {
-                secret: c.secret,
-                header: c.header,
-                hosts: c.hosts,
-            })
-            .collect(),
-        oauth: metadata.oauth.map(|o| OAuthView {
-            authorize_url: o.authorize_url,
-            token_url: o.token_url,
-            scopes: o.scopes,
-            connected: set.contains_key("refresh_token"),
-            connected_at: set.get("refresh_token").copied(),
-        }),
-        secrets: metadata
-            .secrets
-            .into_iter()
-            .map(|s| SecretStatus {
-                is_set: set.contains_key(&s.name),
-                updated_at: set.get(&s.name).copied(),
-                name: s.name,
-                description: s.description,
-                required: s.required,
-            })
-            .collect(),
+        config_schema: described.config_schema,
+        functions: described.functions,
+        allowed_hosts: described.allowed_hosts,
+        credentials: described.credentials,
+        oauth: described.oauth,
+        secrets: described.secrets,
         created_at: tool.created_at,
         updated_at: tool.updated_at,
     })
+}
+
+/// What a tool's metadata says, as the management API shows it, with which
+/// of its secrets an organization has set (`set`: name → when).
+pub(super) struct Described {
+    pub(super) description: String,
+    pub(super) version: String,
+    pub(super) config_schema: serde_json::Value,
+    pub(super) functions: Vec<FunctionView>,
+    pub(super) allowed_hosts: Vec<String>,
+    pub(super) credentials: Vec<CredentialView>,
+    pub(super) oauth: Option<OAuthView>,
+    pub(super) secrets: Vec<SecretStatus>,
+}
+
+impl Described {
+    pub(super) fn new(metadata: ToolMetadata, set: &BTreeMap<String, DateTime<Utc>>) -> Described {
+        Described {
+            description: metadata.description,
+            version: metadata.version,
+            config_schema: metadata.config_schema,
+            functions: metadata
+                .functions
+                .into_iter()
+                .map(|f| FunctionView {
+                    name: f.name,
+                    description: f.description,
+                    parameters: f.parameters,
+                    read_only: f.read_only,
+                })
+                .collect(),
+            allowed_hosts: metadata.allowed_hosts,
+            credentials: metadata
+                .credentials
+                .into_iter()
+                .map(|c| CredentialView {
+                    secret: c.secret,
+                    header: c.header,
+                    hosts: c.hosts,
+                })
+                .collect(),
+            oauth: metadata.oauth.map(|o| OAuthView {
+                authorize_url: o.authorize_url,
+                token_url: o.token_url,
+                scopes: o.scopes,
+                connected: set.contains_key("refresh_token"),
+                connected_at: set.get("refresh_token").copied(),
+            }),
+            secrets: metadata
+                .secrets
+                .into_iter()
+                .map(|s| SecretStatus {
+                    is_set: set.contains_key(&s.name),
+                    updated_at: set.get(&s.name).copied(),
+                    name: s.name,
+                    description: s.description,
+                    required: s.required,
+                })
+                .collect(),
+        }
+    }
 }

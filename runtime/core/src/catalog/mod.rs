@@ -17,7 +17,7 @@ mod views;
 pub(crate) use install::current_metadata;
 pub use views::{
     AgentFields, AgentToolInput, AgentToolView, AgentView, BundledInstall, CredentialView,
-    FunctionView, Installed, OAuthView, SecretStatus, ToolView,
+    FunctionView, Installed, OAuthView, SecretStatus, ToolPreview, ToolView,
 };
 
 use crate::Core;
@@ -60,6 +60,16 @@ impl Catalog<'_> {
         let slot = self.core.upload_slot(self.org())?;
         let _turn = slot.turn().await;
         install(self.core, Some(self.org()), component).await
+    }
+
+    /// What installing `component` would install, after every check an
+    /// upload makes (the sandbox's load, and the earlier versions' secrets
+    /// and credential hosts); nothing is stored. It takes an upload's turn
+    /// ([`Catalog::install_tool`]).
+    pub async fn inspect_tool(&self, component: Vec<u8>) -> Result<ToolPreview> {
+        let slot = self.core.upload_slot(self.org())?;
+        let _turn = slot.turn().await;
+        install::inspect(self.core, self.org(), component).await
     }
 
     /// Every tool this organization can use: platform tools and its own.

@@ -113,6 +113,40 @@ pub struct Installed {
     pub created: bool,
 }
 
+/// What installing a component would install, checked as an upload is
+/// checked, with nothing stored.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ToolPreview {
+    /// Its name, e.g. `google_calendar`.
+    pub name: String,
+    /// What the tool is for.
+    pub description: String,
+    /// The version it declares.
+    pub version: String,
+    /// SHA-256 of the component.
+    pub sha256: String,
+    /// JSON Schema of the per-agent configuration.
+    pub config_schema: Value,
+    /// The functions it offers.
+    pub functions: Vec<FunctionView>,
+    /// Where it may send requests.
+    pub allowed_hosts: Vec<String>,
+    /// Credentials the host injects (names only).
+    pub credentials: Vec<CredentialView>,
+    /// OAuth2 endpoints and scopes, if the tool uses OAuth2.
+    pub oauth: Option<OAuthView>,
+    /// The secrets it declares, with whether this organization has set them
+    /// for its tool of that name.
+    pub secrets: Vec<SecretStatus>,
+    /// The version of this organization's tool of that name that calls run
+    /// now, which installing would replace (`null`: a new tool).
+    pub replaces_version: Option<String>,
+    /// `true` when these exact bytes are already this organization's
+    /// current version (installing would change nothing).
+    pub installed: bool,
+}
+
 /// What [`Core::install_bundled_tool`] did with a tool shipped in Warden's binary.
 #[derive(Debug, Clone)]
 pub enum BundledInstall {

@@ -6,6 +6,7 @@ mod support;
 mod agents;
 mod call_outcomes;
 mod call_sessions;
+mod console_sessions;
 mod invocations;
 mod key_ring;
 mod lookup;

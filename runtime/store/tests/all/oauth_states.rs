@@ -21,6 +21,7 @@ fn state(hash: &str, organization_id: &str, tool_id: &str, expires_in: Duration)
         code_verifier: "v".repeat(43),
         created_at: Utc::now(),
         expires_at: Utc::now() + expires_in,
+        browser_hash: None,
     }
 }
 
@@ -34,7 +35,15 @@ async fn a_state_is_taken_once_and_not_after_it_expires(db: &TestDb) {
         .tool;
     let live = state("h-live", &org.id, &tool.id, Duration::minutes(10));
     store.create_oauth_state(&live, 16).await.unwrap();
+    let bound = OAuthState {
+        browser_hash: Some("b".repeat(64)),
+        ..state("h-bound", &org.id, &tool.id, Duration::minutes(10))
+    };
+    store.create_oauth_state(&bound, 16).await.unwrap();
+    let taken = store.take_oauth_state("h-bound").await.unwrap().unwrap();
+    assert_eq!(taken.browser_hash, bound.browser_hash);
     let taken = store.take_oauth_state("h-live").await.unwrap().unwrap();
+    assert_eq!(taken.browser_hash, None);
     assert_eq!(taken.organization_id, org.id);
     assert_eq!(taken.tool_id, tool.id);
     assert_eq!(taken.code_verifier, live.code_verifier);

@@ -33,6 +33,8 @@ async fn migrations_apply_and_are_idempotent(db: &TestDb) {
         "call_sessions",
         "worker_tokens",
         "webhook_events",
+        "oauth_states",
+        "console_sessions",
     ] {
         let count: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
             .fetch_one(&pool)
