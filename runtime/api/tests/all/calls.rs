@@ -212,6 +212,17 @@ async fn a_call_creates_the_room_dispatches_the_worker_and_dials(db: &TestDb) {
         )
         .await
         .problem(404, "not_found");
+    // ...and through its console session alike.
+    let console = server.console(&other_key).await;
+    server
+        .call(
+            &console,
+            "POST",
+            &format!("/v1/agents/{agent}/calls"),
+            Some(&json!({ "phone_number": PHONE })),
+        )
+        .await
+        .problem(404, "not_found");
     server
         .json(
             "POST",
