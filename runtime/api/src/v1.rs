@@ -534,26 +534,7 @@ pub(crate) async fn invoke_agent(
             deadline,
         })
         .await?;
-    if let Some(limiter) = &state.limiter
-        && let Err(retry_after) = limiter.check(prepared.organization_id(), prepared.tool_name())
-    {
-        return Err(ApiError::rate_limited(
-            retry_after,
-            "calls to this tool for this organization",
-        ));
-    }
-    let invoked = state.core.run(prepared).await?;
-    match invoked.result {
-        Ok(result) => Ok(Json(InvokeResult {
-            result,
-            spoken: invoked.spoken,
-            invocation_id: invoked.invocation_id,
-            replay_of: invoked.replay_of,
-        })),
-        Err(error) => {
-            Err(ApiError::tool(&error, Some(invoked.invocation_id)).replayed(invoked.replay_of))
-        }
-    }
+    crate::worker::run(&state, prepared).await
 }
 
 // ----- calls -----

@@ -19,7 +19,7 @@ use axum::response::Json;
 use axum::routing::{get, post};
 use secrecy::ExposeSecret;
 use std::time::{Duration, Instant};
-use warden_core::{InboundCall, InvocationRequest};
+use warden_core::{InboundCall, InvocationRequest, PreparedInvocation};
 
 /// The optional header that tightens a call's wall clock, in milliseconds.
 pub const DEADLINE_HEADER: &str = "x-warden-deadline-ms";
@@ -127,6 +127,15 @@ pub(crate) async fn invoke(
             },
         )
         .await?;
+    run(&state, prepared).await
+}
+
+/// Runs a prepared call under the invocation rate limit: the answer of
+/// both invoke routes (the worker's, and `/v1`'s under an organization key).
+pub(crate) async fn run(
+    state: &AppState,
+    prepared: PreparedInvocation,
+) -> Result<Json<InvokeResult>, ApiError> {
     if let Some(limiter) = &state.limiter
         && let Err(retry_after) = limiter.check(prepared.organization_id(), prepared.tool_name())
     {
