@@ -8,6 +8,7 @@
 // Environment (runtime/cli/tests/all/console.rs sets it up against
 // `warden serve` and the Google stand-in): WARDEN_URL, WARDEN_API_KEY,
 // WARDEN_CHROMIUM, GOOGLE_API_BASE, GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET,
+// WARDEN_E2E_COMPONENT (the echo tool's .wasm, uploaded through the page),
 // and optionally WARDEN_SCREENSHOTS (a directory for PNGs of the main pages).
 // Without the required variables the suite is skipped.
 //
@@ -20,7 +21,15 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { chromium } from "playwright-core";
 
-const REQUIRED = ["WARDEN_URL", "WARDEN_API_KEY", "WARDEN_CHROMIUM", "GOOGLE_API_BASE", "GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET"];
+const REQUIRED = [
+  "WARDEN_URL",
+  "WARDEN_API_KEY",
+  "WARDEN_CHROMIUM",
+  "GOOGLE_API_BASE",
+  "GOOGLE_CLIENT_ID",
+  "GOOGLE_CLIENT_SECRET",
+  "WARDEN_E2E_COMPONENT",
+];
 const missing = REQUIRED.filter((n) => !process.env[n]);
 
 /** How long any one thing may take to appear. */
@@ -34,6 +43,8 @@ const GOOGLE_API_BASE = process.env.GOOGLE_API_BASE ?? "";
 const CLIENT_ID = process.env.GOOGLE_CLIENT_ID ?? "";
 const CLIENT_SECRET = process.env.GOOGLE_CLIENT_SECRET ?? "";
 const SHOTS = process.env.WARDEN_SCREENSHOTS || null;
+/** A tool component (the echo test tool) uploaded through the console. */
+const COMPONENT = process.env.WARDEN_E2E_COMPONENT ?? "";
 const CONSOLE = URL_ + "/console/";
 const AGENT_NAME = "Front desk";
 const WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday"];
@@ -118,9 +129,24 @@ async function seeText(selector, re, what) {
   }
 }
 
-async function screenshot(name, scrollTo) {
+/** A 1280×800 PNG of the page, scrolled so `scrollTo` is in view, or with
+ * `top` so that its top edge is at the top of the window. */
+/** Polls `fn` until it returns something other than null; fails with `what`. */
+async function until(fn, what) {
+  const deadline = Date.now() + WAIT;
+  for (;;) {
+    const value = await fn();
+    if (value !== null && value !== undefined) return value;
+    if (Date.now() > deadline) assert.fail(`${what}: not within ${WAIT / 1000} s${await where()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function screenshot(name, scrollTo, { top = false } = {}) {
   if (!SHOTS) return;
-  if (scrollTo) await page.locator(scrollTo).first().scrollIntoViewIfNeeded();
+  if (scrollTo && top) {
+    await page.locator(scrollTo).first().evaluate((el) => el.scrollIntoView({ block: "start" }));
+  } else if (scrollTo) await page.locator(scrollTo).first().scrollIntoViewIfNeeded();
   else await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(SHOTS, name + ".png") });
 }
@@ -385,18 +411,36 @@ describe("the console in a browser", { skip: missing.length ? `set ${missing.joi
     assert.equal(await card.locator("[data-testid=test-problem]").count(), 0, "no problem shown");
   });
 
-  step("Try it: business_hours__is_open answers with an invocation id", async () => {
+  step("Try it: business_hours__is_open answers with an invocation id, at several moments", async () => {
     await page.selectOption("#try-function", "business_hours__is_open");
     await see("#try_at", "the `at` argument of is_open");
-    // A Monday, 10:00 in New York: open.
-    await page.fill("#try_at", "2026-03-09T10:00");
-    await page.click("#try-run");
-    await see("[data-testid=try-result]", "the try-it result");
-    const json = JSON.parse((await page.textContent("[data-testid=try-result-json]")) ?? "null");
-    assert.equal(json?.open, true, `open on a Monday at 10:00: ${JSON.stringify(json)}`);
-    state.isOpenInvocation = ((await page.textContent("[data-testid=try-invocation-id]")) ?? "").trim();
-    assert.match(state.isOpenInvocation, /^\S{8,}$/, "an invocation id is shown");
-    assert.equal(await page.locator("[data-testid=try-problem]").count(), 0, "no problem shown");
+    // Weekdays 09:00-17:00 in New York. A few calls first, so the audit
+    // trail's chart has more than one point; the last one (a Monday, 10:00)
+    // is the one looked for in the audit trail.
+    const ids = [];
+    for (const [at, open] of [
+      ["2026-03-09T08:30", false], // Monday, before opening
+      ["2026-03-10T16:45", true], // Tuesday, before closing
+      ["2026-03-14T12:00", false], // Saturday
+      ["2026-03-09T10:00", true], // Monday, 10:00
+    ]) {
+      await page.fill("#try_at", at);
+      await page.click("#try-run");
+      await see("[data-testid=try-result]", `the try-it result for ${at}`);
+      // The result of this call, not the one before: a new invocation id.
+      const id = await until(async () => {
+        const shown = page.locator("[data-testid=try-invocation-id]");
+        if ((await shown.count()) === 0) return null;
+        const text = ((await shown.first().textContent()) ?? "").trim();
+        return /^\S{8,}$/.test(text) && !ids.includes(text) ? text : null;
+      }, `a new invocation id for ${at} (after ${ids.join(", ") || "none"})`);
+      ids.push(id);
+      const json = JSON.parse((await page.textContent("[data-testid=try-result-json]")) ?? "null");
+      assert.equal(json?.open, open, `open at ${at} is ${open}: ${JSON.stringify(json)}`);
+      assert.equal(await page.locator("[data-testid=try-problem]").count(), 0, `no problem shown for ${at}`);
+    }
+    state.isOpenInvocation = ids[ids.length - 1];
+    state.isOpenCalls = ids.length;
     await screenshot("03-agent-tools", "[data-testid=agent-tools]");
     await screenshot("04-agent-try-it", "[data-testid=try-result]");
   });
@@ -408,7 +452,15 @@ describe("the console in a browser", { skip: missing.length ? `set ${missing.joi
     assert.equal(await row.getAttribute("data-outcome"), "ok");
     const health = await see("[data-testid=health-business_hours]", "business_hours' health card");
     await seeText(health.locator("[data-testid=health-calls]"), /^[1-9]/, "business_hours' call count");
-    await see(health.locator("[data-testid=sparkline]"), "business_hours' duration chart");
+    const calls = Number(((await health.locator("[data-testid=health-calls]").textContent()) ?? "").replace(/\D/g, ""));
+    assert.ok(calls >= state.isOpenCalls, `business_hours' health counts the ${state.isOpenCalls} try-it calls: ${calls}`);
+    for (const testId of ["health-p50", "health-p95", "health-p99"]) {
+      await seeText(health.locator(`[data-testid=${testId}]`), /\d/, `business_hours' ${testId.slice(7)}`);
+    }
+    const chart = await see(health.locator("[data-testid=sparkline]"), "business_hours' duration chart");
+    assert.ok((await chart.locator("circle").count()) >= state.isOpenCalls, "the chart has a point per listed call");
+    const listed = await page.locator("[data-testid=invocation-row][data-function=is_open]").count();
+    assert.ok(listed >= state.isOpenCalls, `every is_open call is listed: ${listed} rows`);
     await screenshot("05-invocations");
   });
 
@@ -499,21 +551,78 @@ describe("the console in a browser", { skip: missing.length ? `set ${missing.joi
     assert.equal(await page.locator("[data-testid=try-problem]").count(), 0, "no problem shown");
   });
 
-  step("Tools: the catalogue, and an upload Warden refuses to install", async () => {
+  step("Tools: the catalogue, with long descriptions cut short", async () => {
     await page.locator("[data-testid=nav-tools]").click();
     await see("[data-testid=tool-row][data-tool-name=business_hours]", "business_hours in the catalogue");
     // The last column is the account: "connected" or "not connected".
     await seeText("[data-testid=tool-row][data-tool-name=google_calendar] td:last-child", /^connected$/, "google_calendar's account in the catalogue");
+    // google_calendar's description is long: three lines at most, the rest
+    // behind "Show more", and every row stays short.
+    const row = page.locator("[data-testid=tool-row][data-tool-name=google_calendar]");
+    const description = row.locator("[data-testid=tool-description]");
+    const full = state.tools.find((t) => t.name === "google_calendar").description;
+    const words = (text) => text.replace(/\s+/g, " ").trim();
+    const shown = ((await description.textContent()) ?? "").replace(/(Show more|Show less)$/, "");
+    assert.equal(words(shown), words(full), "the whole description is in the page");
+    const more = await see(description.getByRole("button", { name: "Show more" }), "google_calendar's Show more");
+    const rows = await page.locator("[data-testid=tool-row]").evaluateAll((els) => els.map((e) => e.getBoundingClientRect().height));
+    assert.ok(Math.max(...rows) < 160, `every catalogue row is short: heights ${rows.join(", ")}`);
+    await more.click();
+    await see(description.getByRole("button", { name: "Show less" }), "google_calendar's Show less");
+    const open = await row.evaluate((e) => e.getBoundingClientRect().height);
+    assert.ok(open > Math.max(...rows), `Show more shows the whole description (${open}px)`);
+    await description.getByRole("button", { name: "Show less" }).click();
+    await see(description.getByRole("button", { name: "Show more" }), "google_calendar's Show more again");
+  });
+
+  step("Tools: an upload Warden refuses, then a real component inspected, installed, and inspected again", async () => {
     await page.setInputFiles("#upload-file", {
       name: "not-a-component.wasm",
       mimeType: "application/wasm",
       buffer: Buffer.from("this is not a WebAssembly component"),
     });
+    await seeText("[data-testid=upload-file]", /^not-a-component\.wasm: 35 bytes$/, "the chosen file");
     await page.click("#upload-inspect");
     await seeText("[data-testid=upload-problem]", /\(4\d\d\)/, "Warden's refusal of the upload");
     assert.equal(await page.locator("[data-testid=upload-preview]").count(), 0, "no preview of a refused upload");
     assert.equal(await page.locator("#upload-install").count(), 0, "nothing to install");
-    await screenshot("07-tools-upload", "[data-testid=upload-tool]");
+    await screenshot("08-tools-refused", "[data-testid=upload-tool]", { top: true });
+
+    // The echo tool: not in the catalogue yet.
+    assert.equal(await page.locator("[data-testid=tool-row][data-tool-name=echo]").count(), 0, "echo is not in the catalogue yet");
+    await page.setInputFiles("#upload-file", COMPONENT);
+    await seeText("[data-testid=upload-file]", /^echo\.wasm: [\d,.\s]+ bytes$/, "the chosen component");
+    await gone("[data-testid=upload-problem]", "the earlier refusal");
+    await page.click("#upload-inspect");
+    const preview = await see("[data-testid=upload-preview]", "the preview of the component");
+    assert.equal(await preview.getAttribute("data-installed"), "false", "not installed yet");
+    await seeText(preview.locator("[data-testid=fact-name]"), /^echo$/, "the tool's name in the preview");
+    await see(preview.locator("[data-testid=upload-new]"), "the preview saying it is a new tool");
+    await seeText(preview.locator("[data-testid=upload-new]"), /new tool/, "“new tool”");
+    const functions = await preview.locator("[data-testid=function-row]").evaluateAll((els) => els.map((e) => e.getAttribute("data-function-name")));
+    assert.deepEqual([...functions].sort(), ["echo", "fail"], "the functions it declares");
+    assert.equal(await page.locator("[data-testid=upload-problem]").count(), 0, "no problem shown");
+    const install = await see("#upload-install", "the Install button");
+    assert.ok(await install.isEnabled(), "Install is enabled for a new tool");
+    await screenshot("07-tools-upload", "[data-testid=upload-tool]", { top: true });
+
+    await install.click();
+    const result = await see("[data-testid=upload-result]", "the install result");
+    assert.equal(await result.getAttribute("data-created"), "true", `installed as a new tool${await where()}`);
+    await seeText(result, /^Installed\b.*\becho\b/, "the install result naming echo");
+    assert.equal(await page.locator("[data-testid=install-problem]").count(), 0, "no install problem");
+    await see("[data-testid=tool-row][data-tool-name=echo]", "echo in the catalogue");
+    const tools = await v1("GET", "/tools");
+    const echo = tools.json.find((t) => t.name === "echo");
+    assert.ok(echo && !echo.platform, `the server has echo as a private tool: ${tools.text.slice(0, 500)}`);
+
+    // The same bytes again: already installed, nothing to do.
+    await page.click("#upload-inspect");
+    const again = await see("[data-testid=upload-preview][data-installed=true]", "the preview of the installed component");
+    await seeText(again.locator("[data-testid=upload-installed]"), /already installed/, "“already installed”");
+    assert.equal(await page.locator("[data-testid=upload-result]").count(), 0, "the earlier install result is cleared");
+    assert.ok(!(await page.locator("#upload-install").isEnabled()), "Install is disabled for bytes already installed");
+    await seeText("#upload-install", /Already installed/, "the Install button's label");
   });
 
   step("sign out: back to sign-in, and a reload stays signed out", async () => {

@@ -4,11 +4,12 @@
 // JSON editor instead of taking the page down.
 import Form from "@rjsf/core";
 import type { IChangeEvent } from "@rjsf/core";
-import type { RJSFSchema, UiSchema, WidgetProps } from "@rjsf/utils";
+import type { DescriptionFieldProps, RJSFSchema, UiSchema, WidgetProps } from "@rjsf/utils";
 import { Component, useState } from "react";
 import type { ReactNode } from "react";
 import validator from "../validator";
 import { formSchema } from "./common";
+import { reflow } from "../text";
 
 interface Props {
   schema: unknown;
@@ -36,7 +37,25 @@ function NoFileWidget(props: WidgetProps) {
   );
 }
 
+/** rjsf's description, with a doc comment's hard-wrapped lines joined. */
+function DescriptionField({ id, description }: DescriptionFieldProps) {
+  if (!description) return null;
+  if (typeof description === "string") {
+    return (
+      <p id={id} className="field-description">
+        {reflow(description)}
+      </p>
+    );
+  }
+  return (
+    <div id={id} className="field-description">
+      {description}
+    </div>
+  );
+}
+
 const widgets = { FileWidget: NoFileWidget };
+const templates = { DescriptionFieldTemplate: DescriptionField };
 const uiSchema: UiSchema = { "ui:submitButtonOptions": { norender: true } };
 
 export function SchemaForm(props: Props) {
@@ -49,6 +68,7 @@ export function SchemaForm(props: Props) {
           formData={props.formData}
           validator={validator}
           widgets={widgets}
+          templates={templates}
           idPrefix={props.idPrefix}
           idSeparator="_"
           noHtml5Validate

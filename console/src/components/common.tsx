@@ -1,9 +1,10 @@
 // Small building blocks. Everything a tenant wrote (names, descriptions,
 // schemas, results) is rendered as React text: never as HTML.
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
 import type { ReactNode } from "react";
 import { toProblem } from "../api";
 import type { Problem } from "../api";
+import { reflow } from "../text";
 
 export function ProblemView({ problem, testId = "problem" }: { problem: Problem | null; testId?: string }) {
   if (!problem) return null;
@@ -228,4 +229,34 @@ export function hasFields(s: unknown): boolean {
   const props = o.properties;
   if (typeof props === "object" && props !== null && Object.keys(props).length > 0) return true;
   return o.$ref !== undefined || o.allOf !== undefined || o.anyOf !== undefined || o.oneOf !== undefined || o.additionalProperties !== undefined;
+}
+
+/** Text cut to a few lines (CSS line clamp) with a toggle to show it all,
+ * offered only when something is actually cut off. */
+export function ClampedText({ text, testId }: { text: string; testId?: string }) {
+  const ref = useRef<HTMLDivElement>(null);
+  const [open, setOpen] = useState(false);
+  const [cut, setCut] = useState(false);
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (!el || open) return;
+    const measure = () => setCut(el.scrollHeight > el.clientHeight + 1);
+    measure();
+    if (typeof ResizeObserver === "undefined") return;
+    const observer = new ResizeObserver(measure);
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, [text, open]);
+  return (
+    <div className="clamped" data-testid={testId} data-open={open ? "true" : "false"}>
+      <div ref={ref} className={open ? "clamped-text open" : "clamped-text"}>
+        {reflow(text)}
+      </div>
+      {cut || open ? (
+        <button type="button" className="btn-more" aria-expanded={open} onClick={() => setOpen((o) => !o)}>
+          {open ? "Show less" : "Show more"}
+        </button>
+      ) : null}
+    </div>
+  );
 }

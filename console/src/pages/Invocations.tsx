@@ -156,9 +156,7 @@ export function InvocationsPage({ agentId, toolId }: { agentId: string; toolId: 
                     <td className="num">{formatDuration(r.duration_us)}</td>
                     <td className="num">{r.fuel_consumed.toLocaleString()}</td>
                     <td className="num">{formatBytes(r.peak_memory_bytes)}</td>
-                    <td className="clip">
-                      <code title={r.id}>{r.call_id || "—"}</code>
-                    </td>
+                    <td className="clip">{r.call_id ? <code title={r.id}>{r.call_id}</code> : <span className="muted">—</span>}</td>
                   </tr>
                 ))}
               </tbody>
@@ -219,30 +217,34 @@ export function HealthCard({
       <h4>{tool.name}</h4>
       <ProblemView problem={health.problem} />
       {h ? (
-        <dl className="stats">
-          <div>
-            <dt>Calls</dt>
-            <dd data-testid="health-calls">{h.calls.toLocaleString()}</dd>
-          </div>
-          <div>
-            <dt>Error rate</dt>
-            <dd data-testid="health-error-rate" className={h.error_rate > 0.05 ? "bad" : undefined}>
-              {(h.error_rate * 100).toFixed(1)}%
-            </dd>
-          </div>
-          <div>
-            <dt>p50</dt>
-            <dd data-testid="health-p50">{formatDuration(h.p50_duration_us)}</dd>
-          </div>
-          <div>
-            <dt>p95</dt>
-            <dd data-testid="health-p95">{formatDuration(h.p95_duration_us)}</dd>
-          </div>
-          <div>
-            <dt>p99</dt>
-            <dd>{formatDuration(h.p99_duration_us)}</dd>
-          </div>
-        </dl>
+        <div className="stats-row">
+          <dl className="stats">
+            <div>
+              <dt>Calls</dt>
+              <dd data-testid="health-calls">{h.calls.toLocaleString()}</dd>
+            </div>
+            <div>
+              <dt>Error rate</dt>
+              <dd data-testid="health-error-rate" className={h.error_rate > 0.05 ? "bad" : undefined}>
+                {(h.error_rate * 100).toFixed(1)}%
+              </dd>
+            </div>
+          </dl>
+          <dl className="stats" aria-label="Durations">
+            <div>
+              <dt>p50</dt>
+              <dd data-testid="health-p50">{formatDuration(h.p50_duration_us)}</dd>
+            </div>
+            <div>
+              <dt>p95</dt>
+              <dd data-testid="health-p95">{formatDuration(h.p95_duration_us)}</dd>
+            </div>
+            <div>
+              <dt>p99</dt>
+              <dd data-testid="health-p99">{formatDuration(h.p99_duration_us)}</dd>
+            </div>
+          </dl>
+        </div>
       ) : health.loading ? (
         <Loading />
       ) : null}
@@ -262,8 +264,8 @@ export function HealthCard({
 
 /** Recent durations, oldest on the left; errors as red dots. Plain SVG. */
 export function Sparkline({ records }: { records: InvocationRecord[] }) {
-  const W = 240;
-  const H = 48;
+  const W = 360;
+  const H = 56;
   const P = 4;
   const pts = [...records]
     .filter((r) => Number.isFinite(r.duration_us))
@@ -283,7 +285,7 @@ export function Sparkline({ records }: { records: InvocationRecord[] }) {
         <line className="spark-axis" x1={P} y1={H - P} x2={W - P} y2={H - P} />
         <path className="spark-line" d={line} />
         {pts.map((p, i) => (
-          <circle key={p.id} className={p.outcome === "ok" ? "spark-dot" : "spark-dot spark-error"} cx={x(i)} cy={y(p.duration_us)} r={p.outcome === "ok" ? 1.5 : 2.5}>
+          <circle key={p.id} className={p.outcome === "ok" ? "spark-dot" : "spark-dot spark-error"} cx={x(i)} cy={y(p.duration_us)} r={p.outcome === "ok" ? 2 : 3}>
             <title>{`${p.function}: ${formatDuration(p.duration_us)} (${p.outcome}${p.error_kind ? ", " + p.error_kind : ""})`}</title>
           </circle>
         ))}

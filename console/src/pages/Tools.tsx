@@ -1,10 +1,11 @@
 import { useRef, useState } from "react";
 import { api } from "../api";
 import type { Installed, Tool, ToolFacts, ToolPreview } from "../api";
-import { Badge, ConfirmButton, JsonView, Loading, ProblemView, Time, useAction, useLoad } from "../components/common";
+import { Badge, ClampedText, ConfirmButton, JsonView, Loading, ProblemView, Time, useAction, useLoad } from "../components/common";
 import { OAuthPanel, SecretsPanel } from "../components/ToolPanels";
 import { HealthCard } from "./Invocations";
 import { href, navigate } from "../router";
+import { reflow } from "../text";
 
 export function ToolsPage() {
   const tools = useLoad(() => api.listTools(), []);
@@ -18,61 +19,77 @@ export function ToolsPage() {
         <ProblemView problem={tools.problem} />
         {tools.loading && !tools.data ? <Loading /> : null}
         {tools.data ? (
-          <table className="table" data-testid="tools-table">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Version</th>
-                <th scope="col">Kind</th>
-                <th scope="col">Description</th>
-                <th scope="col">Functions</th>
-                <th scope="col">Secrets</th>
-                <th scope="col">Account</th>
-              </tr>
-            </thead>
-            <tbody>
-              {tools.data.map((t) => {
-                const missing = t.secrets.filter((s) => s.required && !s.is_set).length;
-                return (
-                  <tr key={t.id} data-testid="tool-row" data-tool-name={t.name} data-tool-id={t.id}>
-                    <td>
-                      <a href={href({ page: "tool", id: t.id })} data-testid="tool-link">
-                        {t.name}
-                      </a>
-                    </td>
-                    <td>
-                      <code>{t.version}</code>
-                    </td>
-                    <td>{t.platform ? <Badge tone="info">platform</Badge> : <Badge tone="muted">private</Badge>}</td>
-                    <td className="clip">{t.description}</td>
-                    <td>{t.functions.map((f) => f.name).join(", ")}</td>
-                    <td>
-                      {t.secrets.length === 0 ? (
-                        <span className="muted">—</span>
-                      ) : missing > 0 ? (
-                        <Badge tone="warn">{missing} required not set</Badge>
-                      ) : (
-                        <Badge tone="ok">
-                          {t.secrets.filter((s) => s.is_set).length}/{t.secrets.length} set
-                        </Badge>
-                      )}
-                    </td>
-                    <td>
-                      {t.oauth ? (
-                        t.oauth.connected ? (
-                          <Badge tone="ok">connected</Badge>
+          <div className="table-scroll">
+            <table className="table" data-testid="tools-table">
+              <thead>
+                <tr>
+                  <th scope="col">Name</th>
+                  <th scope="col">Version</th>
+                  <th scope="col">Kind</th>
+                  <th scope="col" className="col-desc">
+                    Description
+                  </th>
+                  <th scope="col" className="col-fns">
+                    Functions
+                  </th>
+                  <th scope="col">Secrets</th>
+                  <th scope="col">Account</th>
+                </tr>
+              </thead>
+              <tbody>
+                {tools.data.map((t) => {
+                  const missing = t.secrets.filter((s) => s.required && !s.is_set).length;
+                  return (
+                    <tr key={t.id} data-testid="tool-row" data-tool-name={t.name} data-tool-id={t.id}>
+                      <td className="nowrap">
+                        <a href={href({ page: "tool", id: t.id })} data-testid="tool-link">
+                          {t.name}
+                        </a>
+                      </td>
+                      <td className="nowrap">
+                        <code>{t.version}</code>
+                      </td>
+                      <td>{t.platform ? <Badge tone="info">platform</Badge> : <Badge tone="muted">private</Badge>}</td>
+                      <td className="col-desc">
+                        {t.description ? <ClampedText text={t.description} testId="tool-description" /> : <span className="muted">—</span>}
+                      </td>
+                      <td className="col-fns">
+                        <ul className="chips" aria-label={`${t.name}'s functions`}>
+                          {t.functions.map((f) => (
+                            <li key={f.name}>
+                              <code>{f.name}</code>
+                            </li>
+                          ))}
+                        </ul>
+                      </td>
+                      <td>
+                        {t.secrets.length === 0 ? (
+                          <span className="muted">—</span>
+                        ) : missing > 0 ? (
+                          <Badge tone="warn">{missing} required not set</Badge>
                         ) : (
-                          <Badge tone="warn">not connected</Badge>
-                        )
-                      ) : (
-                        <span className="muted">—</span>
-                      )}
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
+                          <Badge tone="ok">
+                            {t.secrets.filter((s) => s.is_set).length}/{t.secrets.length} set
+                          </Badge>
+                        )}
+                      </td>
+                      <td>
+                        {t.oauth ? (
+                          t.oauth.connected ? (
+                            <Badge tone="ok">connected</Badge>
+                          ) : (
+                            <Badge tone="warn">not connected</Badge>
+                          )
+                        ) : (
+                          <span className="muted">—</span>
+                        )}
+                      </td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </div>
         ) : null}
       </section>
       <UploadTool onInstalled={() => tools.reload()} />
@@ -114,7 +131,7 @@ function FactsView({ tool, preview }: { tool: ToolFacts; preview?: ToolPreview }
           ) : null}
         </dd>
         <dt>Description</dt>
-        <dd className="prewrap">{tool.description || <span className="muted">—</span>}</dd>
+        <dd className="prewrap">{tool.description ? reflow(tool.description) : <span className="muted">—</span>}</dd>
         <dt>SHA-256</dt>
         <dd>
           <code className="hash">{tool.sha256}</code>
@@ -153,7 +170,7 @@ function FactsView({ tool, preview }: { tool: ToolFacts; preview?: ToolPreview }
               <td>
                 <code>{f.name}</code> {f.read_only ? <Badge tone="muted">read-only</Badge> : <Badge tone="info">writes</Badge>}
               </td>
-              <td className="prewrap">{f.description}</td>
+              <td className="prewrap">{reflow(f.description)}</td>
               <td>
                 <details>
                   <summary>schema</summary>
@@ -271,9 +288,15 @@ function UploadTool({ onInstalled }: { onInstalled: () => void }) {
           accept=".wasm,application/wasm"
           onChange={async (e) => {
             reset();
+            // Forget the previous file's bytes at once, so Inspect cannot
+            // send them while the new file is being read.
+            setBytes(null);
             const f = e.target.files?.[0];
             setFileName(f ? f.name : "");
-            setBytes(f ? await f.arrayBuffer() : null);
+            if (!f) return;
+            const read = await f.arrayBuffer();
+            // Only the file still chosen: a slower read of an earlier one must not win.
+            if (fileRef.current?.files?.[0] === f) setBytes(read);
           }}
         />
       </div>
@@ -281,7 +304,7 @@ function UploadTool({ onInstalled }: { onInstalled: () => void }) {
         <button
           id="upload-inspect"
           type="button"
-          className="btn btn-primary"
+          className={inspected ? "btn" : "btn btn-primary"}
           disabled={!bytes || inspect.busy}
           onClick={async () => {
             if (!bytes) return;
@@ -309,16 +332,18 @@ function UploadTool({ onInstalled }: { onInstalled: () => void }) {
           >
             {install.busy
               ? "Installing…"
-              : inspected.installed
-                ? "Already installed"
-                : inspected.replaces_version
-                  ? `Install (replaces ${inspected.replaces_version})`
-                  : "Install"}
+              : installed
+                ? "Installed"
+                : inspected.installed
+                  ? "Already installed"
+                  : inspected.replaces_version
+                    ? `Install (replaces ${inspected.replaces_version})`
+                    : "Install"}
           </button>
         ) : null}
       </div>
       {fileName && bytes ? (
-        <p className="muted small">
+        <p className="muted small" data-testid="upload-file">
           {fileName}: {bytes.byteLength.toLocaleString()} bytes
         </p>
       ) : null}
