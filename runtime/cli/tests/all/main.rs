@@ -1,6 +1,7 @@
 //! End-to-end tests of the `warden` binary: what a tool author sees.
 
 mod business_hours;
+mod console;
 mod google_calendar;
 mod hostile;
 mod http_policy;
