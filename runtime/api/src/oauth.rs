@@ -26,10 +26,6 @@ use warden_core::{OAuthCallback, OAuthFailure};
 /// The path of the public callback the provider redirects to.
 pub const CALLBACK_PATH: &str = "/oauth/callback";
 
-/// The cookie that binds a connection started from the console to the
-/// browser that started it.
-pub const BROWSER_COOKIE: &str = "warden_oauth";
-
 /// The longest callback query read; a provider's is a few hundred bytes.
 const MAX_QUERY_BYTES: usize = 16 * 1024;
 
@@ -97,8 +93,9 @@ pub(crate) async fn start(
         // Lax, not Strict: the provider's redirect back is a cross-site
         // navigation, on which browsers send Lax cookies only.
         let cookie = format!(
-            "{BROWSER_COOKIE}={}; Path={CALLBACK_PATH}; Max-Age={}; HttpOnly; SameSite=Lax{}",
-            binding.expose_secret(),
+            "{}={}; Path={CALLBACK_PATH}; Max-Age={}; HttpOnly; SameSite=Lax{}",
+            binding.cookie,
+            binding.value.expose_secret(),
             warden_core::OAUTH_STATE_TTL.num_seconds(),
             if state.secure_cookies { "; Secure" } else { "" },
         );
@@ -145,20 +142,6 @@ pub(crate) async fn callback(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let browser = crate::console::cookie(&headers, BROWSER_COOKIE);
-    let mut response = finish(&state, query, browser.clone()).await;
-    if browser.is_some() {
-        // Used (or refused) once: the binding is not kept.
-        let clear =
-            format!("{BROWSER_COOKIE}=; Path={CALLBACK_PATH}; Max-Age=0; HttpOnly; SameSite=Lax");
-        if let Ok(value) = HeaderValue::from_str(&clear) {
-            response.headers_mut().insert(header::SET_COOKIE, value);
-        }
-    }
-    response
-}
-
-async fn finish(state: &AppState, query: Option<String>, browser: Option<String>) -> Response {
     let query = query.unwrap_or_default();
     if query.len() > MAX_QUERY_BYTES {
         return page(
@@ -167,10 +150,7 @@ async fn finish(state: &AppState, query: Option<String>, browser: Option<String>
             &OAuthFailure::Malformed("it is too long".into()).to_string(),
         );
     }
-    let mut callback = OAuthCallback {
-        browser,
-        ..OAuthCallback::default()
-    };
+    let mut callback = OAuthCallback::default();
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         let slot = match key.as_ref() {
             "state" => &mut callback.state,
@@ -181,6 +161,27 @@ async fn finish(state: &AppState, query: Option<String>, browser: Option<String>
         // The first of each counts.
         slot.get_or_insert_with(|| value.into_owned());
     }
+    // The binding of this connection, if the browser started it from the
+    // console: used (or refused) once, so it is not kept.
+    let binding = callback
+        .state
+        .as_deref()
+        .map(warden_core::browser_binding_cookie);
+    callback.browser = binding
+        .as_deref()
+        .and_then(|name| crate::console::cookie(&headers, name));
+    let brought = callback.browser.is_some();
+    let mut response = finish(&state, callback).await;
+    if let Some(name) = binding.filter(|_| brought) {
+        let clear = format!("{name}=; Path={CALLBACK_PATH}; Max-Age=0; HttpOnly; SameSite=Lax");
+        if let Ok(value) = HeaderValue::from_str(&clear) {
+            response.headers_mut().insert(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+async fn finish(state: &AppState, callback: OAuthCallback) -> Response {
     match state.core.finish_oauth(callback).await {
         Ok(connected) => {
             tracing::info!(

@@ -48,8 +48,8 @@ pub use console::{
 pub use error::{CoreError, Result};
 pub use invocations::{ErrorCount, InvocationView, ToolHealth};
 pub use oauth::{
-    MAX_PENDING_OAUTH_PER_ORGANIZATION, OAUTH_STATE_TTL, OAuthCallback, OAuthConnected,
-    OAuthDisconnected, OAuthFailure, OAuthStarted,
+    BrowserBinding, MAX_PENDING_OAUTH_PER_ORGANIZATION, OAUTH_STATE_TTL, OAuthCallback,
+    OAuthConnected, OAuthDisconnected, OAuthFailure, OAuthStarted, browser_binding_cookie,
 };
 pub use once::DEFAULT_CALL_OUTCOME_TTL;
 pub use sessions::{

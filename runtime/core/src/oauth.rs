@@ -52,7 +52,24 @@ pub struct OAuthStarted {
     /// When the state stops counting.
     pub expires_at: DateTime<Utc>,
     /// The browser binding to set in the starting browser, when asked for.
-    pub browser_binding: Option<SecretString>,
+    pub browser_binding: Option<BrowserBinding>,
+}
+
+/// A connection's browser binding: a cookie of its own per connection (so
+/// one browser may have several waiting), which only the callback receives.
+#[derive(Clone)]
+pub struct BrowserBinding {
+    /// The cookie's name, [`browser_binding_cookie`] of the connection's state.
+    pub cookie: String,
+    /// The value the callback must bring back.
+    pub value: SecretString,
+}
+
+/// The name of the cookie that binds the connection started with `state` to
+/// its browser: a prefix and 64 bits of the state's SHA-256 (which says
+/// nothing the URL holding the state does not).
+pub fn browser_binding_cookie(state: &str) -> String {
+    format!("warden_oauth_{}", &hash(state)[..16])
 }
 
 /// What the provider sent the browser back with (the callback's query).
@@ -243,7 +260,10 @@ impl Catalog<'_> {
         Ok(OAuthStarted {
             authorization_url: format!("{authorize_url}{separator}{query}"),
             expires_at,
-            browser_binding: browser,
+            browser_binding: browser.map(|value| BrowserBinding {
+                cookie: browser_binding_cookie(state.expose_secret()),
+                value,
+            }),
         })
     }
 
@@ -499,7 +519,10 @@ mod tests {
         let started = OAuthStarted {
             authorization_url: "https://p.example/auth?state=state-canary".into(),
             expires_at: Utc::now(),
-            browser_binding: Some(SecretString::from("binding-canary")),
+            browser_binding: Some(BrowserBinding {
+                cookie: browser_binding_cookie("state-canary"),
+                value: SecretString::from("binding-canary"),
+            }),
         };
         let debug = format!("{callback:?} {started:?}");
         assert!(!debug.contains("canary"), "{debug}");

@@ -512,7 +512,9 @@ async fn a_connection_started_in_the_console_is_bound_to_its_browser(db: &TestDb
         .await;
     assert_eq!(status, 400, "{page}");
     assert!(page.contains("another console session"), "{page}");
-    assert!(cleared.is_some_and(|c| c.starts_with("warden_oauth=;") && c.contains("Max-Age=0")));
+    // The browser brought no binding for this connection, so the answer
+    // clears nothing (its binding for its own connection stays).
+    assert!(cleared.is_none(), "{cleared:?}");
     c.unchanged(&before).await;
     assert_eq!(c.secrets(&globex).await, globex_before);
     assert_eq!(c.oauth_view(&globex).await["connected"], false);
@@ -524,10 +526,24 @@ async fn a_connection_started_in_the_console_is_bound_to_its_browser(db: &TestDb
     assert_eq!(status, 400, "{page}");
     c.unchanged(&before).await;
 
-    // The browser that started it connects.
+    // The browser that started it connects, though it started another
+    // connection since (each has a binding of its own), and the answer
+    // clears the binding it used; the other connection still works.
     let (url, binding) = console_start(&c, &ours).await;
+    let (second_url, second_binding) = console_start(&c, &ours).await;
+    assert_ne!(binding.split('=').next(), second_binding.split('=').next());
+    let both = format!("{binding}; {second_binding}");
     let location = c.google.consent(&url, true).unwrap();
-    let (status, page, _) = c.follow_with(&location, &[("cookie", &binding)]).await;
+    let (status, page, cleared) = c.follow_with(&location, &[("cookie", &both)]).await;
+    assert_eq!(status, 200, "{page}");
+    let name = binding.split('=').next().unwrap();
+    assert!(
+        cleared.is_some_and(|c| c.starts_with(&format!("{name}=;")) && c.contains("Max-Age=0"))
+    );
+    let location = c.google.consent(&second_url, true).unwrap();
+    let (status, page, _) = c
+        .follow_with(&location, &[("cookie", &second_binding)])
+        .await;
     assert_eq!(status, 200, "{page}");
     assert_eq!(c.oauth_view(&c.key).await["connected"], true);
     assert_eq!(c.oauth_view(&globex).await["connected"], false);
