@@ -161,11 +161,11 @@ struct SessionBody {
     expires_at: DateTime<Utc>,
 }
 
-impl From<ConsoleSessionView> for SessionBody {
-    fn from(view: ConsoleSessionView) -> Self {
+impl SessionBody {
+    fn new(view: ConsoleSessionView, organization_name: String) -> Self {
         SessionBody {
             organization_id: view.principal.organization_id,
-            organization_name: view.organization_name,
+            organization_name,
             csrf_token: view.csrf_token,
             expires_at: view.expires_at,
         }
@@ -190,14 +190,16 @@ async fn sign_in(
         CONSOLE_SESSION_TTL.as_secs(),
         if state.secure_cookies { "; Secure" } else { "" },
     );
-    let mut response = Json(SessionBody::from(signed.session)).into_response();
+    let mut response =
+        Json(SessionBody::new(signed.session, signed.organization_name)).into_response();
     set_cookie(&mut response, &cookie);
     Ok(response)
 }
 
 async fn session(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let view = current(&state, &headers).await?;
-    let mut response = Json(SessionBody::from(view)).into_response();
+    let name = state.core.console_organization_name(&view).await?;
+    let mut response = Json(SessionBody::new(view, name)).into_response();
     no_store(&mut response);
     Ok(response)
 }

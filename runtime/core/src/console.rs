@@ -29,12 +29,15 @@ pub struct ConsoleSignIn {
     pub token: SecretString,
     /// The session as the page sees it.
     pub session: ConsoleSessionView,
+    /// The organization's name.
+    pub organization_name: String,
 }
 
 impl std::fmt::Debug for ConsoleSignIn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConsoleSignIn")
             .field("session", &self.session)
+            .field("organization_name", &self.organization_name)
             .finish_non_exhaustive()
     }
 }
@@ -44,8 +47,6 @@ impl std::fmt::Debug for ConsoleSignIn {
 pub struct ConsoleSessionView {
     /// Who it acts for.
     pub principal: Principal,
-    /// The organization's name.
-    pub organization_name: String,
     /// What every state-changing console request must carry.
     pub csrf_token: String,
     /// When it ends.
@@ -56,7 +57,6 @@ impl std::fmt::Debug for ConsoleSessionView {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConsoleSessionView")
             .field("principal", &self.principal)
-            .field("organization_name", &self.organization_name)
             .field("expires_at", &self.expires_at)
             .finish_non_exhaustive()
     }
@@ -110,10 +110,10 @@ impl Core {
             token,
             session: ConsoleSessionView {
                 principal,
-                organization_name: organization.name,
                 csrf_token,
                 expires_at,
             },
+            organization_name: organization.name,
         })
     }
 
@@ -131,16 +131,24 @@ impl Core {
             .await?
             .filter(|s| same_hash(&s.session_hash, &presented_hash))
             .ok_or(CoreError::Unauthenticated)?;
-        let organization = self.store.organization(&session.organization_id).await?;
         Ok(ConsoleSessionView {
             principal: Principal {
                 organization_id: session.organization_id,
                 api_key_id: session.api_key_id,
             },
-            organization_name: organization.name,
             csrf_token: csrf_token(presented),
             expires_at: session.expires_at,
         })
+    }
+
+    /// The name of a session's organization, for the page (not needed to
+    /// check a request, so not read with the session).
+    pub async fn console_organization_name(&self, session: &ConsoleSessionView) -> Result<String> {
+        Ok(self
+            .store
+            .organization(&session.principal.organization_id)
+            .await?
+            .name)
     }
 
     /// Signs a session out; an unknown token is not an error.
