@@ -34,16 +34,11 @@ pub(crate) fn engine_config(config: &SandboxConfig, pooling: bool) -> Config {
         .max_tables_per_component(TABLES)
         .total_tables(n.saturating_mul(4).max(TABLES))
         .total_stacks(n)
-        .max_memory_size(config.max_memory_bytes)
-        // Reset the first 512 KiB of a slot in place instead of returning the
-        // pages to the kernel (and faulting them back in on the next call);
-        // where the kernel supports PAGEMAP_SCAN (Linux 6.7+), only the pages
-        // a call dirtied are reset. Tools rarely touch more than this.
-        .linear_memory_keep_resident(512 * 1024)
-        .table_keep_resident(64 * 1024)
-        .pagemap_scan(pagemap_scan(
-            &std::fs::read_to_string("/proc/swaps").unwrap_or_default(),
-        ));
+        .max_memory_size(config.max_memory_bytes);
+    slot_reset(
+        &mut pool,
+        PoolingAllocationConfig::is_pagemap_scan_available(),
+    );
 
     let mut c = Config::new();
     c.wasm_component_model(true)
@@ -61,28 +56,29 @@ pub(crate) fn engine_config(config: &SandboxConfig, pooling: bool) -> Config {
     c
 }
 
-/// Whether slots may be reset with `PAGEMAP_SCAN`, given the host's
-/// `/proc/swaps`: only where no swap area is active.
+/// How a slot is made pristine for the next instance after a call.
 ///
-/// wasmtime 48's scan reports dirty pages that are *present*; a page the
-/// guest wrote and the kernel then swapped out is neither reset nor released,
-/// so the next instance in that slot (another call, perhaps another
-/// organization's) would read it. Without the scan, the first
-/// `keep_resident` bytes are reset in full and the rest released with
-/// `madvise`, which also drops swapped pages. Without the scan a call costs
-/// a little more (BENCHMARKS.md). Swap turned on while Warden runs is not
-/// seen: restart Warden after `swapon`.
-pub(crate) fn pagemap_scan(proc_swaps: &str) -> Enabled {
-    // The first line is the header; every further line is an active area.
-    let swapping = proc_swaps
-        .lines()
-        .skip(1)
-        .any(|line| !line.trim().is_empty());
-    if proc_swaps.is_empty() || swapping {
-        Enabled::No
-    } else {
-        Enabled::Auto
-    }
+/// Where the kernel has `PAGEMAP_SCAN` (Linux 6.7+), wasmtime asks it which
+/// pages the call wrote (present or swapped out) and copies just those back
+/// from the memory image, or zeroes them, up to `keep_resident` bytes per
+/// memory; the rest of a slot goes back to the kernel with `madvise` and
+/// faults in again on the next call. The budget is spent only on pages a call
+/// really wrote, so it is sized for the large guests: a componentize-py or
+/// componentize-js tool dirties 0.5–2 MiB of its memory image per call,
+/// scattered over a hundred places and more, and a call that finds them
+/// resident skips hundreds of copy-on-write faults (BENCHMARKS.md).
+///
+/// Without the scan, wasmtime resets the first `keep_resident` bytes of every
+/// slot in full whatever the call touched, so the budget stays small: a large
+/// one would make every call of every tool pay for the largest.
+fn slot_reset(pool: &mut PoolingAllocationConfig, pagemap_scan: bool) {
+    let (scan, keep_resident) = match pagemap_scan {
+        true => (Enabled::Yes, 4 * Limits::MIB),
+        false => (Enabled::No, 512 * 1024),
+    };
+    pool.pagemap_scan(scan)
+        .linear_memory_keep_resident(keep_resident)
+        .table_keep_resident(64 * 1024);
 }
 
 /// A stable key for "artifacts this engine can load": the wasmtime version and
@@ -155,20 +151,5 @@ impl EpochTicker {
 impl Drop for EpochTicker {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slots_are_scanned_for_dirty_pages_only_without_swap() {
-        let header = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n";
-        assert_eq!(pagemap_scan(header), Enabled::Auto);
-        let swapping = format!("{header}/dev/zram0  partition\t4194300\t0\t100\n");
-        assert_eq!(pagemap_scan(&swapping), Enabled::No);
-        // No /proc/swaps (not Linux, or hidden): do not rely on the scan.
-        assert_eq!(pagemap_scan(""), Enabled::No);
     }
 }

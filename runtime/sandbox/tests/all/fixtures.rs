@@ -175,6 +175,20 @@ async fn stateful_starts_fresh_under_100_concurrent_calls() {
     }
 }
 
+/// A slot's memory is reset for the next instance however scattered the
+/// pages a call wrote, both the memory image's and the zeroed ones: the
+/// calls run one after another, so each reuses the slot the last one left.
+#[tokio::test(flavor = "multi_thread")]
+async fn scattered_writes_do_not_reach_the_next_call() {
+    let tool = load(artifacts::STATEFUL).await;
+    for _ in 0..5 {
+        assert_eq!(
+            ok(&invoke(&tool, call("scatter", json!({}))).await),
+            json!(0)
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn tool_errors_keep_their_kind_and_message() {
     let echo = load(artifacts::ECHO).await;
