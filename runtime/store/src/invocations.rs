@@ -369,7 +369,7 @@ impl Store {
         }
         let inserted = {
             let _writer = self.write_guard().await;
-            self.fetch_all_direct(query).await?
+            self.fetch_all_per_call(query).await?
         };
         let mut by_id = std::collections::HashMap::with_capacity(inserted.len());
         for row in &inserted {

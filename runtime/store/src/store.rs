@@ -9,7 +9,7 @@ use sqlx::query::Query;
 use sqlx::{Any, AnyPool, Transaction};
 use tokio::sync::MutexGuard;
 
-use crate::backend::{Backend, Engine, ReadError};
+use crate::backend::{Backend, Engine, ReadError, Route};
 use crate::error::Result;
 use crate::lookup::{LookupCache, SharedReads};
 
@@ -19,8 +19,8 @@ pub struct StoreOptions {
     /// Most connections in the pool; `None` picks the backend's default (SQLite 3: one
     /// writer at a time and two readers keep sqlx's per-connection threads busy instead
     /// of waking idle ones — measured faster than 8 under load; PostgreSQL 16). An in-memory SQLite database always uses one.
-    /// A SQLite file also gets two direct connections outside the pool, for the
-    /// statements every call makes.
+    /// A SQLite file and a PostgreSQL server also get two direct connections
+    /// outside the pool, for the statements every call makes.
     pub max_connections: Option<u32>,
     /// How long to wait for a free connection.
     pub acquire_timeout: Duration,
@@ -126,30 +126,32 @@ impl Store {
         self.engine.pool()
     }
 
-    /// Runs `query` (one statement, outside any transaction) and returns its rows, on a
-    /// direct connection when the store has them, else through the pool.
-    pub(crate) async fn fetch_all_direct<'q>(
+    /// Runs `query`, a statement every call makes (one statement, outside any
+    /// transaction), and returns its rows: on a direct connection when the store has
+    /// them (`backend/direct.rs`), else through the pool.
+    pub(crate) async fn fetch_all_per_call<'q>(
         &self,
         query: Query<'q, Any, AnyArguments<'q>>,
     ) -> Result<Vec<AnyRow>> {
-        self.engine.fetch_all_direct(query).await
+        self.engine.fetch_all(Route::PerCall, query).await
     }
 
-    /// [`Store::fetch_all_direct`] for a read (`query` builds it), made again on
-    /// another connection when the one it got was dropped by the server: a
-    /// database restart drops every pooled connection, and the pool does not
-    /// ping connections in use (`backend/postgres.rs`), so each fails once
-    /// before it leaves the pool: at most one attempt more than the pool has
-    /// connections.
+    /// A read (`query` builds it) on the connections `route` asks for, made
+    /// again on another connection when the one it got was dropped by the
+    /// server: a database restart drops every connection, and neither the pool
+    /// nor the direct connections ping connections used within the last second
+    /// (`backend/postgres.rs`), so each fails once before it is replaced: at
+    /// most one attempt more than the pool has connections.
     pub(crate) async fn fetch_all_read<'q>(
         &self,
+        route: Route,
         query: impl Fn() -> Query<'q, Any, AnyArguments<'q>>,
     ) -> Result<Vec<AnyRow>> {
         let max_attempts = self.max_connection_attempts();
         let mut attempts = 0;
         loop {
             attempts += 1;
-            match self.engine.fetch_all_direct(query()).await {
+            match self.engine.fetch_all(route, query()).await {
                 Err(e) if e.is_connection_failure() && attempts < max_attempts => {
                     tracing::warn!("reading again on another connection: {e}");
                 }

@@ -6,17 +6,19 @@
 //!   synchronous read connections for the worker look-up ([`sync_read`]).
 //! - An **in-memory SQLite** database is one connection (every connection would open a
 //!   database of its own) and the writer lock.
-//! - **PostgreSQL** is a pool.
+//! - **PostgreSQL** is a pool, and two direct connections for the per-call statements
+//!   (the look-up version and the audit batch).
 //!
 //! Repositories use the pool for everything ([`Engine::pool`]); the faster paths are
-//! asked for by name ([`Engine::fetch_all_direct`], [`Engine::read_point`],
-//! [`Engine::read_blocking`]) and fall
-//! back to the pool on engines without them.
+//! asked for by name ([`Engine::fetch_all`] with a [`Route`], [`Engine::read_point`],
+//! [`Engine::read_blocking`]) and fall back to the pool on engines without them.
 
 mod direct;
 mod postgres;
 mod sqlite;
 mod sync_read;
+
+use std::time::Duration;
 
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::migrate::Migrator;
@@ -29,6 +31,10 @@ use crate::error::{Result, StoreError};
 
 pub use sqlite::SQLITE_BUSY_TIMEOUT;
 pub(crate) use sync_read::{NamedRow, ReadError, column_positions};
+
+/// How long a PostgreSQL connection may sit idle before it is pinged on its next use:
+/// a server restart or a proxy's idle timeout may have dropped it meanwhile.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/postgres");
@@ -62,6 +68,20 @@ impl Backend {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         }
     }
+}
+
+/// Which connections a single statement outside any transaction runs on
+/// ([`Engine::fetch_all`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// A statement every call makes (the look-up version, the audit batch): the direct
+    /// connections, on a SQLite file and on PostgreSQL.
+    PerCall,
+    /// A read made only now and then (a look-up the cache could not answer): the direct
+    /// connections on a SQLite file, where they spare a hand-off; the pool on
+    /// PostgreSQL, whose two direct connections are kept for the per-call statements
+    /// and whose pool lets many such reads run at once.
+    Read,
 }
 
 /// A connected database engine.
@@ -126,15 +146,18 @@ impl Engine {
         }
     }
 
-    /// Runs `query` (one statement, outside any transaction) and returns its rows: on a
-    /// SQLite file's direct connections, else through the pool.
-    pub(crate) async fn fetch_all_direct<'q>(
+    /// Runs `query` (one statement, outside any transaction) and returns its rows, on
+    /// the connections `route` asks for where this engine has them, else through the
+    /// pool.
+    pub(crate) async fn fetch_all<'q>(
         &self,
+        route: Route,
         query: Query<'q, Any, AnyArguments<'q>>,
     ) -> Result<Vec<AnyRow>> {
-        match self {
-            Engine::SqliteFile(sqlite) => sqlite.direct.fetch_all(query).await,
-            Engine::SqliteMemory(_) | Engine::Postgres(_) => {
+        match (self, route) {
+            (Engine::SqliteFile(sqlite), _) => sqlite.direct.fetch_all(query).await,
+            (Engine::Postgres(postgres), Route::PerCall) => postgres.direct.fetch_all(query).await,
+            (Engine::SqliteMemory(_), _) | (Engine::Postgres(_), Route::Read) => {
                 Ok(query.fetch_all(self.pool()).await?)
             }
         }
@@ -169,8 +192,10 @@ impl Engine {
 
     /// Closes every connection; later calls fail.
     pub(crate) async fn close(&self) {
-        if let Engine::SqliteFile(sqlite) = self {
-            sqlite.close_own_connections().await;
+        match self {
+            Engine::SqliteFile(sqlite) => sqlite.close_own_connections().await,
+            Engine::Postgres(postgres) => postgres.direct.close().await,
+            Engine::SqliteMemory(_) => {}
         }
         self.pool().close().await;
     }

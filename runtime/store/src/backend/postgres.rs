@@ -1,23 +1,27 @@
-//! PostgreSQL (scale-out): a pool.
-
-use std::time::Duration;
+//! PostgreSQL (scale-out): a pool, and two direct connections for the statements
+//! every call makes.
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Connection as _};
 
-use super::{Backend, migrate};
+use super::direct::Direct;
+use super::{Backend, PING_WHEN_IDLE_FOR, migrate};
 use crate::StoreOptions;
 use crate::error::Result;
 
 /// Most pool connections unless [`StoreOptions::max_connections`] says otherwise.
 const DEFAULT_MAX_CONNECTIONS: u32 = 16;
 
-/// How long a pooled connection may sit idle before it is pinged on its next use.
-const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
+/// How many direct connections a store on PostgreSQL keeps: the per-call statements
+/// run one at a time each (the look-up version reads are shared, `lookup/version.rs`;
+/// the audit writer writes one batch at a time), so one for each.
+const DIRECT_CONNECTIONS: usize = 2;
 
 /// A PostgreSQL server.
 pub(crate) struct Postgres {
     pub(super) pool: AnyPool,
+    /// Connections outside the pool for the statements every call makes.
+    pub(super) direct: Direct,
 }
 
 impl Postgres {
@@ -46,6 +50,13 @@ impl Postgres {
         if options.migrate {
             migrate(Backend::Postgres, &pool).await?;
         }
-        Ok(Postgres { pool })
+        let direct = Direct::connect(
+            url,
+            Backend::Postgres,
+            DIRECT_CONNECTIONS,
+            options.acquire_timeout,
+        )
+        .await?;
+        Ok(Postgres { pool, direct })
     }
 }

@@ -58,7 +58,13 @@ impl SqliteFile {
         Ok(SqliteFile {
             pool,
             writer: Mutex::new(()),
-            direct: Direct::connect(url, DIRECT_CONNECTIONS).await?,
+            direct: Direct::connect(
+                url,
+                Backend::Sqlite,
+                DIRECT_CONNECTIONS,
+                options.acquire_timeout,
+            )
+            .await?,
             reader: SyncReader::open(&path),
         })
     }

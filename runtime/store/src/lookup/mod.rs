@@ -15,7 +15,7 @@ mod cache;
 mod tests;
 mod version;
 
-use crate::backend::{NamedRow, ReadError, column_positions};
+use crate::backend::{NamedRow, ReadError, Route, column_positions};
 use crate::call_sessions::{CALL_SESSION_COLUMNS, call_session};
 use crate::error::{Result, StoreError};
 use crate::row::{RowExt, micros, now};
@@ -258,7 +258,7 @@ impl Store {
             Some(found) => found?,
             None => {
                 let query = || sqlx::query(&SESSION_SELECT).bind(token_hash).bind(now);
-                match self.fetch_all_read(query).await?.first() {
+                match self.fetch_all_read(Route::Read, query).await?.first() {
                     Some(row) => Some((row.int("lookup_version")?, call_session(row)?)),
                     None => None,
                 }
@@ -323,7 +323,9 @@ impl Store {
     /// The current look-up version (see [`Store::worker_invocation_target`]), read
     /// asynchronously ([`version_now`] is the synchronous read).
     async fn lookup_version(&self) -> Result<i64> {
-        let rows = self.fetch_all_read(|| sqlx::query(VERSION_SELECT)).await?;
+        let rows = self
+            .fetch_all_read(Route::PerCall, || sqlx::query(VERSION_SELECT))
+            .await?;
         rows.first()
             .ok_or(StoreError::Corrupt("lookup_version has no row".to_owned()))?
             .int("version")
@@ -363,7 +365,7 @@ impl Store {
                 .bind(tool_name)
         };
         let mut target = R::default();
-        for row in &self.fetch_all_read(query).await? {
+        for row in &self.fetch_all_read(Route::Read, query).await? {
             target.push(row)?;
         }
         Ok(target)
