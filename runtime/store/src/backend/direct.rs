@@ -102,8 +102,8 @@ impl Direct {
             return Err(sqlx::Error::PoolClosed.into());
         }
         if let Some(connection) = slot.connection.as_mut() {
-            let suspect = self.backend == Backend::Postgres
-                && slot.answered.elapsed() >= PING_WHEN_IDLE_FOR;
+            let suspect =
+                self.backend == Backend::Postgres && slot.answered.elapsed() >= PING_WHEN_IDLE_FOR;
             if !suspect {
                 return Ok(());
             }
@@ -219,8 +219,14 @@ mod tests {
                 text(&direct, "SELECT 'first' AS x FROM pg_sleep(0.3)"),
             )
             .await;
-            assert!(abandoned.is_err(), "the slow statement ended: {abandoned:?}");
-            assert_eq!(text(&direct, "SELECT 'second' AS x").await.unwrap(), "second");
+            assert!(
+                abandoned.is_err(),
+                "the slow statement ended: {abandoned:?}"
+            );
+            assert_eq!(
+                text(&direct, "SELECT 'second' AS x").await.unwrap(),
+                "second"
+            );
         }
         direct.close().await;
     }
@@ -249,7 +255,10 @@ mod tests {
 
         direct.close().await;
         let closed = backend(&direct).await.unwrap_err();
-        assert!(matches!(closed, StoreError::Database(sqlx::Error::PoolClosed)), "{closed:?}");
+        assert!(
+            matches!(closed, StoreError::Database(sqlx::Error::PoolClosed)),
+            "{closed:?}"
+        );
         admin.close().await.ok();
     }
 }
