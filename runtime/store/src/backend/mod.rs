@@ -2,8 +2,9 @@
 //! with what makes sense for it.
 //!
 //! - A **SQLite file** (the embedded default) has the pool, this process's writer lock,
-//!   two direct connections for the statements every call makes ([`direct`]), and
-//!   synchronous read connections for the worker look-up ([`sync_read`]).
+//!   two direct connections for the statements every call makes ([`direct`]),
+//!   synchronous read connections for the worker look-up ([`sync_read`]), and a thread
+//!   that checkpoints the WAL ([`checkpoint`]).
 //! - An **in-memory SQLite** database is one connection (every connection would open a
 //!   database of its own) and the writer lock.
 //! - **PostgreSQL** is a pool, and two direct connections for the per-call statements
@@ -13,6 +14,7 @@
 //! asked for by name ([`Engine::fetch_all`] with a [`Route`], [`Engine::read_point`],
 //! [`Engine::read_blocking`]) and fall back to the pool on engines without them.
 
+mod checkpoint;
 mod direct;
 mod postgres;
 mod sqlite;

@@ -10,6 +10,7 @@ use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::Mutex;
 
+use super::checkpoint::Checkpointer;
 use super::direct::Direct;
 use super::sync_read::{ReadError, SyncReader};
 use super::{Backend, migrate};
@@ -39,6 +40,8 @@ pub(crate) struct SqliteFile {
     pub(super) direct: Direct,
     /// Connections for the look-up every worker call makes, used synchronously.
     reader: SyncReader,
+    /// Checkpoints the WAL off the commit path.
+    checkpointer: Checkpointer,
 }
 
 impl SqliteFile {
@@ -66,6 +69,12 @@ impl SqliteFile {
             )
             .await?,
             reader: SyncReader::open(&path),
+            checkpointer: Checkpointer::start(&path).map_err(|error| {
+                StoreError::Invalid(format!(
+                    "cannot open {} for WAL checkpoints: {error}",
+                    path.display()
+                ))
+            })?,
         })
     }
 
@@ -103,6 +112,7 @@ impl SqliteFile {
 
     /// Closes the connections outside the pool.
     pub(super) async fn close_own_connections(&self) {
+        self.checkpointer.stop();
         self.reader.close();
         self.direct.close().await;
     }
@@ -181,6 +191,9 @@ pub(super) async fn session(conn: &mut AnyConnection) -> std::result::Result<(),
     // Durable across a crash of the process (the WAL is written before a commit
     // returns); a power cut may lose the last commits, never corrupts.
     conn.execute("PRAGMA synchronous = NORMAL").await?;
+    // No checkpoint inside a commit: the store's own thread checkpoints a file's WAL
+    // (`checkpoint.rs`), so that no call waits for one.
+    conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
     // No memory map (`mmap_size` stays 0): a commit by another connection (every
     // audit batch) resets a connection's page cache, and with a map SQLite then
     // unmaps and maps the whole file again — page faults and TLB shoot-downs that
