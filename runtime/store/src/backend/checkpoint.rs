@@ -41,10 +41,12 @@ impl Checkpointer {
             .spawn(move || {
                 // A stop, or the store dropped (the sender with it), ends the loop.
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EVERY) {
-                    if let Err(error) = checkpoint(&connection) {
-                        // Busy: another checkpoint is running (another process); the
-                        // next turn tries again.
-                        tracing::debug!("WAL checkpoint: {error}");
+                    // Busy (another process's checkpoint is running) or failed: the
+                    // next turn tries again.
+                    match checkpoint(&connection) {
+                        Ok(0) => {}
+                        Ok(_) => tracing::debug!("WAL checkpoint: another one is running"),
+                        Err(error) => tracing::debug!("WAL checkpoint: {error}"),
                     }
                 }
             })?;
@@ -64,16 +66,10 @@ fn open(path: &Path) -> rusqlite::Result<Connection> {
     )
 }
 
-/// Copies the WAL's pages that no reader still needs into the database file.
-fn checkpoint(connection: &Connection) -> rusqlite::Result<()> {
-    let busy: i64 = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(0))?;
-    if busy != 0 {
-        return Err(rusqlite::Error::SqliteFailure(
-            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
-            Some("another checkpoint is running".to_owned()),
-        ));
-    }
-    Ok(())
+/// Copies the WAL's pages that no reader still needs into the database file; not 0
+/// when another checkpoint kept it from running.
+fn checkpoint(connection: &Connection) -> rusqlite::Result<i64> {
+    connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(0))
 }
 
 #[cfg(test)]
