@@ -5,7 +5,10 @@
 //! commit is in flight share the next transaction. Under load that turns one
 //! commit per call into one per batch (SQLite has a single writer; PostgreSQL
 //! pays a round trip and a WAL flush per commit); a lone call is written at
-//! once, with no timer between it and the database.
+//! once, with no timer between it and the database — on a SQLite file by the
+//! calling task itself, when the store can write it without waiting
+//! ([`Store::record_invocation_now`]), which spares a lone call the wake-ups of
+//! the writer task and of sqlx's connection thread.
 //!
 //! The writer is a task on the runtime of the first call. If it is gone (its
 //! runtime shut down, as between tests), a row is written directly.
@@ -44,6 +47,13 @@ impl AuditWriter {
         row: NewInvocation,
     ) -> Result<Invocation> {
         let queue = self.queue.get_or_init(|| spawn_writer(store.clone()));
+        // While rows wait for the writer task, this one joins them to share their
+        // commit; otherwise it is written now if that needs no waiting.
+        let nothing_waits = queue.capacity() == queue.max_capacity() || queue.is_closed();
+        if nothing_waits && let Some(written) = store.record_invocation_now(&organization_id, &row)
+        {
+            return Ok(written?);
+        }
         let (reply, committed) = oneshot::channel();
         let pending = Pending {
             organization_id,

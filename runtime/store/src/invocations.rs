@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::any::AnyRow;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, NamedRow, SyncError, column_positions};
 use crate::error::{Result, StoreError};
 use crate::page::{Page, PageRequest, page_from};
 use crate::row::{RowExt, json_text, micros, new_id, now};
@@ -178,7 +178,7 @@ const FILTER: &str = "organization_id = $1 \
      AND ($6 IS NULL OR created_at >= $6) \
      AND ($7 IS NULL OR created_at < $7)";
 
-fn invocation(row: &AnyRow) -> Result<Invocation> {
+fn invocation(row: &impl RowExt) -> Result<Invocation> {
     Ok(Invocation {
         id: row.text("id")?,
         organization_id: row.text("organization_id")?,
@@ -288,6 +288,47 @@ fn bind_invocation<'q>(
         .bind(new.replay_of.as_deref()))
 }
 
+/// [`INSERT_INVOCATION`] on a synchronous SQLite connection: the row written, or `None`
+/// when the agent or call session is not the organization's. The statement is stepped to
+/// its end, so that an error of its commit is returned here.
+fn insert_now(
+    connection: &rusqlite::Connection,
+    id: &str,
+    organization_id: &str,
+    new: &NewInvocation,
+    argument_keys: Option<&str>,
+) -> Result<Option<Invocation>, SyncError> {
+    let mut statement = connection.prepare_cached(INSERT_INVOCATION)?;
+    let columns = column_positions(&statement);
+    let mut rows = statement.query(rusqlite::named_params! {
+        "$1": id,
+        "$2": organization_id,
+        "$3": new.agent_id.as_deref(),
+        "$4": &new.tool_id,
+        "$5": &new.tool_version_id,
+        "$6": &new.function,
+        "$7": &new.call_id,
+        "$8": new.call_session_id.as_deref(),
+        "$9": micros(new.started_at),
+        "$10": new.duration_us,
+        "$11": new.fuel_consumed,
+        "$12": new.peak_memory_bytes,
+        "$13": new.outcome.as_str(),
+        "$14": new.error_kind.as_deref(),
+        "$15": argument_keys,
+        "$16": micros(now()),
+        "$17": new.replay_of.as_deref(),
+    })?;
+    let mut written = None;
+    while let Some(row) = rows.next()? {
+        written = Some(invocation(&NamedRow {
+            row,
+            columns: &columns,
+        })?);
+    }
+    Ok(written)
+}
+
 fn recorded(row: Option<AnyRow>) -> Result<Invocation> {
     invocation(&row.ok_or(StoreError::NotFound("organization, agent or call session"))?)
 }
@@ -310,6 +351,40 @@ impl Store {
         let _writer = self.write_guard().await;
         let row = insert.fetch_optional(self.pool()).await?;
         recorded(row)
+    }
+
+    /// [`Store::record_invocation`], written synchronously on the calling thread when
+    /// that can be done without waiting: on a SQLite file whose writer is free (see
+    /// `backend/sync_write.rs`). `None` otherwise, with nothing written: the caller then
+    /// records the row the asynchronous way.
+    ///
+    /// For a lone call this spares the hand-offs to sqlx's connection thread and back;
+    /// under load, callers that share batches ([`Store::record_invocations`]) write
+    /// fewer pages per row.
+    pub fn record_invocation_now(
+        &self,
+        organization_id: &str,
+        new: &NewInvocation,
+    ) -> Option<Result<Invocation>> {
+        let argument_keys = match new.argument_keys.as_ref().map(json_text).transpose() {
+            Ok(keys) => keys,
+            Err(error) => return Some(Err(error)),
+        };
+        let id = new_id();
+        let written = self.write_now(|connection| {
+            insert_now(
+                connection,
+                &id,
+                organization_id,
+                new,
+                argument_keys.as_deref(),
+            )
+        })?;
+        Some(
+            written.and_then(|row| {
+                row.ok_or(StoreError::NotFound("organization, agent or call session"))
+            }),
+        )
     }
 
     /// Records several invocations at once (group commit), each as

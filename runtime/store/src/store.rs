@@ -9,7 +9,7 @@ use sqlx::query::Query;
 use sqlx::{Any, AnyPool, Transaction};
 use tokio::sync::MutexGuard;
 
-use crate::backend::{Backend, Engine, ReadError, Route};
+use crate::backend::{Backend, Engine, Route, SyncError};
 use crate::error::Result;
 use crate::lookup::{LookupCache, SharedReads};
 
@@ -173,7 +173,7 @@ impl Store {
     /// answer — then the caller runs its query asynchronously instead.
     pub(crate) fn read_blocking<T>(
         &self,
-        read: impl FnOnce(&rusqlite::Connection) -> Result<T, ReadError>,
+        read: impl FnOnce(&rusqlite::Connection) -> Result<T, SyncError>,
     ) -> Option<Result<T>> {
         self.engine.read_blocking(read)
     }
@@ -183,9 +183,18 @@ impl Store {
     /// `read_point`); `None` as for [`Store::read_blocking`].
     pub(crate) fn read_point<T>(
         &self,
-        read: impl FnOnce(&rusqlite::Connection) -> Result<T, ReadError>,
+        read: impl FnOnce(&rusqlite::Connection) -> Result<T, SyncError>,
     ) -> Option<Result<T>> {
         self.engine.read_point(read)
+    }
+
+    /// Runs `write` synchronously on a SQLite file when it need not wait
+    /// ([`Engine::write_now`]); `None`, with nothing written, otherwise.
+    pub(crate) fn write_now<T>(
+        &self,
+        write: impl FnOnce(&rusqlite::Connection) -> Result<T, SyncError>,
+    ) -> Option<Result<T>> {
+        self.engine.write_now(write)
     }
 
     /// Waits for this process's turn to write (SQLite only).

@@ -3,8 +3,9 @@
 //!
 //! - A **SQLite file** (the embedded default) has the pool, this process's writer lock,
 //!   two direct connections for the statements every call makes ([`direct`]),
-//!   synchronous read connections for the worker look-up ([`sync_read`]), and a thread
-//!   that checkpoints the WAL ([`checkpoint`]).
+//!   synchronous read connections for the worker look-up ([`sync_read`]), a synchronous
+//!   write connection for a lone call's audit row ([`sync_write`]), and a thread that
+//!   checkpoints the WAL ([`checkpoint`]).
 //! - An **in-memory SQLite** database is one connection (every connection would open a
 //!   database of its own) and the writer lock.
 //! - **PostgreSQL** is a pool, and two direct connections for the per-call statements
@@ -12,13 +13,15 @@
 //!
 //! Repositories use the pool for everything ([`Engine::pool`]); the faster paths are
 //! asked for by name ([`Engine::fetch_all`] with a [`Route`], [`Engine::read_point`],
-//! [`Engine::read_blocking`]) and fall back to the pool on engines without them.
+//! [`Engine::read_blocking`], [`Engine::write_now`]) and fall back to the pool on
+//! engines without them.
 
 mod checkpoint;
 mod direct;
 mod postgres;
 mod sqlite;
 mod sync_read;
+mod sync_write;
 
 use std::time::Duration;
 
@@ -32,7 +35,7 @@ use crate::StoreOptions;
 use crate::error::{Result, StoreError};
 
 pub use sqlite::SQLITE_BUSY_TIMEOUT;
-pub(crate) use sync_read::{NamedRow, ReadError, column_positions};
+pub(crate) use sync_read::{NamedRow, SyncError, column_positions};
 
 /// How long a PostgreSQL connection may sit idle before it is pinged on its next use:
 /// a server restart or a proxy's idle timeout may have dropped it meanwhile.
@@ -171,7 +174,7 @@ impl Engine {
     /// the caller then runs its query asynchronously instead.
     pub(crate) fn read_blocking<T>(
         &self,
-        read: impl FnOnce(&rusqlite::Connection) -> Result<T, ReadError>,
+        read: impl FnOnce(&rusqlite::Connection) -> Result<T, SyncError>,
     ) -> Option<Result<T>> {
         match self {
             Engine::SqliteFile(sqlite) => sqlite.read_blocking(read),
@@ -184,10 +187,24 @@ impl Engine {
     /// for [`Engine::read_blocking`].
     pub(crate) fn read_point<T>(
         &self,
-        read: impl FnOnce(&rusqlite::Connection) -> Result<T, ReadError>,
+        read: impl FnOnce(&rusqlite::Connection) -> Result<T, SyncError>,
     ) -> Option<Result<T>> {
         match self {
             Engine::SqliteFile(sqlite) => sqlite.read_point(read),
+            Engine::SqliteMemory(_) | Engine::Postgres(_) => None,
+        }
+    }
+
+    /// Runs `write` synchronously and inline on a SQLite file's synchronous write
+    /// connection, if that can be done without waiting (see
+    /// [`sqlite::SqliteFile::write_now`]). `None` otherwise, and on engines without
+    /// one: nothing was written, and the caller writes through the pool.
+    pub(crate) fn write_now<T>(
+        &self,
+        write: impl FnOnce(&rusqlite::Connection) -> Result<T, SyncError>,
+    ) -> Option<Result<T>> {
+        match self {
+            Engine::SqliteFile(sqlite) => sqlite.write_now(write),
             Engine::SqliteMemory(_) | Engine::Postgres(_) => None,
         }
     }

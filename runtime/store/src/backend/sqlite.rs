@@ -12,7 +12,8 @@ use tokio::sync::Mutex;
 
 use super::checkpoint::Checkpointer;
 use super::direct::Direct;
-use super::sync_read::{ReadError, SyncReader};
+use super::sync_read::{SyncError, SyncReader};
+use super::sync_write::SyncWriter;
 use super::{Backend, migrate};
 use crate::StoreOptions;
 use crate::error::{Result, StoreError};
@@ -40,6 +41,8 @@ pub(crate) struct SqliteFile {
     pub(super) direct: Direct,
     /// Connections for the look-up every worker call makes, used synchronously.
     reader: SyncReader,
+    /// The connection for the audit row a lone call writes synchronously.
+    sync_writer: SyncWriter,
     /// Checkpoints the WAL off the commit path.
     checkpointer: Checkpointer,
 }
@@ -69,6 +72,7 @@ impl SqliteFile {
             )
             .await?,
             reader: SyncReader::open(&path),
+            sync_writer: SyncWriter::open(&path),
             checkpointer: Checkpointer::start(&path).map_err(|error| {
                 StoreError::Invalid(format!(
                     "cannot open {} for WAL checkpoints: {error}",
@@ -88,7 +92,7 @@ impl SqliteFile {
     /// cannot answer (see [`SyncReader::read`]).
     pub(super) fn read_blocking<T>(
         &self,
-        read: impl FnOnce(&rusqlite::Connection) -> Result<T, ReadError>,
+        read: impl FnOnce(&rusqlite::Connection) -> Result<T, SyncError>,
     ) -> Option<Result<T>> {
         match Handle::try_current().ok()?.runtime_flavor() {
             RuntimeFlavor::MultiThread => tokio::task::block_in_place(|| self.reader.read(read)),
@@ -105,15 +109,28 @@ impl SqliteFile {
     /// the per-call version read went through it. `None` when the reader cannot answer.
     pub(super) fn read_point<T>(
         &self,
-        read: impl FnOnce(&rusqlite::Connection) -> Result<T, ReadError>,
+        read: impl FnOnce(&rusqlite::Connection) -> Result<T, SyncError>,
     ) -> Option<Result<T>> {
         self.reader.read(read)
+    }
+
+    /// Runs `write` (statements that each commit on their own) on the synchronous write
+    /// connection, inline, when neither this process's writer lock nor the connection is
+    /// taken: see `sync_write.rs`. `None` when it cannot be done without waiting, or
+    /// SQLite did not answer; nothing was written then.
+    pub(super) fn write_now<T>(
+        &self,
+        write: impl FnOnce(&rusqlite::Connection) -> Result<T, SyncError>,
+    ) -> Option<Result<T>> {
+        let _writer = self.writer.try_lock().ok()?;
+        self.sync_writer.write(write)
     }
 
     /// Closes the connections outside the pool.
     pub(super) async fn close_own_connections(&self) {
         self.checkpointer.stop();
         self.reader.close();
+        self.sync_writer.close();
         self.direct.close().await;
     }
 }

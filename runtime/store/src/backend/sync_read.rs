@@ -32,8 +32,9 @@ use crate::row::{RowExt, StoredBool};
 /// are in use at once as threads read at once (the runtime's worker threads).
 const MAX_IDLE: usize = 8;
 
-/// Why a synchronous read gave no answer of its own.
-pub(crate) enum ReadError {
+/// Why a synchronous read (or the synchronous audit write, `sync_write.rs`) gave no
+/// answer of its own.
+pub(crate) enum SyncError {
     /// SQLite failed (busy, or anything else): the caller takes the asynchronous path.
     Sqlite(rusqlite::Error),
     /// The rows were read but are not what the schema says, or hold data the store
@@ -41,15 +42,15 @@ pub(crate) enum ReadError {
     Store(StoreError),
 }
 
-impl From<rusqlite::Error> for ReadError {
+impl From<rusqlite::Error> for SyncError {
     fn from(error: rusqlite::Error) -> Self {
-        ReadError::Sqlite(error)
+        SyncError::Sqlite(error)
     }
 }
 
-impl From<StoreError> for ReadError {
+impl From<StoreError> for SyncError {
     fn from(error: StoreError) -> Self {
-        ReadError::Store(error)
+        SyncError::Store(error)
     }
 }
 
@@ -84,7 +85,7 @@ impl SyncReader {
     /// wait, or failed): the caller then takes the asynchronous path.
     pub(super) fn read<T>(
         &self,
-        read: impl FnOnce(&Connection) -> Result<T, ReadError>,
+        read: impl FnOnce(&Connection) -> Result<T, SyncError>,
     ) -> Option<Result<T>> {
         let idle = self.idle().as_mut()?.pop();
         let connection = match idle {
@@ -103,8 +104,8 @@ impl SyncReader {
         self.give_back(connection);
         match result {
             Ok(value) => Some(Ok(value)),
-            Err(ReadError::Store(error)) => Some(Err(error)),
-            Err(ReadError::Sqlite(error)) => {
+            Err(SyncError::Store(error)) => Some(Err(error)),
+            Err(SyncError::Sqlite(error)) => {
                 if !is_busy(&error) {
                     self.fell_back(&error);
                 }
@@ -143,7 +144,7 @@ impl SyncReader {
     }
 }
 
-fn is_busy(error: &rusqlite::Error) -> bool {
+pub(super) fn is_busy(error: &rusqlite::Error) -> bool {
     matches!(
         error,
         rusqlite::Error::SqliteFailure(error, _)
@@ -232,7 +233,7 @@ mod tests {
         (dir, SyncReader::open(&path))
     }
 
-    fn flags(connection: &Connection) -> Result<Vec<bool>, ReadError> {
+    fn flags(connection: &Connection) -> Result<Vec<bool>, SyncError> {
         let mut statement = connection.prepare("SELECT flag FROM t ORDER BY flag")?;
         let columns = column_positions(&statement);
         let mut rows = statement.query([])?;

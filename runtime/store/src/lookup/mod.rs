@@ -15,7 +15,7 @@ mod cache;
 mod tests;
 mod version;
 
-use crate::backend::{NamedRow, ReadError, Route, column_positions};
+use crate::backend::{NamedRow, Route, SyncError, column_positions};
 use crate::call_sessions::{CALL_SESSION_COLUMNS, call_session};
 use crate::error::{Result, StoreError};
 use crate::row::{RowExt, micros, now};
@@ -238,7 +238,7 @@ impl Store {
 
     /// [`SESSION_SELECT`]'s row: the look-up version and the session.
     async fn session_row(&self, token_hash: &str, now: i64) -> Result<(i64, CallSession)> {
-        let read = |connection: &rusqlite::Connection| -> Result<_, ReadError> {
+        let read = |connection: &rusqlite::Connection| -> Result<_, SyncError> {
             let mut statement = connection.prepare_cached(&SESSION_SELECT)?;
             let columns = column_positions(&statement);
             let mut rows =
@@ -373,7 +373,7 @@ impl Store {
 }
 
 /// The current look-up version, read on `connection`.
-fn version_now(connection: &rusqlite::Connection) -> Result<i64, ReadError> {
+fn version_now(connection: &rusqlite::Connection) -> Result<i64, SyncError> {
     Ok(connection
         .prepare_cached(VERSION_SELECT)?
         .query_row([], |row| row.get(0))?)
@@ -386,7 +386,7 @@ fn rows_now<R: PushRow>(
     agent_id: &str,
     second: Option<&str>,
     tool_name: &str,
-) -> Result<R, ReadError> {
+) -> Result<R, SyncError> {
     let mut statement = connection.prepare_cached(select)?;
     let columns = column_positions(&statement);
     let mut rows = statement.query(rusqlite::named_params! {

@@ -3,7 +3,8 @@
 use chrono::{Duration, Utc};
 use serde_json::json;
 use warden_store::{
-    InvocationFilter, InvocationOutcome, NewInvocation, OrganizationUpdate, PageRequest, StoreError,
+    Backend, InvocationFilter, InvocationOutcome, NewInvocation, OrganizationUpdate, PageRequest,
+    StoreError,
 };
 
 use crate::agents::new_agent;
@@ -16,6 +17,7 @@ on_both_backends!(
     invocations_are_scoped_to_their_organization,
     two_hundred_concurrent_inserts,
     a_batch_answers_row_by_row,
+    a_row_written_now_is_the_row_written_later,
 );
 
 fn call(
@@ -435,4 +437,94 @@ async fn a_batch_answers_row_by_row(db: &TestDb) {
         assert_eq!(result.as_ref().unwrap().function, format!("f{i}"));
     }
     assert_eq!(count(a.id.clone()).await, 2501);
+}
+
+/// The synchronous audit write (a SQLite file's fast path for a lone call) writes the
+/// row the asynchronous one would, refuses what it refuses, and never waits: where it
+/// cannot write at once it writes nothing and says so.
+async fn a_row_written_now_is_the_row_written_later(db: &TestDb) {
+    let store = &db.store;
+    let a = store.create_organization("a", true).await.unwrap();
+    let b = store.create_organization("b", false).await.unwrap();
+    let agent_a = store
+        .create_agent(&a.id, &new_agent("A", true))
+        .await
+        .unwrap();
+    let agent_b = store
+        .create_agent(&b.id, &new_agent("B", true))
+        .await
+        .unwrap();
+    let count = |org: String| async move {
+        store
+            .invocation_stats(&org, &InvocationFilter::default())
+            .await
+            .unwrap()
+            .count
+    };
+    let row = call(Some(&agent_a.id), "calendar", "list", 120, Some("upstream"));
+
+    if db.backend() == Backend::Postgres {
+        // No synchronous connection: the caller is told to write the usual way.
+        assert!(store.record_invocation_now(&a.id, &row).is_none());
+        assert_eq!(count(a.id.clone()).await, 0);
+        return;
+    }
+
+    let written = store.record_invocation_now(&a.id, &row).unwrap().unwrap();
+    assert_eq!(store.invocation(&a.id, &written.id).await.unwrap(), written);
+    let later = store.record_invocation(&a.id, &row).await.unwrap();
+    assert_ne!(written.id, later.id);
+    let same = |i: &warden_store::Invocation| {
+        (
+            i.organization_id.clone(),
+            i.agent_id.clone(),
+            i.tool_id.clone(),
+            i.tool_version_id.clone(),
+            i.function.clone(),
+            i.call_id.clone(),
+            i.started_at,
+            (i.duration_us, i.fuel_consumed, i.peak_memory_bytes),
+            (i.outcome, i.error_kind.clone()),
+            i.argument_keys.clone(),
+            i.replay_of.clone(),
+        )
+    };
+    assert_eq!(same(&written), same(&later));
+    assert_eq!(written.argument_keys, Some(json!(["date"])));
+    // `b` does not record arguments: the row written now drops them too.
+    let for_b = store
+        .record_invocation_now(&b.id, &call(Some(&agent_b.id), "t", "f", 1, None))
+        .unwrap()
+        .unwrap();
+    assert_eq!(for_b.argument_keys, None);
+
+    // Another organization's agent, an unknown organization: refused, nothing written.
+    for (org, foreign) in [
+        (
+            a.id.as_str(),
+            call(Some(&agent_b.id), "t", "foreign", 1, None),
+        ),
+        ("no-such-organization", call(None, "t", "orphan", 1, None)),
+    ] {
+        assert!(matches!(
+            store.record_invocation_now(org, &foreign),
+            Some(Err(StoreError::NotFound(_)))
+        ));
+    }
+    assert_eq!(count(a.id.clone()).await, 2);
+
+    // Another process holds SQLite's write lock: no answer, at once, nothing written.
+    let other = rusqlite::Connection::open(db.sqlite_path()).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let started = std::time::Instant::now();
+    assert!(store.record_invocation_now(&a.id, &row).is_none());
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    other.execute_batch("COMMIT").unwrap();
+    assert_eq!(count(a.id.clone()).await, 2);
+    assert!(store.record_invocation_now(&a.id, &row).unwrap().is_ok());
+    assert_eq!(count(a.id.clone()).await, 3);
+
+    // A closed store writes nothing this way either.
+    store.close().await;
+    assert!(store.record_invocation_now(&a.id, &row).is_none());
 }

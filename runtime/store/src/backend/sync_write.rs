@@ -1,0 +1,234 @@
+//! A call's audit row written synchronously, by the task that answers the call, on a
+//! SQLite file — when that can be done without waiting.
+//!
+//! Through sqlx, the audit row's statement is a hand-off to the connection's own thread
+//! and back; a caller that also queues its row for the batching writer task adds that
+//! task's wake-ups on both sides. For a lone call, those thread wake-ups are most of the
+//! server's CPU for the call (BENCHMARKS.md). A commit in WAL mode with `synchronous =
+//! NORMAL` is a write of a few pages to the WAL, with no flush, so it runs here inline,
+//! bounded like any short computation on a task:
+//!
+//! - only when this process's writer lock is free (`Engine::write_now` takes it without
+//!   waiting) and this one connection is not in use by another thread;
+//! - on a connection with no busy timeout: when another process holds SQLite's write
+//!   lock, SQLite answers `SQLITE_BUSY` at once instead of sleeping on the thread.
+//!
+//! Otherwise, and on any failure of SQLite itself, the answer is `None` and the caller
+//! writes the row the asynchronous way, which waits off the runtime's threads. A failed
+//! statement leaves nothing written (SQLite rolls the statement's implicit transaction
+//! back), so writing the row again that way writes it once. The statement is always
+//! stepped to its end, so that the commit's own result is seen here rather than lost
+//! when the statement is reset.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, TryLockError};
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::sync_read::{SyncError, is_busy};
+use crate::error::Result;
+
+/// The connection state: `None` once closed; `Some(None)` while there is no connection
+/// (the last one failed; the next write opens another).
+type Slot = Option<Option<Connection>>;
+
+/// One connection to a SQLite file for writes made synchronously.
+pub(super) struct SyncWriter {
+    path: PathBuf,
+    connection: Mutex<Slot>,
+    /// Whether a failure other than "busy" has been logged at `warn` yet.
+    warned: AtomicBool,
+}
+
+impl SyncWriter {
+    /// A writer to the SQLite file at `path`, which must exist, with its connection.
+    pub(super) fn open(path: &Path) -> SyncWriter {
+        let mut writer = SyncWriter {
+            path: path.to_owned(),
+            connection: Mutex::new(Some(None)),
+            warned: AtomicBool::new(false),
+        };
+        match connect(path) {
+            Ok(connection) => writer.connection = Mutex::new(Some(Some(connection))),
+            Err(error) => writer.fell_back(&error),
+        }
+        writer
+    }
+
+    /// Runs `write` on the connection, outside any transaction: each statement commits
+    /// on its own. The caller holds this process's writer lock.
+    ///
+    /// `None` when the connection is in use, closed, or SQLite did not answer (it would
+    /// have to wait, or failed): nothing was written, and the caller writes the
+    /// asynchronous way.
+    pub(super) fn write<T>(
+        &self,
+        write: impl FnOnce(&Connection) -> Result<T, SyncError>,
+    ) -> Option<Result<T>> {
+        let mut slot = self.slot()?;
+        let connection = slot.as_mut()?;
+        if connection.is_none() {
+            match connect(&self.path) {
+                Ok(opened) => *connection = Some(opened),
+                Err(error) => {
+                    self.fell_back(&error);
+                    return None;
+                }
+            }
+        }
+        let open = connection.as_ref()?;
+        let result = write(open);
+        if !open.is_autocommit() {
+            // `write` began a transaction and did not end it: a connection in that
+            // state would hold SQLite's write lock. Closing it rolls the transaction
+            // back; the next write opens another.
+            *connection = None;
+        }
+        match result {
+            Ok(value) => Some(Ok(value)),
+            Err(SyncError::Store(error)) => Some(Err(error)),
+            Err(SyncError::Sqlite(error)) => {
+                if !is_busy(&error) {
+                    self.fell_back(&error);
+                    *connection = None;
+                }
+                None
+            }
+        }
+    }
+
+    /// Closes the connection; later writes answer `None`.
+    pub(super) fn close(&self) {
+        // Waits for a write in progress on another thread: a short statement.
+        let mut slot = self
+            .connection
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        slot.take();
+    }
+
+    /// The slot, unless another thread is writing on the connection right now.
+    fn slot(&self) -> Option<std::sync::MutexGuard<'_, Slot>> {
+        match self.connection.try_lock() {
+            Ok(slot) => Some(slot),
+            Err(TryLockError::WouldBlock) => None,
+            // Nothing panics while the lock is held but the caller's `write`; the slot
+            // itself is still whole.
+            Err(TryLockError::Poisoned(poison)) => Some(poison.into_inner()),
+        }
+    }
+
+    fn fell_back(&self, error: &rusqlite::Error) {
+        if self.warned.swap(true, Ordering::Relaxed) {
+            tracing::debug!(%error, "synchronous SQLite write failed; writing through sqlx");
+        } else {
+            tracing::warn!(%error, "synchronous SQLite write failed; writing through sqlx");
+        }
+    }
+}
+
+fn connect(path: &Path) -> rusqlite::Result<Connection> {
+    let connection = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    // The settings of the store's other connections (`sqlite::session`), but no busy
+    // timeout: this connection never waits.
+    connection.execute_batch(
+        "PRAGMA busy_timeout = 0; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
+         PRAGMA wal_autocheckpoint = 0;",
+    )?;
+    Ok(connection)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn writer() -> (tempfile::TempDir, PathBuf, SyncWriter) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("write.db");
+        let setup = Connection::open(&path).unwrap();
+        setup
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (n INTEGER NOT NULL);")
+            .unwrap();
+        let writer = SyncWriter::open(&path);
+        (dir, path, writer)
+    }
+
+    fn count(path: &Path) -> i64 {
+        Connection::open(path)
+            .unwrap()
+            .query_row("SELECT COUNT(*) FROM t", [], |row| row.get(0))
+            .unwrap()
+    }
+
+    fn insert(connection: &Connection) -> Result<usize, SyncError> {
+        Ok(connection.execute("INSERT INTO t VALUES (1)", [])?)
+    }
+
+    #[test]
+    fn a_write_commits_on_its_own() {
+        let (_dir, path, writer) = writer();
+        assert!(matches!(writer.write(insert), Some(Ok(1))));
+        assert_eq!(count(&path), 1);
+    }
+
+    #[test]
+    fn a_write_lock_held_elsewhere_is_no_answer_at_once_and_nothing_is_written() {
+        let (_dir, path, writer) = writer();
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let started = std::time::Instant::now();
+        assert!(writer.write(insert).is_none());
+        // No busy timeout: SQLite's default handler would have slept.
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        other.execute_batch("COMMIT").unwrap();
+        assert_eq!(count(&path), 0);
+        // Busy is no failure of the connection: it writes once the lock is free.
+        assert!(matches!(writer.write(insert), Some(Ok(1))));
+        assert_eq!(count(&path), 1);
+    }
+
+    #[test]
+    fn a_failed_statement_writes_nothing_and_the_writer_stays_usable() {
+        let (_dir, path, writer) = writer();
+        let failing = |connection: &Connection| -> Result<usize, SyncError> {
+            Ok(connection.execute("INSERT INTO t VALUES (NULL)", [])?)
+        };
+        assert!(writer.write(failing).is_none());
+        assert_eq!(count(&path), 0);
+        assert!(matches!(writer.write(insert), Some(Ok(1))));
+        assert_eq!(count(&path), 1);
+    }
+
+    #[test]
+    fn a_transaction_left_open_is_rolled_back_and_does_not_hold_the_lock() {
+        let (_dir, path, writer) = writer();
+        let leaves_open = |connection: &Connection| -> Result<usize, SyncError> {
+            connection.execute_batch("BEGIN IMMEDIATE")?;
+            Ok(connection.execute("INSERT INTO t VALUES (1)", [])?)
+        };
+        assert!(matches!(writer.write(leaves_open), Some(Ok(1))));
+        assert_eq!(count(&path), 0);
+        let other = Connection::open(&path).unwrap();
+        other.execute("INSERT INTO t VALUES (2)", []).unwrap();
+        assert_eq!(count(&path), 1);
+    }
+
+    #[test]
+    fn a_connection_in_use_is_no_answer() {
+        let (_dir, _path, writer) = writer();
+        let _held = writer.connection.lock().unwrap();
+        assert!(writer.write(insert).is_none());
+    }
+
+    #[test]
+    fn a_closed_writer_gives_no_answer() {
+        let (_dir, path, writer) = writer();
+        writer.close();
+        assert!(writer.write(insert).is_none());
+        assert_eq!(count(&path), 0);
+    }
+}
