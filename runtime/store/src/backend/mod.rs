@@ -91,7 +91,8 @@ pub(crate) enum Route {
 
 /// A connected database engine.
 pub(crate) enum Engine {
-    SqliteFile(sqlite::SqliteFile),
+    /// Boxed: it holds several sets of connections, the other variants one pool.
+    SqliteFile(Box<sqlite::SqliteFile>),
     SqliteMemory(sqlite::SqliteMemory),
     Postgres(postgres::Postgres),
 }
@@ -104,7 +105,9 @@ impl Engine {
             Backend::Sqlite if sqlite::is_in_memory(url) => {
                 Engine::SqliteMemory(sqlite::SqliteMemory::connect(url, options).await?)
             }
-            Backend::Sqlite => Engine::SqliteFile(sqlite::SqliteFile::connect(url, options).await?),
+            Backend::Sqlite => {
+                Engine::SqliteFile(Box::new(sqlite::SqliteFile::connect(url, options).await?))
+            }
             Backend::Postgres => Engine::Postgres(postgres::Postgres::connect(url, options).await?),
         })
     }
