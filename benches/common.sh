@@ -5,7 +5,8 @@
 # DATABASE=postgres, on a database of its own that it creates on the
 # PostgreSQL server at POSTGRES_URL (default
 # postgres://postgres@127.0.0.1:5432/postgres) and drops on exit. Also: the
-# server's CPU time from /proc, and a wrk run that prints one RESULT line.
+# server's CPU time and context switches from /proc, and a wrk run that
+# prints one RESULT line.
 #
 # Environment read here: DATABASE (`sqlite`, the default, or `postgres`),
 # POSTGRES_URL, WARDEN_SERVE_ARGS (extra `serve` flags), SERVER_CPUS /
@@ -81,6 +82,24 @@ print(int((int(fields[11]) + int(fields[12])) * 1e6 / os.sysconf("SC_CLK_TCK")))
 PY
 }
 
+# switches PID: context switches (voluntary and not) of the process's threads,
+# summed over those alive now. Divided by the calls made, how often a call
+# puts a thread of the server to sleep or wakes one.
+switches() {
+  python3 - "$1" <<'PY'
+import glob, sys
+total = 0
+for status in glob.glob(f"/proc/{sys.argv[1]}/task/*/status"):
+    try:
+        for line in open(status):
+            if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                total += int(line.split()[1])
+    except OSError:
+        pass  # the thread ended meanwhile
+print(total)
+PY
+}
+
 # wrk_script FILE BODY HEADER...: writes a wrk Lua script that
 # POSTs BODY with the given `Name: value` headers and prints one RESULT line.
 wrk_script() {
@@ -106,15 +125,19 @@ LUA
 }
 
 # measure PID CONNECTIONS DURATION SCRIPT URL: one wrk run; prints its RESULT
-# fields and the CPU time PID used per request meanwhile.
+# fields, and the CPU time PID used and its threads' context switches, per
+# request meanwhile.
 measure() {
-  local pid=$1 c=$2 duration=$3 script=$4 url=$5 threads before after result requests
+  local pid=$1 c=$2 duration=$3 script=$4 url=$5 threads before after switched result requests
   threads=$(( c < 2 ? 1 : 2 ))
   before=$(cpu_us "$pid")
+  switched=$(switches "$pid")
   result=$(pin "${WRK_CPUS:-}" wrk -t"$threads" -c"$c" -d"$duration" --latency -s "$script" "$url" |
     grep '^RESULT' | sed 's/^RESULT //')
   after=$(cpu_us "$pid")
+  switched=$(( $(switches "$pid") - switched ))
   requests=$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$result")
-  printf '%s server_cpu_us_per_call=%s\n' "$result" \
-    "$(python3 -c "print(round(($after - $before) / max($requests, 1)))")"
+  printf '%s server_cpu_us_per_call=%s switches_per_call=%s\n' "$result" \
+    "$(python3 -c "print(round(($after - $before) / max($requests, 1)))")" \
+    "$(python3 -c "print(round($switched / max($requests, 1), 1))")"
 }
