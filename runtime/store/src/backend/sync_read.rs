@@ -59,9 +59,50 @@ pub(super) struct SyncReader {
     path: PathBuf,
     /// `None` once closed.
     idle: Mutex<Option<Vec<Connection>>>,
-    /// Whether a failure other than "busy" has been logged at `warn` yet (once is
-    /// enough to show that calls take the slower path; later ones log at `debug`).
+    failures: Failures,
+}
+
+/// The failures of a synchronous path, logged: the first at `warn` (once is enough to
+/// show that calls take the slower path), later ones at `debug`.
+pub(super) struct Failures {
+    /// `"read"` or `"write"`.
+    kind: &'static str,
     warned: AtomicBool,
+}
+
+impl Failures {
+    pub(super) const fn new(kind: &'static str) -> Failures {
+        Failures {
+            kind,
+            warned: AtomicBool::new(false),
+        }
+    }
+
+    /// Logs a failure of SQLite after which the caller takes sqlx's path.
+    pub(super) fn log(&self, error: &rusqlite::Error) {
+        let kind = self.kind;
+        if self.warned.swap(true, Ordering::Relaxed) {
+            tracing::debug!(%error, "synchronous SQLite {kind} failed; going through sqlx");
+        } else {
+            tracing::warn!(%error, "synchronous SQLite {kind} failed; going through sqlx");
+        }
+    }
+
+    /// What a synchronous path answers for `result`: the value, or the store's error
+    /// (rows that are not what the schema says); `None` when SQLite failed, which is
+    /// logged unless SQLite was only busy.
+    pub(super) fn answer<T>(&self, result: Result<T, SyncError>) -> Option<Result<T>> {
+        match result {
+            Ok(value) => Some(Ok(value)),
+            Err(SyncError::Store(error)) => Some(Err(error)),
+            Err(SyncError::Sqlite(error)) => {
+                if !is_busy(&error) {
+                    self.log(&error);
+                }
+                None
+            }
+        }
+    }
 }
 
 impl SyncReader {
@@ -70,11 +111,11 @@ impl SyncReader {
         let reader = SyncReader {
             path: path.to_owned(),
             idle: Mutex::new(Some(Vec::new())),
-            warned: AtomicBool::new(false),
+            failures: Failures::new("read"),
         };
         match connect(path) {
             Ok(first) => reader.give_back(first),
-            Err(error) => reader.fell_back(&error),
+            Err(error) => reader.failures.log(&error),
         }
         reader
     }
@@ -93,7 +134,7 @@ impl SyncReader {
             None => match connect(&self.path) {
                 Ok(connection) => connection,
                 Err(error) => {
-                    self.fell_back(&error);
+                    self.failures.log(&error);
                     return None;
                 }
             },
@@ -102,16 +143,7 @@ impl SyncReader {
         // A read that failed part-way left nothing open: a statement resets when its
         // rows are dropped, and these connections never begin a transaction.
         self.give_back(connection);
-        match result {
-            Ok(value) => Some(Ok(value)),
-            Err(SyncError::Store(error)) => Some(Err(error)),
-            Err(SyncError::Sqlite(error)) => {
-                if !is_busy(&error) {
-                    self.fell_back(&error);
-                }
-                None
-            }
-        }
+        self.failures.answer(result)
     }
 
     /// Closes the idle connections; later reads answer `None`.
@@ -125,14 +157,6 @@ impl SyncReader {
             && idle.len() < MAX_IDLE
         {
             idle.push(connection);
-        }
-    }
-
-    fn fell_back(&self, error: &rusqlite::Error) {
-        if self.warned.swap(true, Ordering::Relaxed) {
-            tracing::debug!(%error, "synchronous SQLite read failed; reading through sqlx");
-        } else {
-            tracing::warn!(%error, "synchronous SQLite read failed; reading through sqlx");
         }
     }
 

@@ -21,12 +21,11 @@
 //! when the statement is reset.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, TryLockError};
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::sync_read::{SyncError, is_busy};
+use super::sync_read::{Failures, SyncError, is_busy};
 use crate::error::Result;
 
 /// The connection state: `None` once closed; `Some(None)` while there is no connection
@@ -37,8 +36,7 @@ type Slot = Option<Option<Connection>>;
 pub(super) struct SyncWriter {
     path: PathBuf,
     connection: Mutex<Slot>,
-    /// Whether a failure other than "busy" has been logged at `warn` yet.
-    warned: AtomicBool,
+    failures: Failures,
 }
 
 impl SyncWriter {
@@ -47,11 +45,11 @@ impl SyncWriter {
         let mut writer = SyncWriter {
             path: path.to_owned(),
             connection: Mutex::new(Some(None)),
-            warned: AtomicBool::new(false),
+            failures: Failures::new("write"),
         };
         match connect(path) {
             Ok(connection) => writer.connection = Mutex::new(Some(Some(connection))),
-            Err(error) => writer.fell_back(&error),
+            Err(error) => writer.failures.log(&error),
         }
         writer
     }
@@ -72,30 +70,22 @@ impl SyncWriter {
             match connect(&self.path) {
                 Ok(opened) => *connection = Some(opened),
                 Err(error) => {
-                    self.fell_back(&error);
+                    self.failures.log(&error);
                     return None;
                 }
             }
         }
         let open = connection.as_ref()?;
         let result = write(open);
-        if !open.is_autocommit() {
-            // `write` began a transaction and did not end it: a connection in that
-            // state would hold SQLite's write lock. Closing it rolls the transaction
-            // back; the next write opens another.
+        // `write` began a transaction and did not end it (a connection in that state
+        // would hold SQLite's write lock), or SQLite failed: closing the connection
+        // rolls back whatever is open; the next write opens another. Busy is no
+        // failure of the connection.
+        let failed = matches!(&result, Err(SyncError::Sqlite(error)) if !is_busy(error));
+        if failed || !open.is_autocommit() {
             *connection = None;
         }
-        match result {
-            Ok(value) => Some(Ok(value)),
-            Err(SyncError::Store(error)) => Some(Err(error)),
-            Err(SyncError::Sqlite(error)) => {
-                if !is_busy(&error) {
-                    self.fell_back(&error);
-                    *connection = None;
-                }
-                None
-            }
-        }
+        self.failures.answer(result)
     }
 
     /// Closes the connection; later writes answer `None`.
@@ -116,14 +106,6 @@ impl SyncWriter {
             // Nothing panics while the lock is held but the caller's `write`; the slot
             // itself is still whole.
             Err(TryLockError::Poisoned(poison)) => Some(poison.into_inner()),
-        }
-    }
-
-    fn fell_back(&self, error: &rusqlite::Error) {
-        if self.warned.swap(true, Ordering::Relaxed) {
-            tracing::debug!(%error, "synchronous SQLite write failed; writing through sqlx");
-        } else {
-            tracing::warn!(%error, "synchronous SQLite write failed; writing through sqlx");
         }
     }
 }

@@ -3,8 +3,8 @@
 use chrono::{Duration, Utc};
 use serde_json::json;
 use warden_store::{
-    Backend, InvocationFilter, InvocationOutcome, NewInvocation, OrganizationUpdate, PageRequest,
-    StoreError,
+    Backend, InvocationFilter, InvocationOutcome, NewInvocation, Organization, OrganizationUpdate,
+    PageRequest, Store, StoreError, VoiceAgent,
 };
 
 use crate::agents::new_agent;
@@ -366,8 +366,8 @@ async fn two_hundred_concurrent_inserts(db: &TestDb) {
 
 const MAX: u32 = 64;
 
-async fn a_batch_answers_row_by_row(db: &TestDb) {
-    let store = &db.store;
+/// Organization `a` records argument names, `b` does not; an agent in each.
+async fn two_organizations(store: &Store) -> (Organization, Organization, VoiceAgent, VoiceAgent) {
     let a = store.create_organization("a", true).await.unwrap();
     let b = store.create_organization("b", false).await.unwrap();
     let agent_a = store
@@ -378,6 +378,21 @@ async fn a_batch_answers_row_by_row(db: &TestDb) {
         .create_agent(&b.id, &new_agent("B", true))
         .await
         .unwrap();
+    (a, b, agent_a, agent_b)
+}
+
+/// How many audit rows the organization has.
+async fn count(store: &Store, organization_id: &str) -> i64 {
+    store
+        .invocation_stats(organization_id, &InvocationFilter::default())
+        .await
+        .unwrap()
+        .count
+}
+
+async fn a_batch_answers_row_by_row(db: &TestDb) {
+    let store = &db.store;
+    let (a, b, agent_a, agent_b) = two_organizations(store).await;
     let rows = [
         (
             a.id.as_str(),
@@ -417,15 +432,8 @@ async fn a_batch_answers_row_by_row(db: &TestDb) {
     assert_ne!(ok_a.id, ok_b.id);
     assert_eq!(store.invocation(&a.id, &ok_a.id).await.unwrap(), *ok_a);
     assert_eq!(store.invocation(&b.id, &ok_b.id).await.unwrap(), *ok_b);
-    let count = |org: String| async move {
-        store
-            .invocation_stats(&org, &InvocationFilter::default())
-            .await
-            .unwrap()
-            .count
-    };
-    assert_eq!(count(a.id.clone()).await, 1);
-    assert_eq!(count(b.id.clone()).await, 1);
+    assert_eq!(count(store, &a.id).await, 1);
+    assert_eq!(count(store, &b.id).await, 1);
 
     // Larger than one statement takes: every row written, answers in order.
     let many: Vec<_> = (0..2500)
@@ -436,7 +444,7 @@ async fn a_batch_answers_row_by_row(db: &TestDb) {
     for (i, result) in results.iter().enumerate() {
         assert_eq!(result.as_ref().unwrap().function, format!("f{i}"));
     }
-    assert_eq!(count(a.id.clone()).await, 2501);
+    assert_eq!(count(store, &a.id).await, 2501);
 }
 
 /// The synchronous audit write (a SQLite file's fast path for a lone call) writes the
@@ -444,29 +452,13 @@ async fn a_batch_answers_row_by_row(db: &TestDb) {
 /// cannot write at once it writes nothing and says so.
 async fn a_row_written_now_is_the_row_written_later(db: &TestDb) {
     let store = &db.store;
-    let a = store.create_organization("a", true).await.unwrap();
-    let b = store.create_organization("b", false).await.unwrap();
-    let agent_a = store
-        .create_agent(&a.id, &new_agent("A", true))
-        .await
-        .unwrap();
-    let agent_b = store
-        .create_agent(&b.id, &new_agent("B", true))
-        .await
-        .unwrap();
-    let count = |org: String| async move {
-        store
-            .invocation_stats(&org, &InvocationFilter::default())
-            .await
-            .unwrap()
-            .count
-    };
+    let (a, b, agent_a, agent_b) = two_organizations(store).await;
     let row = call(Some(&agent_a.id), "calendar", "list", 120, Some("upstream"));
 
     if db.backend() == Backend::Postgres {
         // No synchronous connection: the caller is told to write the usual way.
         assert!(store.record_invocation_now(&a.id, &row).is_none());
-        assert_eq!(count(a.id.clone()).await, 0);
+        assert_eq!(count(store, &a.id).await, 0);
         return;
     }
 
@@ -511,7 +503,7 @@ async fn a_row_written_now_is_the_row_written_later(db: &TestDb) {
             Some(Err(StoreError::NotFound(_)))
         ));
     }
-    assert_eq!(count(a.id.clone()).await, 2);
+    assert_eq!(count(store, &a.id).await, 2);
 
     // Another process holds SQLite's write lock: no answer, at once, nothing written.
     let other = rusqlite::Connection::open(db.sqlite_path()).unwrap();
@@ -520,9 +512,9 @@ async fn a_row_written_now_is_the_row_written_later(db: &TestDb) {
     assert!(store.record_invocation_now(&a.id, &row).is_none());
     assert!(started.elapsed() < std::time::Duration::from_secs(1));
     other.execute_batch("COMMIT").unwrap();
-    assert_eq!(count(a.id.clone()).await, 2);
+    assert_eq!(count(store, &a.id).await, 2);
     assert!(store.record_invocation_now(&a.id, &row).unwrap().is_ok());
-    assert_eq!(count(a.id.clone()).await, 3);
+    assert_eq!(count(store, &a.id).await, 3);
 
     // A closed store writes nothing this way either.
     store.close().await;
