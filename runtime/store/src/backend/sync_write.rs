@@ -57,9 +57,9 @@ impl SyncWriter {
     /// Runs `write` on the connection, outside any transaction: each statement commits
     /// on its own. The caller holds this process's writer lock.
     ///
-    /// `None` when the connection is in use, closed, or SQLite did not answer (it would
-    /// have to wait, or failed): nothing was written, and the caller writes the
-    /// asynchronous way.
+    /// `None` when the connection is in use, closed, SQLite did not answer (it would
+    /// have to wait, or failed) or `write` left a transaction open (rolled back):
+    /// nothing was written, and the caller writes the asynchronous way.
     pub(super) fn write<T>(
         &self,
         write: impl FnOnce(&Connection) -> Result<T, SyncError>,
@@ -77,12 +77,17 @@ impl SyncWriter {
         }
         let open = connection.as_ref()?;
         let result = write(open);
-        // `write` began a transaction and did not end it (a connection in that state
-        // would hold SQLite's write lock), or SQLite failed: closing the connection
-        // rolls back whatever is open; the next write opens another. Busy is no
-        // failure of the connection.
-        let failed = matches!(&result, Err(SyncError::Sqlite(error)) if !is_busy(error));
-        if failed || !open.is_autocommit() {
+        if !open.is_autocommit() {
+            // `write` began a transaction and did not end it: a connection in that
+            // state would hold SQLite's write lock. Closing it rolls the transaction
+            // back, so nothing was written, whatever `write` said; the next write opens
+            // another connection.
+            *connection = None;
+            return None;
+        }
+        // A failure of SQLite other than busy may be the connection's: the next write
+        // opens another.
+        if matches!(&result, Err(SyncError::Sqlite(error)) if !is_busy(error)) {
             *connection = None;
         }
         self.failures.answer(result)
@@ -192,7 +197,8 @@ mod tests {
             connection.execute_batch("BEGIN IMMEDIATE")?;
             Ok(connection.execute("INSERT INTO t VALUES (1)", [])?)
         };
-        assert!(matches!(writer.write(leaves_open), Some(Ok(1))));
+        // Rolled back: no answer, as for any write that wrote nothing.
+        assert!(writer.write(leaves_open).is_none());
         assert_eq!(count(&path), 0);
         let other = Connection::open(&path).unwrap();
         other.execute("INSERT INTO t VALUES (2)", []).unwrap();
