@@ -366,15 +366,12 @@ impl Store {
         organization_id: &str,
         new: &NewInvocation,
     ) -> Option<Result<Invocation>> {
-        let argument_keys = match new.argument_keys.as_ref().map(json_text).transpose() {
-            Ok(keys) => keys,
-            Err(error) => return Some(Err(error)),
-        };
-        let id = new_id();
+        // The row's id and JSON are made only once the write is sure to run here.
         let written = self.write_now(|connection| {
+            let argument_keys = new.argument_keys.as_ref().map(json_text).transpose()?;
             insert_now(
                 connection,
-                &id,
+                &new_id(),
                 organization_id,
                 new,
                 argument_keys.as_deref(),
