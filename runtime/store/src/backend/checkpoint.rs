@@ -16,15 +16,43 @@
 //! beside their syncs, so they are kept small: every 100 ms measured a p99 half that
 //! of every second (BENCHMARKS.md). Other processes that open the file (the `warden`
 //! commands) keep SQLite's default.
+//!
+//! A checkpoint alone does not shorten the WAL: the next writer starts it over from
+//! its beginning only if every frame was copied back, and a `PASSIVE` checkpoint
+//! cannot copy the frames committed while it ran. Under a steady stream of calls
+//! there always are some, so the file grew without end (about 22 KB per call, 2 GB
+//! in forty seconds of one caller). So once the WAL holds [`RESTART_FRAMES`], this
+//! thread takes this process's writer lock (the store's writers queue behind it, the
+//! inline audit write falls back to the batching writer) and checkpoints once more in
+//! `RESTART` mode: the few frames committed since are copied, and the next commit
+//! starts the WAL over. Writers wait for that second checkpoint only, about two
+//! syncs, and only once per [`RESTART_FRAMES`] written. A reader still on old frames,
+//! or another process, can keep it from finishing; it is not waited for (busy timeout
+//! 0) and the next turn tries again. `journal_size_limit` ([`WAL_SIZE_LIMIT`], set on
+//! every connection that writes) then cuts a WAL that had grown much further (a long
+//! read kept it from starting over) back when it starts over.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
+use tokio::sync::Mutex;
 
 /// How often the WAL is checkpointed.
 pub(super) const EVERY: Duration = Duration::from_millis(100);
+
+/// How many WAL frames make this thread stop the writers for a moment so that the WAL
+/// starts over: 64 MiB of 4 KiB pages, about a second of one caller's audit rows at full
+/// speed, a minute at 50 calls a second.
+pub(super) const RESTART_FRAMES: i64 = 16_384;
+
+/// The size a WAL that starts over is cut back to (`PRAGMA journal_size_limit`): twice
+/// [`RESTART_FRAMES`]' size, so that a steady load, which takes the WAL a little past
+/// those before this thread's next turn, never has it cut (a cut commit truncates the
+/// file; measured as a worse single-caller p99 at 64 MiB, BENCHMARKS.md).
+pub(super) const WAL_SIZE_LIMIT: i64 = 128 << 20;
 
 /// The checkpoint thread of one store; stops when closed or dropped.
 pub(super) struct Checkpointer {
@@ -32,22 +60,26 @@ pub(super) struct Checkpointer {
 }
 
 impl Checkpointer {
-    /// Starts checkpointing the SQLite file at `path` (in WAL mode).
-    pub(super) fn start(path: &Path) -> std::io::Result<Checkpointer> {
+    /// Starts checkpointing the SQLite file at `path` (in WAL mode), whose writers in
+    /// this process take turns on `writer`.
+    pub(super) fn start(path: &Path, writer: Arc<Mutex<()>>) -> std::io::Result<Checkpointer> {
+        Checkpointer::start_with(path, writer, EVERY, RESTART_FRAMES)
+    }
+
+    fn start_with(
+        path: &Path,
+        writer: Arc<Mutex<()>>,
+        every: Duration,
+        restart_frames: i64,
+    ) -> std::io::Result<Checkpointer> {
         let connection = open(path).map_err(std::io::Error::other)?;
         let (stop, stopped) = mpsc::sync_channel::<()>(1);
         std::thread::Builder::new()
             .name("warden-sqlite-checkpoint".to_owned())
             .spawn(move || {
                 // A stop, or the store dropped (the sender with it), ends the loop.
-                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EVERY) {
-                    // Busy (another process's checkpoint is running) or failed: the
-                    // next turn tries again.
-                    match checkpoint(&connection) {
-                        Ok(0) => {}
-                        Ok(_) => tracing::debug!("WAL checkpoint: another one is running"),
-                        Err(error) => tracing::debug!("WAL checkpoint: {error}"),
-                    }
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                    turn(&connection, &writer, restart_frames);
                 }
             })?;
         Ok(Checkpointer { stop })
@@ -59,26 +91,174 @@ impl Checkpointer {
     }
 }
 
-fn open(path: &Path) -> rusqlite::Result<Connection> {
-    Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
+/// One checkpoint, and the restart when the WAL has grown to `restart_frames`. Busy
+/// (another process's checkpoint is running) or failed: the next turn tries again.
+fn turn(connection: &Connection, writer: &Mutex<()>, restart_frames: i64) {
+    match checkpoint(connection, "PASSIVE") {
+        // `log` counts the frames there were when the checkpoint began: others may have
+        // been committed since.
+        Ok(Checkpoint {
+            busy: false, log, ..
+        }) if log >= restart_frames => {
+            // This process's writers wait, so that nothing is committed while the last
+            // frames are copied; then the next commit starts the WAL over.
+            let waited = std::time::Instant::now();
+            let _writers = writer.blocking_lock();
+            let held = std::time::Instant::now();
+            match checkpoint(connection, "RESTART") {
+                Ok(Checkpoint { busy: false, .. }) => tracing::debug!(
+                    "WAL restart after {log} frames: {:?} waiting for the writers, then \
+                     {:?} holding them",
+                    held - waited,
+                    held.elapsed()
+                ),
+                Ok(Checkpoint { log, copied, .. }) => tracing::debug!(
+                    "WAL restart: {copied} of {log} frames copied, a reader or another \
+                     process still uses the rest"
+                ),
+                Err(error) => tracing::debug!("WAL restart: {error}"),
+            }
+        }
+        Ok(Checkpoint { busy: false, .. }) => {}
+        Ok(Checkpoint { busy: true, .. }) => {
+            tracing::debug!("WAL checkpoint: another one is running")
+        }
+        Err(error) => tracing::debug!("WAL checkpoint: {error}"),
+    }
 }
 
-/// Copies the WAL's pages that no reader still needs into the database file; not 0
-/// when another checkpoint kept it from running.
-fn checkpoint(connection: &Connection) -> rusqlite::Result<i64> {
-    connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(0))
+fn open(path: &Path) -> rusqlite::Result<Connection> {
+    let connection = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    // A `RESTART` checkpoint does not wait for readers or other processes either.
+    connection.busy_timeout(Duration::ZERO)?;
+    Ok(connection)
+}
+
+/// What `PRAGMA wal_checkpoint` answered.
+struct Checkpoint {
+    /// Another checkpoint kept this one from running, or (`RESTART`) a reader or another
+    /// process's writer kept it from finishing.
+    busy: bool,
+    /// Frames in the WAL.
+    log: i64,
+    /// Frames of it copied into the database file.
+    copied: i64,
+}
+
+/// Copies the WAL's pages into the database file: `PASSIVE` copies those that no reader
+/// still needs, without waiting; `RESTART` also makes sure that the next commit starts
+/// the WAL over, unless it answers busy.
+fn checkpoint(connection: &Connection, mode: &str) -> rusqlite::Result<Checkpoint> {
+    connection.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
+        Ok(Checkpoint {
+            busy: row.get::<_, i64>(0)? != 0,
+            log: row.get(1)?,
+            copied: row.get(2)?,
+        })
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::time::{Duration, Instant};
 
+    use rusqlite::Connection;
     use sqlx::Row;
+    use tokio::sync::Mutex;
 
+    use super::Checkpointer;
     use crate::Store;
+
+    /// The size of one WAL frame of a 4 KiB page (its header is 24 bytes).
+    const FRAME: u64 = 4096 + 24;
+
+    /// Writes one page-sized row per commit, taking turns on `writer` like the store's
+    /// writers, without a pause until `stop`, counting the rows in `rows`.
+    fn write_without_pause(
+        path: &std::path::Path,
+        writer: &Mutex<()>,
+        rows: &AtomicU64,
+        stop: &AtomicBool,
+    ) {
+        let connection = Connection::open(path).unwrap();
+        connection
+            .execute_batch(
+                "PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; \
+                 PRAGMA wal_autocheckpoint = 0;",
+            )
+            .unwrap();
+        while !stop.load(Ordering::Relaxed) {
+            let _turn = writer.blocking_lock();
+            connection
+                .execute("INSERT INTO filler VALUES (randomblob(3000))", [])
+                .unwrap();
+            rows.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Under commits that never stop, every `PASSIVE` checkpoint finds frames committed
+    /// while it ran, so the WAL never starts over on its own: the thread makes it, and
+    /// the file stays near its bound however much is written.
+    #[test]
+    fn the_wal_starts_over_under_commits_that_never_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("warden.db");
+        let setup = Connection::open(&path).unwrap();
+        setup
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE filler (x BLOB);")
+            .unwrap();
+        drop(setup);
+        let wal = dir.path().join("warden.db-wal");
+
+        let restart_frames = 512;
+        let writer = Arc::new(Mutex::new(()));
+        let checkpointer = Checkpointer::start_with(
+            &path,
+            writer.clone(),
+            Duration::from_millis(10),
+            restart_frames,
+        )
+        .unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let rows = Arc::new(AtomicU64::new(0));
+        let writing = std::thread::spawn({
+            let (path, writer) = (path.clone(), writer.clone());
+            let (rows, stop) = (rows.clone(), stop.clone());
+            move || write_without_pause(&path, &writer, &rows, &stop)
+        });
+
+        // A hundred times the bound, written without a pause (a row takes a frame or
+        // more).
+        let bound = restart_frames as u64 * FRAME;
+        let mut largest = 0;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while rows.load(Ordering::Relaxed) * FRAME < 100 * bound && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+            largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+        }
+        stop.store(true, Ordering::Relaxed);
+        writing.join().unwrap();
+        checkpointer.stop();
+        largest = largest.max(std::fs::metadata(&wal).unwrap().len());
+        let rows = rows.load(Ordering::Relaxed);
+
+        let written = rows * FRAME;
+        assert!(
+            written >= 100 * bound,
+            "only {rows} rows were written in two minutes"
+        );
+        // Without a restart the WAL holds everything written; the thread wakes every
+        // 10 ms, so it may overshoot the bound by what a slow turn lets through.
+        assert!(
+            largest < written / 4,
+            "the WAL grew to {largest} bytes while {written} were written; bound {bound}"
+        );
+    }
 
     /// No commit of the store's checkpoints the WAL, and the store's thread moves
     /// what was written into the database file all the same, without any commit
@@ -98,6 +278,13 @@ mod tests {
             .try_get(0)
             .unwrap();
         assert_eq!(setting, 0, "commits checkpoint the WAL themselves");
+        let limit: i64 = sqlx::query("PRAGMA journal_size_limit")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap();
+        assert_eq!(limit, super::WAL_SIZE_LIMIT);
 
         // About 2,000 pages, twice the WAL size at which SQLite's own default
         // would have checkpointed inside a commit.

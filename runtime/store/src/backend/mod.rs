@@ -138,7 +138,7 @@ impl Engine {
     /// timeout.) `None` on PostgreSQL.
     pub(crate) fn writer(&self) -> Option<&Mutex<()>> {
         match self {
-            Engine::SqliteFile(sqlite) => Some(&sqlite.writer),
+            Engine::SqliteFile(sqlite) => Some(&*sqlite.writer),
             Engine::SqliteMemory(sqlite) => Some(&sqlite.writer),
             Engine::Postgres(_) => None,
         }

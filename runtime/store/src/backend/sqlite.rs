@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::AnyPoolOptions;
@@ -10,7 +11,7 @@ use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::Mutex;
 
-use super::checkpoint::Checkpointer;
+use super::checkpoint::{Checkpointer, WAL_SIZE_LIMIT};
 use super::direct::Direct;
 use super::sync_read::{SyncError, SyncReader};
 use super::sync_write::SyncWriter;
@@ -36,7 +37,8 @@ pub(super) fn is_in_memory(url: &str) -> bool {
 /// A SQLite file.
 pub(crate) struct SqliteFile {
     pub(super) pool: AnyPool,
-    pub(super) writer: Mutex<()>,
+    /// Shared with the checkpoint thread, which holds it while the WAL starts over.
+    pub(super) writer: Arc<Mutex<()>>,
     /// Connections outside the pool for the statements every call makes.
     pub(super) direct: Direct,
     /// Connections for the look-up every worker call makes, used synchronously.
@@ -61,9 +63,10 @@ impl SqliteFile {
         if options.migrate {
             migrate(Backend::Sqlite, &pool).await?;
         }
+        let writer = Arc::new(Mutex::new(()));
         Ok(SqliteFile {
             pool,
-            writer: Mutex::new(()),
+            writer: writer.clone(),
             direct: Direct::connect(
                 url,
                 Backend::Sqlite,
@@ -73,7 +76,7 @@ impl SqliteFile {
             .await?,
             reader: SyncReader::open(&path),
             sync_writer: SyncWriter::open(&path),
-            checkpointer: Checkpointer::start(&path).map_err(|error| {
+            checkpointer: Checkpointer::start(&path, writer).map_err(|error| {
                 StoreError::Invalid(format!(
                     "cannot open {} for WAL checkpoints: {error}",
                     path.display()
@@ -211,6 +214,9 @@ pub(super) async fn session(conn: &mut AnyConnection) -> std::result::Result<(),
     // No checkpoint inside a commit: the store's own thread checkpoints a file's WAL
     // (`checkpoint.rs`), so that no call waits for one.
     conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
+    // A WAL that grew past the bound is cut back to it when it starts over.
+    conn.execute(&*format!("PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}"))
+        .await?;
     // No memory map (`mmap_size` stays 0): a commit by another connection (every
     // audit batch) resets a connection's page cache, and with a map SQLite then
     // unmaps and maps the whole file again — page faults and TLB shoot-downs that

@@ -25,6 +25,7 @@ use std::sync::{Mutex, TryLockError};
 
 use rusqlite::{Connection, OpenFlags};
 
+use super::checkpoint::WAL_SIZE_LIMIT;
 use super::sync_read::{Failures, SyncError, is_busy};
 use crate::error::Result;
 
@@ -122,10 +123,10 @@ fn connect(path: &Path) -> rusqlite::Result<Connection> {
     )?;
     // The settings of the store's other connections (`sqlite::session`), but no busy
     // timeout: this connection never waits.
-    connection.execute_batch(
+    connection.execute_batch(&format!(
         "PRAGMA busy_timeout = 0; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
-         PRAGMA wal_autocheckpoint = 0;",
-    )?;
+         PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {WAL_SIZE_LIMIT};"
+    ))?;
     Ok(connection)
 }
 
