@@ -35,7 +35,7 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::Mutex;
@@ -102,9 +102,9 @@ fn turn(connection: &Connection, writer: &Mutex<()>, restart_frames: i64) {
         }) if log >= restart_frames => {
             // This process's writers wait, so that nothing is committed while the last
             // frames are copied; then the next commit starts the WAL over.
-            let waited = std::time::Instant::now();
+            let waited = Instant::now();
             let _writers = writer.blocking_lock();
-            let held = std::time::Instant::now();
+            let held = Instant::now();
             match checkpoint(connection, "RESTART") {
                 Ok(Checkpoint { busy: false, .. }) => tracing::debug!(
                     "WAL restart after {log} frames: {:?} waiting for the writers, then \
