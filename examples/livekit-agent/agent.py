@@ -186,6 +186,13 @@ def caller_number(attributes: Mapping[str, str]) -> str | None:
     return phone if _is_e164(phone) else None
 
 
+def dialled_number(attributes: Mapping[str, str]) -> str | None:
+    """The number the caller dialled, the agent's own, from a SIP participant's
+    attributes (``sip.trunkPhoneNumber``), or ``None`` when absent or not E.164."""
+    phone = (attributes.get("sip.trunkPhoneNumber") or "").strip()
+    return phone if _is_e164(phone) else None
+
+
 def settings_from_env(env: Mapping[str, str] | None = None) -> WorkerSettings:
     """Reads ``WARDEN_URL``, ``WARDEN_WORKER_TOKEN``, ``WARDEN_LIVEKIT_AGENT_NAME``,
     ``WARDEN_AGENT_ID`` and ``WARDEN_MCP_TIMEOUT_SECONDS`` (empty counts as unset)."""
@@ -209,16 +216,21 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> WorkerSettings:
 
 
 def session_request_body(
-    room_name: str, *, agent_id: str | None = None, phone_number: str | None = None
+    room_name: str,
+    *,
+    agent_id: str | None = None,
+    phone_number: str | None = None,
+    agent_number: str | None = None,
 ) -> dict[str, str]:
     """The body of ``POST /worker/v1/sessions``.
 
-    ``{"agent_id", "room_name", "phone_number"?}`` when the agent is known (a
-    fixed ``WARDEN_AGENT_ID``, or an ``agent_id`` the dispatch rule put in the
-    metadata): the room is any name LiveKit gave it, and its ``room_finished``
-    webhook ends the session. Otherwise ``{"room_name"}``, named
-    ``agent-{agent_id}-{phone}``, and Warden reads the agent and the number
-    from it.
+    ``{"agent_id", "room_name", "phone_number"?, "agent_number"?}`` when the
+    agent is known (a fixed ``WARDEN_AGENT_ID``, or an ``agent_id`` the dispatch
+    rule put in the metadata): the room is any name LiveKit gave it, and its
+    ``room_finished`` webhook ends the session. Otherwise ``{"room_name",
+    "agent_number"?}``, named ``agent-{agent_id}-{phone}``, and Warden reads the
+    agent and the caller's number from it. ``agent_number`` is the number the
+    caller dialled, which a tool sees as ``ctx.call.agent_number``.
     """
     if agent_id:
         body = {"agent_id": agent_id}
@@ -226,10 +238,13 @@ def session_request_body(
             body["room_name"] = room_name
         if phone_number:
             body["phone_number"] = phone_number
-        return body
-    if not room_name:
+    elif room_name:
+        body = {"room_name": room_name}
+    else:
         raise ValueError("the room has no name and no agent id is configured")
-    return {"room_name": room_name}
+    if agent_number:
+        body["agent_number"] = agent_number
+    return body
 
 
 def _request_json(
@@ -347,6 +362,7 @@ def prepare_call(
     settings: WorkerSettings,
     *,
     phone_number: str | None = None,
+    agent_number: str | None = None,
 ) -> CallSetup:
     """The call's MCP session and instructions, from the dispatch metadata, the
     room and the worker's settings.
@@ -376,6 +392,7 @@ def prepare_call(
             room_name,
             agent_id=metadata.agent_id or settings.default_agent_id,
             phone_number=phone_number,
+            agent_number=agent_number,
         )
         session = open_session(settings.warden_url, settings.worker_token, body)
         outbound = False
@@ -501,9 +518,12 @@ async def entrypoint(ctx: JobContext) -> None:
 
     room_name = ctx.job.room.name or ctx.room.name
     metadata = parse_dispatch_metadata(ctx.job.metadata)
-    phone_number = None
+    phone_number = agent_number = None
     if not metadata.has_session and (metadata.agent_id or SETTINGS.default_agent_id):
-        # Inbound, and the agent is known: tell Warden who is calling.
+        # Inbound, and the agent is known: tell Warden who is calling, and which of
+        # the agent's numbers they dialled. (A room named agent-{agent_id}-{phone}
+        # carries the caller's number; LiveKit's participant_joined webhook gives
+        # Warden the rest.)
         await ctx.connect()
         try:
             caller = await asyncio.wait_for(
@@ -514,8 +534,14 @@ async def entrypoint(ctx: JobContext) -> None:
             logger.warning("no SIP participant joined within 10 s")
         else:
             phone_number = caller_number(caller.attributes)
+            agent_number = dialled_number(caller.attributes)
     call = await asyncio.to_thread(
-        prepare_call, metadata, room_name, SETTINGS, phone_number=phone_number
+        prepare_call,
+        metadata,
+        room_name,
+        SETTINGS,
+        phone_number=phone_number,
+        agent_number=agent_number,
     )
     logger.info(
         "call session %s (%s); MCP at %s",

@@ -25,6 +25,7 @@ WORKER_TOKEN = "wdw_test_worker_token_0123456789"
 SESSION_TOKEN = "wds_test_session_token_0123456789"
 AGENT_ID = "0190f3a2-7c1e-7b3a-9d2e-5f6a7b8c9d0e"
 PHONE = "+14155550123"
+AGENT_NUMBER = "+14155550199"
 ROOM = f"agent-{AGENT_ID}-{PHONE}"
 PROMPT = "You are Ada, the front desk of the Example clinic."
 
@@ -85,8 +86,11 @@ class FakeWarden(BaseHTTPRequestHandler):
         if not isinstance(body, dict):
             return self._problem(422, "invalid", "expected an object")
         keys = set(body)
-        if not keys <= {"agent_id", "room_name", "phone_number"}:
+        if not keys <= {"agent_id", "room_name", "phone_number", "agent_number"}:
             return self._problem(400, "bad_request", f"unknown fields {sorted(keys)}")
+        for number in ("phone_number", "agent_number"):
+            if number in keys and not agent._is_e164(body[number]):
+                return self._problem(422, "invalid_body", f"{number} must be E.164")
         if not keys & {"agent_id", "room_name"}:
             return self._problem(422, "invalid_body", "give agent_id, room_name, or both")
         if "agent_id" not in keys:
@@ -247,6 +251,16 @@ class CallerNumberTest(unittest.TestCase):
                 self.assertIsNone(agent.caller_number(attributes))
 
 
+    def test_dialled_number(self) -> None:
+        self.assertEqual(agent.dialled_number({"sip.trunkPhoneNumber": AGENT_NUMBER}), AGENT_NUMBER)
+        self.assertEqual(agent.dialled_number({"sip.trunkPhoneNumber": f" {AGENT_NUMBER} "}),
+                         AGENT_NUMBER)
+        for attributes in ({}, {"sip.phoneNumber": PHONE}, {"sip.trunkPhoneNumber": ""},
+                           {"sip.trunkPhoneNumber": "sip:trunk"}):
+            with self.subTest(attributes=attributes):
+                self.assertIsNone(agent.dialled_number(attributes))
+
+
 class SettingsTest(unittest.TestCase):
     def test_defaults(self) -> None:
         settings = agent.settings_from_env({})
@@ -288,6 +302,18 @@ class SettingsTest(unittest.TestCase):
 class SessionRequestBodyTest(unittest.TestCase):
     def test_room_name(self) -> None:
         self.assertEqual(agent.session_request_body(ROOM), {"room_name": ROOM})
+
+    def test_agent_number(self) -> None:
+        self.assertEqual(
+            agent.session_request_body(ROOM, agent_number=AGENT_NUMBER),
+            {"room_name": ROOM, "agent_number": AGENT_NUMBER},
+        )
+        self.assertEqual(
+            agent.session_request_body("x", agent_id=AGENT_ID, phone_number=PHONE,
+                                       agent_number=AGENT_NUMBER),
+            {"agent_id": AGENT_ID, "room_name": "x", "phone_number": PHONE,
+             "agent_number": AGENT_NUMBER},
+        )
 
     def test_agent_id(self) -> None:
         self.assertEqual(
@@ -445,6 +471,22 @@ class PrepareCallTest(WardenTestCase):
         self.assertEqual(json.loads(self.warden.requests[0][3]),
                          {"agent_id": AGENT_ID, "room_name": "call-_+14155550123_aBcD",
                           "phone_number": PHONE})
+        self.assert_no_token_logged()
+
+    def test_inbound_tells_warden_the_number_dialled(self) -> None:
+        metadata = agent.parse_dispatch_metadata(json.dumps({"agent_id": AGENT_ID}))
+        call = agent.prepare_call(metadata, "sip-room-xyz", self.settings,
+                                  phone_number=PHONE, agent_number=AGENT_NUMBER)
+        self.assertEqual(call.session.session_token, SESSION_TOKEN)
+        self.assertEqual(json.loads(self.warden.requests[0][3]),
+                         {"agent_id": AGENT_ID, "room_name": "sip-room-xyz",
+                          "phone_number": PHONE, "agent_number": AGENT_NUMBER})
+        # A room named for the agent carries the caller's number, not the dialled one.
+        self.warden.requests.clear()
+        agent.prepare_call(agent.DispatchMetadata(), ROOM, self.settings,
+                           agent_number=AGENT_NUMBER)
+        self.assertEqual(json.loads(self.warden.requests[0][3]),
+                         {"room_name": ROOM, "agent_number": AGENT_NUMBER})
         self.assert_no_token_logged()
 
     def test_inbound_needs_the_worker_settings(self) -> None:
