@@ -274,20 +274,20 @@ mod tests {
             .await
             .unwrap();
         let pool = store.pool();
-        let setting: i64 = sqlx::query("PRAGMA wal_autocheckpoint")
-            .fetch_one(pool)
-            .await
-            .unwrap()
-            .try_get(0)
-            .unwrap();
-        assert_eq!(setting, 0, "commits checkpoint the WAL themselves");
-        let limit: i64 = sqlx::query("PRAGMA journal_size_limit")
-            .fetch_one(pool)
-            .await
-            .unwrap()
-            .try_get(0)
-            .unwrap();
-        assert_eq!(limit, super::WAL_SIZE_LIMIT);
+        let setting = async |name: &str| -> i64 {
+            sqlx::query(&format!("PRAGMA {name}"))
+                .fetch_one(pool)
+                .await
+                .unwrap()
+                .try_get(0)
+                .unwrap()
+        };
+        assert_eq!(
+            setting("wal_autocheckpoint").await,
+            0,
+            "commits checkpoint the WAL themselves"
+        );
+        assert_eq!(setting("journal_size_limit").await, super::WAL_SIZE_LIMIT);
 
         // About 2,000 pages, twice the WAL size at which SQLite's own default
         // would have checkpointed inside a commit.

@@ -214,7 +214,7 @@ pub(super) async fn session(conn: &mut AnyConnection) -> std::result::Result<(),
     // No checkpoint inside a commit: the store's own thread checkpoints a file's WAL
     // (`checkpoint.rs`), so that no call waits for one.
     conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
-    // A WAL that grew past the bound is cut back to it when it starts over.
+    // A WAL that grew far past its bound (`checkpoint.rs`) is cut back when it starts over.
     conn.execute(&*format!("PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}"))
         .await?;
     // No memory map (`mmap_size` stays 0): a commit by another connection (every
