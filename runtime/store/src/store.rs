@@ -179,11 +179,11 @@ impl Store {
     }
 
     /// Runs `read`, a read of one row by its key that cannot wait, synchronously and
-    /// inline on a SQLite file's own read connection (why inline: `backend/sqlite.rs`,
-    /// `read_point`); `None` as for [`Store::read_blocking`].
+    /// inline on one of a SQLite file's own connections (why inline, and which:
+    /// `backend/sqlite.rs`, `read_point`); `None` as for [`Store::read_blocking`].
     pub(crate) fn read_point<T>(
         &self,
-        read: impl FnOnce(&rusqlite::Connection) -> Result<T, SyncError>,
+        read: impl Fn(&rusqlite::Connection) -> Result<T, SyncError>,
     ) -> Option<Result<T>> {
         self.engine.read_point(read)
     }

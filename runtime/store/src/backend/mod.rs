@@ -186,11 +186,11 @@ impl Engine {
     }
 
     /// Runs `read`, a read of one row by its key, synchronously and inline on a SQLite
-    /// file's own read connections (see [`sqlite::SqliteFile::read_point`]); `None` as
-    /// for [`Engine::read_blocking`].
+    /// file's own connections (see [`sqlite::SqliteFile::read_point`]); `None` as for
+    /// [`Engine::read_blocking`].
     pub(crate) fn read_point<T>(
         &self,
-        read: impl FnOnce(&rusqlite::Connection) -> Result<T, SyncError>,
+        read: impl Fn(&rusqlite::Connection) -> Result<T, SyncError>,
     ) -> Option<Result<T>> {
         match self {
             Engine::SqliteFile(sqlite) => sqlite.read_point(read),

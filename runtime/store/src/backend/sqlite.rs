@@ -103,17 +103,28 @@ impl SqliteFile {
         }
     }
 
-    /// Runs `read` on one of the synchronous read connections, inline: only for a read
-    /// of one row by its key, which cannot wait (these connections have no busy timeout)
-    /// and is bounded like any short computation on a task. Declaring it as blocking
-    /// would cost more than the read: `block_in_place` hands the thread's worker core to
-    /// another thread and takes it back, every time — measured on the worker invoke
-    /// benchmark (BENCHMARKS.md) at +50 % server CPU per call at 32–64 connections when
-    /// the per-call version read went through it. `None` when the reader cannot answer.
+    /// Runs `read`, a read of one row by its key, synchronously and inline: declaring it
+    /// as blocking would cost more than the read (`block_in_place` hands the thread's
+    /// worker core to another thread and takes it back, every time — measured on the
+    /// worker invoke benchmark (BENCHMARKS.md) at +50 % server CPU per call at 32–64
+    /// connections when the per-call version read went through it). It cannot wait:
+    /// these connections have no busy timeout. `None` when no connection can answer.
+    ///
+    /// On the write connection when it is free (this process's writer lock and the
+    /// connection both taken without waiting), else on one of the read connections. A
+    /// connection in WAL mode drops its whole page cache when it begins a read after
+    /// another connection committed; the write connection commits most of this
+    /// process's writes (every lone call's audit row), so its cache usually survives
+    /// them, where a read connection's starts empty after every call.
     pub(super) fn read_point<T>(
         &self,
-        read: impl FnOnce(&rusqlite::Connection) -> Result<T, SyncError>,
+        read: impl Fn(&rusqlite::Connection) -> Result<T, SyncError>,
     ) -> Option<Result<T>> {
+        if let Ok(_writer) = self.writer.try_lock()
+            && let Some(answer) = self.sync_writer.read(&read)
+        {
+            return Some(answer);
+        }
         self.reader.read(read)
     }
 

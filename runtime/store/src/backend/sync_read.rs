@@ -7,8 +7,9 @@
 //! per-call read is one row (the look-up version), or a handful of indexed point
 //! reads when it moved; in WAL mode a reader sees the last commit without waiting
 //! for a writer. So it runs on the calling thread: the one-row version read
-//! inline (`SqliteFile::read_point`, which says why), the query when the version
-//! moved declared to the runtime as blocking work (`SqliteFile::read_blocking`).
+//! inline (`SqliteFile::read_point`, which says why, and why it prefers the
+//! write connection when that is free), the query when the version moved
+//! declared to the runtime as blocking work (`SqliteFile::read_blocking`).
 //!
 //! These connections have no busy timeout, so they never wait: in the rare states in
 //! which a WAL reader would (another connection recovering the WAL index, say),

@@ -38,6 +38,8 @@ pub(super) struct SyncWriter {
     path: PathBuf,
     connection: Mutex<Slot>,
     failures: Failures,
+    /// Those of reads made on the connection ([`SyncWriter::read`]).
+    read_failures: Failures,
 }
 
 impl SyncWriter {
@@ -47,6 +49,7 @@ impl SyncWriter {
             path: path.to_owned(),
             connection: Mutex::new(Some(None)),
             failures: Failures::new("write"),
+            read_failures: Failures::new("read"),
         };
         match connect(path) {
             Ok(connection) => writer.connection = Mutex::new(Some(Some(connection))),
@@ -92,6 +95,29 @@ impl SyncWriter {
             *connection = None;
         }
         self.failures.answer(result)
+    }
+
+    /// Runs `read`, which only reads, on the connection: `None` when the connection is
+    /// in use, closed or not open (a read does not open one), or SQLite did not answer,
+    /// and the caller reads on another connection. The caller holds this process's
+    /// writer lock, so no write of this process waits on a commit here meanwhile.
+    pub(super) fn read<T>(
+        &self,
+        read: impl FnOnce(&Connection) -> Result<T, SyncError>,
+    ) -> Option<Result<T>> {
+        let mut slot = self.slot()?;
+        let connection = slot.as_mut()?;
+        let open = connection.as_ref()?;
+        let result = read(open);
+        if !open.is_autocommit() {
+            // Not something a read does; as for a write, the connection goes.
+            *connection = None;
+            return None;
+        }
+        if matches!(&result, Err(SyncError::Sqlite(error)) if !is_busy(error)) {
+            *connection = None;
+        }
+        self.read_failures.answer(result)
     }
 
     /// Closes the connection; later writes answer `None`.
@@ -211,6 +237,59 @@ mod tests {
         let (_dir, _path, writer) = writer();
         let _held = writer.connection.lock().unwrap();
         assert!(writer.write(insert).is_none());
+    }
+
+    fn counted(connection: &Connection) -> Result<i64, SyncError> {
+        Ok(connection.query_row("SELECT COUNT(*) FROM t", [], |row| row.get(0))?)
+    }
+
+    #[test]
+    fn a_read_sees_its_own_commits_and_every_other_connections() {
+        let (_dir, path, writer) = writer();
+        assert!(matches!(writer.write(insert), Some(Ok(1))));
+        assert!(matches!(writer.read(counted), Some(Ok(1))));
+        let other = Connection::open(&path).unwrap();
+        other.execute("INSERT INTO t VALUES (2)", []).unwrap();
+        assert!(matches!(writer.read(counted), Some(Ok(2))));
+        assert!(matches!(writer.write(insert), Some(Ok(1))));
+        assert!(matches!(writer.read(counted), Some(Ok(3))));
+    }
+
+    #[test]
+    fn a_read_on_a_connection_in_use_closed_or_not_open_is_no_answer() {
+        let (_dir, path, writer) = writer();
+        {
+            let _held = writer.connection.lock().unwrap();
+            assert!(writer.read(counted).is_none());
+        }
+        // A failed read loses the connection, and a read does not open another.
+        let failing = |connection: &Connection| -> Result<i64, SyncError> {
+            Ok(connection.query_row("SELECT n FROM no_such_table", [], |row| row.get(0))?)
+        };
+        assert!(writer.read(failing).is_none());
+        assert!(writer.read(counted).is_none());
+        // The next write opens one, and reads use it again.
+        assert!(matches!(writer.write(insert), Some(Ok(1))));
+        assert!(matches!(writer.read(counted), Some(Ok(1))));
+        writer.close();
+        assert!(writer.read(counted).is_none());
+        assert_eq!(count(&path), 1);
+    }
+
+    #[test]
+    fn a_read_that_leaves_a_transaction_open_loses_the_connection() {
+        let (_dir, path, writer) = writer();
+        let leaves_open = |connection: &Connection| -> Result<i64, SyncError> {
+            connection.execute_batch("BEGIN")?;
+            counted(connection)
+        };
+        assert!(writer.read(leaves_open).is_none());
+        // Nothing holds a snapshot or a lock: another connection writes, and the
+        // writer's next write (on a new connection) sees it.
+        let other = Connection::open(&path).unwrap();
+        other.execute("INSERT INTO t VALUES (2)", []).unwrap();
+        assert!(matches!(writer.write(insert), Some(Ok(1))));
+        assert!(matches!(writer.read(counted), Some(Ok(2))));
     }
 
     #[test]

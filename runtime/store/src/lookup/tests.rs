@@ -168,3 +168,24 @@ fn with_database(admin_url: &str, name: &str) -> String {
         None => format!("{base}/{name}"),
     }
 }
+
+/// The per-call point reads (the look-up version, the call session) run on the write
+/// connection when it is free, whose page cache outlives its own commits, and on a
+/// read-only connection while this process is writing.
+#[tokio::test]
+async fn point_reads_take_the_write_connection_when_it_is_free() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("warden.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    // The read connections refuse writes (`query_only`); the write connection does not.
+    let read_only = |connection: &rusqlite::Connection| {
+        Ok(connection.query_row("PRAGMA query_only", [], |row| row.get::<_, bool>(0))?)
+    };
+    assert!(!store.read_point(read_only).unwrap().unwrap());
+    {
+        let _writing = store.write_guard().await;
+        assert!(store.read_point(read_only).unwrap().unwrap());
+    }
+    assert!(!store.read_point(read_only).unwrap().unwrap());
+    store.close().await;
+}

@@ -12,8 +12,8 @@ use crate::support::{TestDb, component, entry, on_both_backends, ring};
 use secrecy::SecretString;
 use serde_json::json;
 use warden_store::{
-    AgentToolSettings, InvocationTarget, NewWorkerToken, Organization, Store, StoreError, Tool,
-    VoiceAgent, VoiceAgentUpdate, WorkerToken, sha256_hex,
+    AgentToolSettings, InvocationOutcome, InvocationTarget, NewInvocation, NewWorkerToken,
+    Organization, Store, StoreError, Tool, VoiceAgent, VoiceAgentUpdate, WorkerToken, sha256_hex,
 };
 
 on_both_backends!(
@@ -90,6 +90,34 @@ fn refused(what: &str, result: Result<InvocationTarget, StoreError>) {
     }
 }
 
+/// Writes an audit row as a lone call does: inline on a SQLite file, so that the
+/// store's write connection made the last commit it knows of.
+async fn audit(store: &Store, organization_id: &str, agent_id: &str) {
+    let new = NewInvocation {
+        agent_id: Some(agent_id.to_owned()),
+        tool_id: "calendar".to_owned(),
+        tool_version_id: "calendar-v1".to_owned(),
+        function: "book".to_owned(),
+        call_id: uuid::Uuid::now_v7().to_string(),
+        call_session_id: None,
+        started_at: chrono::Utc::now(),
+        duration_us: 1,
+        fuel_consumed: 1,
+        peak_memory_bytes: 1,
+        outcome: InvocationOutcome::Ok,
+        error_kind: None,
+        argument_keys: None,
+        replay_of: None,
+    };
+    match store.record_invocation_now(organization_id, &new) {
+        Some(written) => written.unwrap(),
+        None => store
+            .record_invocation(organization_id, &new)
+            .await
+            .unwrap(),
+    };
+}
+
 async fn worker_lookups_see_another_handles_writes_at_once(db: &TestDb) {
     // `reader` answers the calls; `other` is a second handle with connections
     // of its own, as the CLI or another replica would be.
@@ -126,7 +154,9 @@ async fn worker_lookups_see_another_handles_writes_at_once(db: &TestDb) {
         lookup(reader, "wdw_unknown", "no-such-agent").await,
     );
 
-    // Config and secrets changed elsewhere apply to the very next look-up.
+    // Config and secrets changed elsewhere apply to the very next look-up, also
+    // after this handle's own write made the last commit it saw.
+    audit(reader, &org.id, &agent.id).await;
     other
         .upsert_agent_tool(&org.id, &agent.id, &tool.id, &settings(json!({"v": 2})))
         .await
@@ -160,6 +190,14 @@ async fn worker_lookups_see_another_handles_writes_at_once(db: &TestDb) {
     assert_ne!(resealed[0].sealed, sealed[0].sealed);
     let target = lookup(reader, first, &agent.id).await.unwrap();
     assert_eq!(target.secrets[0].sealed, resealed[0].sealed);
+    // And a change this handle makes itself, through its pool.
+    audit(reader, &org.id, &agent.id).await;
+    reader
+        .upsert_agent_tool(&org.id, &agent.id, &tool.id, &settings(json!({"v": 20})))
+        .await
+        .unwrap();
+    let target = lookup(reader, first, &agent.id).await.unwrap();
+    assert_eq!(target.association.unwrap().config, json!({"v": 20}));
 
     // Switched off, re-versioned or detached elsewhere: seen on the very next
     // look-up too, as is everything being put back.
