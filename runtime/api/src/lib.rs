@@ -27,6 +27,7 @@ pub mod oauth;
 mod openapi;
 pub mod problem;
 mod rate_limit;
+mod self_wake;
 mod server;
 mod system;
 mod telemetry;

@@ -15,6 +15,7 @@
 //!   [`ServerLimits::request_body_timeout`];
 //! * is closed gracefully when the server shuts down.
 
+use crate::self_wake::SelfWakes;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -102,7 +103,9 @@ pub async fn serve(
         }
         let service = TowerToHyperService::new(router.clone());
         let stopping = stopping.clone();
-        tasks.spawn(async move {
+        // Polled again at once when a request wakes its own connection (see
+        // `self_wake.rs`), instead of waking another worker thread.
+        tasks.spawn(SelfWakes::new(async move {
             let _held = (permit, ip_slot);
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
@@ -120,7 +123,7 @@ pub async fn serve(
             if let Err(error) = result {
                 tracing::trace!("connection ended: {error}");
             }
-        });
+        }));
     }
     drop(listener);
     stopping.cancel();
