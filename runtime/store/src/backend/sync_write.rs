@@ -79,22 +79,7 @@ impl SyncWriter {
                 }
             }
         }
-        let open = connection.as_ref()?;
-        let result = write(open);
-        if !open.is_autocommit() {
-            // `write` began a transaction and did not end it: a connection in that
-            // state would hold SQLite's write lock. Closing it rolls the transaction
-            // back, so nothing was written, whatever `write` said; the next write opens
-            // another connection.
-            *connection = None;
-            return None;
-        }
-        // A failure of SQLite other than busy may be the connection's: the next write
-        // opens another.
-        if matches!(&result, Err(SyncError::Sqlite(error)) if !is_busy(error)) {
-            *connection = None;
-        }
-        self.failures.answer(result)
+        run(connection, write, &self.failures)
     }
 
     /// Runs `read`, which only reads, on the connection: `None` when the connection is
@@ -106,18 +91,7 @@ impl SyncWriter {
         read: impl FnOnce(&Connection) -> Result<T, SyncError>,
     ) -> Option<Result<T>> {
         let mut slot = self.slot()?;
-        let connection = slot.as_mut()?;
-        let open = connection.as_ref()?;
-        let result = read(open);
-        if !open.is_autocommit() {
-            // Not something a read does; as for a write, the connection goes.
-            *connection = None;
-            return None;
-        }
-        if matches!(&result, Err(SyncError::Sqlite(error)) if !is_busy(error)) {
-            *connection = None;
-        }
-        self.read_failures.answer(result)
+        run(slot.as_mut()?, read, &self.read_failures)
     }
 
     /// Closes the connection; later writes answer `None`.
@@ -140,6 +114,28 @@ impl SyncWriter {
             Err(TryLockError::Poisoned(poison)) => Some(poison.into_inner()),
         }
     }
+}
+
+/// Runs `statements` on the open `connection` and answers as [`Failures::answer`] does.
+/// A connection left in a transaction would hold SQLite's locks: closing it rolls the
+/// transaction back, so nothing was written, whatever `statements` said, and the answer
+/// is `None`. A failure of SQLite other than busy may be the connection's. In both
+/// cases the connection goes; the next write opens another.
+fn run<T>(
+    connection: &mut Option<Connection>,
+    statements: impl FnOnce(&Connection) -> Result<T, SyncError>,
+    failures: &Failures,
+) -> Option<Result<T>> {
+    let open = connection.as_ref()?;
+    let result = statements(open);
+    if !open.is_autocommit() {
+        *connection = None;
+        return None;
+    }
+    if matches!(&result, Err(SyncError::Sqlite(error)) if !is_busy(error)) {
+        *connection = None;
+    }
+    failures.answer(result)
 }
 
 fn connect(path: &Path) -> rusqlite::Result<Connection> {
