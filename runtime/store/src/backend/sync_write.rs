@@ -19,6 +19,9 @@
 //! back), so writing the row again that way writes it once. The statement is always
 //! stepped to its end, so that the commit's own result is seen here rather than lost
 //! when the statement is reset.
+//!
+//! The same connection answers the per-call point reads while it is free
+//! ([`SyncWriter::read`]; why: `SqliteFile::read_point`).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, TryLockError};
