@@ -8,7 +8,8 @@
 //! once, with no timer between it and the database — on a SQLite file by the
 //! calling task itself, when the store can write it without waiting
 //! ([`Store::record_invocation_now`]), which spares a lone call the wake-ups of
-//! the writer task and of sqlx's connection thread.
+//! the writer task and of sqlx's connection thread, and appends the row to a
+//! table without indexes that the store moves into `invocations` in batches.
 //!
 //! The writer is a task on the runtime of the first call. If it is gone (its
 //! runtime shut down, as between tests), a row is written directly.
@@ -50,7 +51,8 @@ impl AuditWriter {
         // While rows wait for the writer task, this one joins them to share their
         // commit; otherwise it is written now if that needs no waiting.
         let nothing_waits = queue.capacity() == queue.max_capacity() || queue.is_closed();
-        if nothing_waits && let Some(written) = store.record_invocation_now(&organization_id, &row)
+        if nothing_waits
+            && let Some(written) = store.record_invocation_now(&organization_id, &row).await
         {
             return Ok(written?);
         }

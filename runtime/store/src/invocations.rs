@@ -214,22 +214,53 @@ macro_rules! bind_filter {
     };
 }
 
-/// Writes one audit row, unless the agent or call session (when given) is not the
-/// organization's: then nothing is written and no row comes back.
-const INSERT_INVOCATION: &str = "INSERT INTO invocations (id, organization_id, agent_id, \
-     tool_id, tool_version_id, function, call_id, call_session_id, started_at, duration_us, \
-     fuel_consumed, peak_memory_bytes, outcome, error_kind, argument_keys, created_at, \
-     replay_of) \
-     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-     CASE WHEN o.record_arguments THEN $15 ELSE NULL END, $16, $17 \
-     FROM organizations o WHERE o.id = $2 \
-     AND ($3 IS NULL OR EXISTS (SELECT 1 FROM voice_agents a \
-          WHERE a.id = $3 AND a.organization_id = $2)) \
-     AND ($8 IS NULL OR EXISTS (SELECT 1 FROM call_sessions s \
-          WHERE s.id = $8 AND s.organization_id = $2)) \
-     RETURNING id, organization_id, agent_id, tool_id, tool_version_id, function, call_id, \
-     call_session_id, started_at, duration_us, fuel_consumed, peak_memory_bytes, outcome, \
-     error_kind, argument_keys, created_at, replay_of";
+/// The statement that writes one audit row into `$table`, unless the agent or call
+/// session (when given) is not the organization's: then nothing is written and no row
+/// comes back.
+macro_rules! insert_invocation {
+    ($table:literal) => {
+        concat!(
+            "INSERT INTO ",
+            $table,
+            " (id, organization_id, agent_id, \
+             tool_id, tool_version_id, function, call_id, call_session_id, started_at, \
+             duration_us, fuel_consumed, peak_memory_bytes, outcome, error_kind, \
+             argument_keys, created_at, replay_of) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+             CASE WHEN o.record_arguments THEN $15 ELSE NULL END, $16, $17 \
+             FROM organizations o WHERE o.id = $2 \
+             AND ($3 IS NULL OR EXISTS (SELECT 1 FROM voice_agents a \
+                  WHERE a.id = $3 AND a.organization_id = $2)) \
+             AND ($8 IS NULL OR EXISTS (SELECT 1 FROM call_sessions s \
+                  WHERE s.id = $8 AND s.organization_id = $2)) \
+             RETURNING id, organization_id, agent_id, tool_id, tool_version_id, function, \
+             call_id, call_session_id, started_at, duration_us, fuel_consumed, \
+             peak_memory_bytes, outcome, error_kind, argument_keys, created_at, replay_of"
+        )
+    };
+}
+
+/// One audit row into the indexed table.
+const INSERT_INVOCATION: &str = insert_invocation!("invocations");
+
+/// One audit row into `recent_invocations` (migration 0012): the row a lone call writes
+/// on a SQLite file, a page where the indexed table takes six. The store moves these
+/// rows into `invocations` in batches (`backend/recent.rs`); the reads below read both.
+const INSERT_RECENT_INVOCATION: &str = insert_invocation!("recent_invocations");
+
+/// Marks the table in a query of the audit that [`both_tables`] runs on each table.
+const AUDIT: &str = "{audit}";
+
+/// `query`, a `SELECT` of audit rows with [`AUDIT`] for its table, on `invocations` and
+/// on `recent_invocations` joined by `UNION ALL`: a row is in exactly one of them at any
+/// moment, and each transaction sees the move of a batch whole or not at all.
+fn both_tables(query: &str) -> String {
+    format!(
+        "{} UNION ALL {}",
+        query.replace(AUDIT, "invocations"),
+        query.replace(AUDIT, "recent_invocations")
+    )
+}
 
 /// How many parameters one invocation row binds.
 const INVOCATION_PARAMS: usize = 17;
@@ -288,7 +319,7 @@ fn bind_invocation<'q>(
         .bind(new.replay_of.as_deref()))
 }
 
-/// [`INSERT_INVOCATION`] on a synchronous SQLite connection: the row written, or `None`
+/// [`INSERT_RECENT_INVOCATION`] on a synchronous SQLite connection: the row written, or `None`
 /// when the agent or call session is not the organization's. The statement is stepped to
 /// its end, so that an error of its commit is returned here.
 fn insert_now(
@@ -298,7 +329,7 @@ fn insert_now(
     new: &NewInvocation,
     argument_keys: Option<&str>,
 ) -> Result<Option<Invocation>, SyncError> {
-    let mut statement = connection.prepare_cached(INSERT_INVOCATION)?;
+    let mut statement = connection.prepare_cached(INSERT_RECENT_INVOCATION)?;
     let columns = column_positions(&statement);
     let mut rows = statement.query(rusqlite::named_params! {
         "$1": id,
@@ -355,28 +386,32 @@ impl Store {
 
     /// [`Store::record_invocation`], written synchronously on the calling thread when
     /// that can be done without waiting: on a SQLite file whose writer is free (see
-    /// `backend/sync_write.rs`). `None` otherwise, with nothing written: the caller then
-    /// records the row the asynchronous way.
+    /// `backend/sync_write.rs`), appended to `recent_invocations` (`backend/recent.rs`).
+    /// `None` otherwise, with nothing written: the caller then records the row the
+    /// asynchronous way. The only wait is for the store's own move of recent rows into
+    /// `invocations` to finish a transaction, when it holds the writer.
     ///
     /// For a lone call this spares the hand-offs to sqlx's connection thread and back;
     /// under load, callers that share batches ([`Store::record_invocations`]) write
     /// fewer pages per row.
-    pub fn record_invocation_now(
+    pub async fn record_invocation_now(
         &self,
         organization_id: &str,
         new: &NewInvocation,
     ) -> Option<Result<Invocation>> {
         // The row's id and JSON are made only once the write is sure to run here.
-        let written = self.write_now(|connection| {
-            let argument_keys = new.argument_keys.as_ref().map(json_text).transpose()?;
-            insert_now(
-                connection,
-                &new_id(),
-                organization_id,
-                new,
-                argument_keys.as_deref(),
-            )
-        })?;
+        let written = self
+            .append_audit_now(|connection| {
+                let argument_keys = new.argument_keys.as_ref().map(json_text).transpose()?;
+                insert_now(
+                    connection,
+                    &new_id(),
+                    organization_id,
+                    new,
+                    argument_keys.as_deref(),
+                )
+            })
+            .await?;
         Some(
             written.and_then(|row| {
                 row.ok_or(StoreError::NotFound("organization, agent or call session"))
@@ -460,9 +495,9 @@ impl Store {
 
     /// The organization's audit record `id`.
     pub async fn invocation(&self, organization_id: &str, id: &str) -> Result<Invocation> {
-        let row = sqlx::query(&format!(
-            "SELECT {INVOCATION_COLUMNS} FROM invocations WHERE id = $1 AND organization_id = $2"
-        ))
+        let row = sqlx::query(&both_tables(&format!(
+            "SELECT {INVOCATION_COLUMNS} FROM {AUDIT} WHERE id = $1 AND organization_id = $2"
+        )))
         .bind(id)
         .bind(organization_id)
         .fetch_optional(self.pool())
@@ -480,10 +515,13 @@ impl Store {
     ) -> Result<Page<Invocation>> {
         let (after_time, after_id) = page.position()?;
         let limit = page.clamped_limit();
+        // Each table in the order of its index, merged: the limit stops both scans.
         let sql = format!(
-            "SELECT {INVOCATION_COLUMNS} FROM invocations WHERE {FILTER} \
-             AND ($8 IS NULL OR created_at < $8 OR (created_at = $8 AND id < $9)) \
-             ORDER BY created_at DESC, id DESC LIMIT $10"
+            "{} ORDER BY created_at DESC, id DESC LIMIT $10",
+            both_tables(&format!(
+                "SELECT {INVOCATION_COLUMNS} FROM {AUDIT} WHERE {FILTER} \
+                 AND ($8 IS NULL OR created_at < $8 OR (created_at = $8 AND id < $9))"
+            ))
         );
         let rows = bind_filter!(sqlx::query(&sql), organization_id, filter)
             .bind(after_time)
@@ -507,7 +545,10 @@ impl Store {
              CAST(COALESCE(SUM(CASE WHEN outcome = 'error' THEN 1 ELSE 0 END), 0) AS BIGINT) AS errors, \
              CAST(COALESCE(AVG(duration_us), 0) AS DOUBLE PRECISION) AS mean_us, \
              MAX(duration_us) AS max_us \
-             FROM invocations WHERE {FILTER}"
+             FROM ({}) AS audit",
+            both_tables(&format!(
+                "SELECT outcome, duration_us FROM {AUDIT} WHERE {FILTER}"
+            ))
         );
         let totals = bind_filter!(sqlx::query(&sql), organization_id, filter)
             .fetch_one(self.pool())
@@ -525,9 +566,11 @@ impl Store {
         }
 
         let sql = format!(
-            "SELECT error_kind, COUNT(*) AS calls FROM invocations \
-             WHERE {FILTER} AND outcome = 'error' \
-             GROUP BY error_kind ORDER BY calls DESC, error_kind"
+            "SELECT error_kind, COUNT(*) AS calls FROM ({}) AS audit \
+             GROUP BY error_kind ORDER BY calls DESC, error_kind",
+            both_tables(&format!(
+                "SELECT error_kind FROM {AUDIT} WHERE {FILTER} AND outcome = 'error'"
+            ))
         );
         let rows = bind_filter!(sqlx::query(&sql), organization_id, filter)
             .fetch_all(self.pool())
@@ -539,8 +582,8 @@ impl Store {
 
         // Nearest-rank percentiles, one indexed probe each; portable SQL.
         let sql = format!(
-            "SELECT duration_us FROM invocations WHERE {FILTER} \
-             ORDER BY duration_us LIMIT 1 OFFSET $8"
+            "{} ORDER BY duration_us LIMIT 1 OFFSET $8",
+            both_tables(&format!("SELECT duration_us FROM {AUDIT} WHERE {FILTER}"))
         );
         let percentile = async |p: i64| -> Result<Option<i64>> {
             // Nearest rank: ceil(p/100 · n), 1-based.

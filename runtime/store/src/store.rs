@@ -188,13 +188,14 @@ impl Store {
         self.engine.read_point(read)
     }
 
-    /// Runs `write` synchronously on a SQLite file when it need not wait
-    /// ([`Engine::write_now`]); `None`, with nothing written, otherwise.
-    pub(crate) fn write_now<T>(
+    /// Runs `append` (one audit row into `recent_invocations`) synchronously on a SQLite
+    /// file when it need not wait ([`Engine::append_audit_now`]); `None`, with nothing
+    /// written, otherwise.
+    pub(crate) async fn append_audit_now<T>(
         &self,
-        write: impl FnOnce(&rusqlite::Connection) -> Result<T, SyncError>,
+        append: impl FnOnce(&rusqlite::Connection) -> Result<T, SyncError>,
     ) -> Option<Result<T>> {
-        self.engine.write_now(write)
+        self.engine.append_audit_now(append).await
     }
 
     /// Waits for this process's turn to write (SQLite only).

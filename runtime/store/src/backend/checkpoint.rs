@@ -61,9 +61,14 @@ pub(super) struct Checkpointer {
 
 impl Checkpointer {
     /// Starts checkpointing the SQLite file at `path` (in WAL mode), whose writers in
-    /// this process take turns on `writer`.
-    pub(super) fn start(path: &Path, writer: Arc<Mutex<()>>) -> std::io::Result<Checkpointer> {
-        Checkpointer::start_with(path, writer, EVERY, RESTART_FRAMES)
+    /// this process take turns on `writer`. Every turn runs `first` before its
+    /// checkpoint (the store moves its recent audit rows, `recent.rs`).
+    pub(super) fn start(
+        path: &Path,
+        writer: Arc<Mutex<()>>,
+        first: impl Fn() + Send + 'static,
+    ) -> std::io::Result<Checkpointer> {
+        Checkpointer::start_with(path, writer, EVERY, RESTART_FRAMES, first)
     }
 
     fn start_with(
@@ -71,6 +76,7 @@ impl Checkpointer {
         writer: Arc<Mutex<()>>,
         every: Duration,
         restart_frames: i64,
+        first: impl Fn() + Send + 'static,
     ) -> std::io::Result<Checkpointer> {
         let connection = open(path).map_err(std::io::Error::other)?;
         let (stop, stopped) = mpsc::sync_channel::<()>(1);
@@ -79,6 +85,7 @@ impl Checkpointer {
             .spawn(move || {
                 // A stop, or the store dropped (the sender with it), ends the loop.
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                    first();
                     turn(&connection, &writer, restart_frames);
                 }
             })?;
@@ -226,6 +233,7 @@ mod tests {
             writer.clone(),
             Duration::from_millis(10),
             restart_frames,
+            || {},
         )
         .unwrap();
         let stop = Arc::new(AtomicBool::new(false));

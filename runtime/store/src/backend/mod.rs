@@ -4,8 +4,9 @@
 //! - A **SQLite file** (the embedded default) has the pool, this process's writer lock,
 //!   two direct connections for the statements every call makes ([`direct`]),
 //!   synchronous read connections for the worker look-up ([`sync_read`]), a synchronous
-//!   write connection for a lone call's audit row ([`sync_write`]), and a thread that
-//!   checkpoints the WAL ([`checkpoint`]).
+//!   write connection for a lone call's audit row ([`sync_write`]), which it appends to a
+//!   table of recent rows ([`recent`]), and a thread that moves those rows into the
+//!   indexed table and checkpoints the WAL ([`checkpoint`]).
 //! - An **in-memory SQLite** database is one connection (every connection would open a
 //!   database of its own) and the writer lock.
 //! - **PostgreSQL** is a pool, and two direct connections for the per-call statements
@@ -13,12 +14,13 @@
 //!
 //! Repositories use the pool for everything ([`Engine::pool`]); the faster paths are
 //! asked for by name ([`Engine::fetch_all`] with a [`Route`], [`Engine::read_point`],
-//! [`Engine::read_blocking`], [`Engine::write_now`]) and fall back to the pool on
+//! [`Engine::read_blocking`], [`Engine::append_audit_now`]) and fall back to the pool on
 //! engines without them.
 
 mod checkpoint;
 mod direct;
 mod postgres;
+mod recent;
 mod sqlite;
 mod sync_read;
 mod sync_write;
@@ -198,16 +200,17 @@ impl Engine {
         }
     }
 
-    /// Runs `write` synchronously and inline on a SQLite file's synchronous write
-    /// connection, if that can be done without waiting (see
-    /// [`sqlite::SqliteFile::write_now`]). `None` otherwise, and on engines without
-    /// one: nothing was written, and the caller writes through the pool.
-    pub(crate) fn write_now<T>(
+    /// Runs `append`, which appends one audit row to `recent_invocations`, synchronously
+    /// and inline on a SQLite file's synchronous write connection, if that can be done
+    /// without waiting (see [`sqlite::SqliteFile::append_audit_now`]). `None` otherwise,
+    /// and on engines without one: nothing was written, and the caller writes through
+    /// the pool.
+    pub(crate) async fn append_audit_now<T>(
         &self,
-        write: impl FnOnce(&rusqlite::Connection) -> Result<T, SyncError>,
+        append: impl FnOnce(&rusqlite::Connection) -> Result<T, SyncError>,
     ) -> Option<Result<T>> {
         match self {
-            Engine::SqliteFile(sqlite) => sqlite.write_now(write),
+            Engine::SqliteFile(sqlite) => sqlite.append_audit_now(append).await,
             Engine::SqliteMemory(_) | Engine::Postgres(_) => None,
         }
     }

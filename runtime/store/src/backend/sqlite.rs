@@ -13,6 +13,7 @@ use tokio::sync::Mutex;
 
 use super::checkpoint::{Checkpointer, WAL_SIZE_LIMIT};
 use super::direct::Direct;
+use super::recent::{self, Recent};
 use super::sync_read::{SyncError, SyncReader};
 use super::sync_write::SyncWriter;
 use super::{Backend, migrate};
@@ -43,8 +44,11 @@ pub(crate) struct SqliteFile {
     pub(super) direct: Direct,
     /// Connections for the look-up every worker call makes, used synchronously.
     reader: SyncReader,
-    /// The connection for the audit row a lone call writes synchronously.
-    sync_writer: SyncWriter,
+    /// The connection for the audit row a lone call writes synchronously. Shared with
+    /// the checkpoint thread, which moves those rows on it.
+    sync_writer: Arc<SyncWriter>,
+    /// How many of those rows wait in `recent_invocations`.
+    recent: Arc<Recent>,
     /// Checkpoints the WAL off the commit path.
     checkpointer: Checkpointer,
 }
@@ -64,6 +68,13 @@ impl SqliteFile {
             migrate(Backend::Sqlite, &pool).await?;
         }
         let writer = Arc::new(Mutex::new(()));
+        let sync_writer = Arc::new(SyncWriter::open(&path));
+        let recent = Arc::new(Recent::count(&sync_writer));
+        let move_recent = {
+            let (writer, sync_writer, recent) =
+                (writer.clone(), sync_writer.clone(), recent.clone());
+            move || recent::move_all(&writer, &sync_writer, &recent)
+        };
         Ok(SqliteFile {
             pool,
             writer: writer.clone(),
@@ -75,8 +86,9 @@ impl SqliteFile {
             )
             .await?,
             reader: SyncReader::open(&path),
-            sync_writer: SyncWriter::open(&path),
-            checkpointer: Checkpointer::start(&path, writer).map_err(|error| {
+            sync_writer,
+            recent,
+            checkpointer: Checkpointer::start(&path, writer, move_recent).map_err(|error| {
                 StoreError::Invalid(format!(
                     "cannot open {} for WAL checkpoints: {error}",
                     path.display()
@@ -128,16 +140,33 @@ impl SqliteFile {
         self.reader.read(read)
     }
 
-    /// Runs `write` (statements that each commit on their own) on the synchronous write
-    /// connection, inline, when neither this process's writer lock nor the connection is
-    /// taken: see `sync_write.rs`. `None` when it cannot be done without waiting, or
-    /// SQLite did not answer; nothing was written then.
-    pub(super) fn write_now<T>(
+    /// Runs `append`, a statement that appends one row to `recent_invocations` and
+    /// commits, on the synchronous write connection, inline, when neither this
+    /// process's writer lock nor the connection is taken (see `sync_write.rs`) and the
+    /// table has room ([`recent::MAX_ROWS`]). `None` when it cannot be done without
+    /// waiting, or SQLite did not answer; nothing was written then.
+    ///
+    /// The one wait: for a move of recent rows that holds the writer lock (one
+    /// transaction of at most [`recent::MOVE_ROWS`] rows). The move's transaction
+    /// takes less time than the batching writer's path, with its hand-offs between
+    /// threads and a connection whose page cache the move has just made stale.
+    pub(super) async fn append_audit_now<T>(
         &self,
-        write: impl FnOnce(&rusqlite::Connection) -> Result<T, SyncError>,
+        append: impl FnOnce(&rusqlite::Connection) -> Result<T, SyncError>,
     ) -> Option<Result<T>> {
-        let _writer = self.writer.try_lock().ok()?;
-        self.sync_writer.write(write)
+        let _writer = match self.writer.try_lock() {
+            Ok(writer) => writer,
+            Err(_) if self.recent.is_moving() => self.writer.lock().await,
+            Err(_) => return None,
+        };
+        if !self.recent.has_room() {
+            return None;
+        }
+        let answer = self.sync_writer.write(append)?;
+        // Counted even when the statement wrote no row (the agent was not the
+        // organization's): the next move counts again.
+        self.recent.appended();
+        Some(answer)
     }
 
     /// Closes the connections outside the pool.

@@ -33,6 +33,9 @@ use crate::row::{RowExt, StoredBool};
 /// are in use at once as threads read at once (the runtime's worker threads).
 const MAX_IDLE: usize = 8;
 
+/// Logged when a synchronous read fails.
+pub(super) const READ_FAILED: &str = "synchronous SQLite read failed; going through sqlx";
+
 /// Why a synchronous read (or the synchronous audit write, `sync_write.rs`) gave no
 /// answer of its own.
 pub(crate) enum SyncError {
@@ -66,26 +69,26 @@ pub(super) struct SyncReader {
 /// The failures of a synchronous path, logged: the first at `warn` (once is enough to
 /// show that calls take the slower path), later ones at `debug`.
 pub(super) struct Failures {
-    /// `"read"` or `"write"`.
-    kind: &'static str,
+    /// What failed and what happens instead, for the log.
+    message: &'static str,
     warned: AtomicBool,
 }
 
 impl Failures {
-    pub(super) const fn new(kind: &'static str) -> Failures {
+    pub(super) const fn new(message: &'static str) -> Failures {
         Failures {
-            kind,
+            message,
             warned: AtomicBool::new(false),
         }
     }
 
-    /// Logs a failure of SQLite after which the caller takes sqlx's path.
+    /// Logs a failure of SQLite: the first at `warn`, the others at `debug`.
     pub(super) fn log(&self, error: &rusqlite::Error) {
-        let kind = self.kind;
+        let message = self.message;
         if self.warned.swap(true, Ordering::Relaxed) {
-            tracing::debug!(%error, "synchronous SQLite {kind} failed; going through sqlx");
+            tracing::debug!(%error, "{message}");
         } else {
-            tracing::warn!(%error, "synchronous SQLite {kind} failed; going through sqlx");
+            tracing::warn!(%error, "{message}");
         }
     }
 
@@ -112,7 +115,7 @@ impl SyncReader {
         let reader = SyncReader {
             path: path.to_owned(),
             idle: Mutex::new(Some(Vec::new())),
-            failures: Failures::new("read"),
+            failures: Failures::new(READ_FAILED),
         };
         match connect(path) {
             Ok(first) => reader.give_back(first),

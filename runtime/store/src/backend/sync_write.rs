@@ -5,11 +5,14 @@
 //! and back; a caller that also queues its row for the batching writer task adds that
 //! task's wake-ups on both sides. For a lone call, those thread wake-ups are most of the
 //! server's CPU for the call (BENCHMARKS.md). A commit in WAL mode with `synchronous =
-//! NORMAL` is a write of a few pages to the WAL, with no flush, so it runs here inline,
-//! bounded like any short computation on a task:
+//! NORMAL` is a write of a page or two to the WAL, with no flush (the row goes to
+//! `recent_invocations`, one B-tree: `recent.rs`), so it runs here inline, bounded like
+//! any short computation on a task:
 //!
-//! - only when this process's writer lock is free (`Engine::write_now` takes it without
-//!   waiting) and this one connection is not in use by another thread;
+//! - only when this process's writer lock is free (`SqliteFile::append_audit_now` takes
+//!   it without waiting, except from the store's own move of recent rows, which lets
+//!   go within a short transaction) and this one connection is not in use by another
+//!   thread;
 //! - on a connection with no busy timeout: when another process holds SQLite's write
 //!   lock, SQLite answers `SQLITE_BUSY` at once instead of sleeping on the thread.
 //!
@@ -21,7 +24,8 @@
 //! when the statement is reset.
 //!
 //! The same connection answers the per-call point reads while it is free
-//! ([`SyncWriter::read`]; why: `SqliteFile::read_point`).
+//! ([`SyncWriter::read`]; why: `SqliteFile::read_point`), and moves the recent rows into
+//! `invocations` for the checkpoint thread ([`SyncWriter::move_recent`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, TryLockError};
@@ -29,7 +33,7 @@ use std::sync::{Mutex, TryLockError};
 use rusqlite::{Connection, OpenFlags};
 
 use super::checkpoint::WAL_SIZE_LIMIT;
-use super::sync_read::{Failures, SyncError, is_busy};
+use super::sync_read::{Failures, READ_FAILED, SyncError, is_busy};
 use crate::error::Result;
 
 /// The connection state: `None` once closed; `Some(None)` while there is no connection
@@ -43,6 +47,8 @@ pub(super) struct SyncWriter {
     failures: Failures,
     /// Those of reads made on the connection ([`SyncWriter::read`]).
     read_failures: Failures,
+    /// Those of moves of recent audit rows ([`SyncWriter::move_recent`]).
+    move_failures: Failures,
 }
 
 impl SyncWriter {
@@ -51,8 +57,12 @@ impl SyncWriter {
         let mut writer = SyncWriter {
             path: path.to_owned(),
             connection: Mutex::new(Some(None)),
-            failures: Failures::new("write"),
-            read_failures: Failures::new("read"),
+            failures: Failures::new("synchronous SQLite write failed; going through sqlx"),
+            read_failures: Failures::new(READ_FAILED),
+            move_failures: Failures::new(
+                "moving audit rows out of recent_invocations failed; they stay there, \
+                 and the next turn tries again",
+            ),
         };
         match connect(path) {
             Ok(connection) => writer.connection = Mutex::new(Some(Some(connection))),
@@ -71,18 +81,41 @@ impl SyncWriter {
         &self,
         write: impl FnOnce(&Connection) -> Result<T, SyncError>,
     ) -> Option<Result<T>> {
+        self.run_opened(write, &self.failures)
+    }
+
+    /// Moves up to `limit` of the oldest rows of `recent_invocations` into `invocations`
+    /// (see `recent.rs`), in one transaction, and answers how many rows are left there.
+    /// `None` as for [`SyncWriter::write`], with nothing moved. The caller holds this
+    /// process's writer lock.
+    ///
+    /// On this connection, because it commits the lone calls' rows: a commit made on
+    /// another connection would empty its page cache (see `SqliteFile::read_point`).
+    pub(super) fn move_recent(&self, limit: usize) -> Option<Result<usize>> {
+        self.run_opened(
+            |connection| super::recent::move_oldest(connection, limit),
+            &self.move_failures,
+        )
+    }
+
+    /// [`run`] on the connection, opened first if there is none.
+    fn run_opened<T>(
+        &self,
+        statements: impl FnOnce(&Connection) -> Result<T, SyncError>,
+        failures: &Failures,
+    ) -> Option<Result<T>> {
         let mut slot = self.slot()?;
         let connection = slot.as_mut()?;
         if connection.is_none() {
             match connect(&self.path) {
                 Ok(opened) => *connection = Some(opened),
                 Err(error) => {
-                    self.failures.log(&error);
+                    failures.log(&error);
                     return None;
                 }
             }
         }
-        run(connection, write, &self.failures)
+        run(connection, statements, failures)
     }
 
     /// Runs `read`, which only reads, on the connection: `None` when the connection is

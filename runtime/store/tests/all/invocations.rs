@@ -18,6 +18,7 @@ on_both_backends!(
     two_hundred_concurrent_inserts,
     a_batch_answers_row_by_row,
     a_row_written_now_is_the_row_written_later,
+    rows_waiting_in_recent_invocations_read_as_audit_rows,
 );
 
 fn call(
@@ -457,12 +458,16 @@ async fn a_row_written_now_is_the_row_written_later(db: &TestDb) {
 
     if db.backend() == Backend::Postgres {
         // No synchronous connection: the caller is told to write the usual way.
-        assert!(store.record_invocation_now(&a.id, &row).is_none());
+        assert!(store.record_invocation_now(&a.id, &row).await.is_none());
         assert_eq!(count(store, &a.id).await, 0);
         return;
     }
 
-    let written = store.record_invocation_now(&a.id, &row).unwrap().unwrap();
+    let written = store
+        .record_invocation_now(&a.id, &row)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(store.invocation(&a.id, &written.id).await.unwrap(), written);
     let later = store.record_invocation(&a.id, &row).await.unwrap();
     assert_ne!(written.id, later.id);
@@ -486,6 +491,7 @@ async fn a_row_written_now_is_the_row_written_later(db: &TestDb) {
     // `b` does not record arguments: the row written now drops them too.
     let for_b = store
         .record_invocation_now(&b.id, &call(Some(&agent_b.id), "t", "f", 1, None))
+        .await
         .unwrap()
         .unwrap();
     assert_eq!(for_b.argument_keys, None);
@@ -499,7 +505,7 @@ async fn a_row_written_now_is_the_row_written_later(db: &TestDb) {
         ("no-such-organization", call(None, "t", "orphan", 1, None)),
     ] {
         assert!(matches!(
-            store.record_invocation_now(org, &foreign),
+            store.record_invocation_now(org, &foreign).await,
             Some(Err(StoreError::NotFound(_)))
         ));
     }
@@ -509,14 +515,212 @@ async fn a_row_written_now_is_the_row_written_later(db: &TestDb) {
     let other = rusqlite::Connection::open(db.sqlite_path()).unwrap();
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
     let started = std::time::Instant::now();
-    assert!(store.record_invocation_now(&a.id, &row).is_none());
+    assert!(store.record_invocation_now(&a.id, &row).await.is_none());
     assert!(started.elapsed() < std::time::Duration::from_secs(1));
     other.execute_batch("COMMIT").unwrap();
     assert_eq!(count(store, &a.id).await, 2);
-    assert!(store.record_invocation_now(&a.id, &row).unwrap().is_ok());
+    assert!(
+        store
+            .record_invocation_now(&a.id, &row)
+            .await
+            .unwrap()
+            .is_ok()
+    );
     assert_eq!(count(store, &a.id).await, 3);
 
     // A closed store writes nothing this way either.
     store.close().await;
-    assert!(store.record_invocation_now(&a.id, &row).is_none());
+    assert!(store.record_invocation_now(&a.id, &row).await.is_none());
+}
+
+/// Every column of an audit row, in both audit tables.
+const COLUMNS: &str = "id, organization_id, agent_id, tool_id, tool_version_id, function, \
+    call_id, call_session_id, started_at, duration_us, fuel_consumed, peak_memory_bytes, \
+    outcome, error_kind, argument_keys, created_at, replay_of";
+
+/// How many of `ids` each audit table holds: (`invocations`, `recent_invocations`).
+async fn where_rows_are(pool: &sqlx::AnyPool, ids: &[&str]) -> (i64, i64) {
+    let mut counts = (0, 0);
+    for id in ids {
+        let count = async |table: &str| -> i64 {
+            sqlx::query_scalar(&format!("SELECT count(*) FROM {table} WHERE id = $1"))
+                .bind(*id)
+                .fetch_one(pool)
+                .await
+                .unwrap()
+        };
+        let (main, recent) = (
+            count("invocations").await,
+            count("recent_invocations").await,
+        );
+        assert_eq!(main + recent, 1, "row {id} is in {main} + {recent} places");
+        counts.0 += main;
+        counts.1 += recent;
+    }
+    counts
+}
+
+/// Audit rows waiting in `recent_invocations` (where a lone call on a SQLite file
+/// appends its row, until the store moves it into `invocations`) read exactly as rows
+/// of `invocations` do: by id, in pages, filtered, in statistics, and through the
+/// deletion of their agent or organization. On SQLite, rows written now land there and
+/// are moved, unchanged, within moments.
+async fn rows_waiting_in_recent_invocations_read_as_audit_rows(db: &TestDb) {
+    let store = &db.store;
+    let (a, b, agent_a, agent_b) = two_organizations(store).await;
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+
+    // Six rows; every other one then waits in `recent_invocations`, moved there by
+    // another connection (the store counts only its own appends, so it leaves them).
+    let mut written = Vec::new();
+    for i in 0..6 {
+        let row = call(
+            Some(&agent_a.id),
+            "t",
+            &format!("f{i}"),
+            10 * (i + 1),
+            (i % 3 == 0).then_some("boom"),
+        );
+        written.push(store.record_invocation(&a.id, &row).await.unwrap());
+    }
+    for waiting in written.iter().skip(1).step_by(2) {
+        let mut tx = pool.begin().await.unwrap();
+        sqlx::query(&format!(
+            "INSERT INTO recent_invocations ({COLUMNS}) SELECT {COLUMNS} FROM invocations \
+             WHERE id = $1"
+        ))
+        .bind(&waiting.id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        sqlx::query("DELETE FROM invocations WHERE id = $1")
+            .bind(&waiting.id)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let ids: Vec<&str> = written.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(where_rows_are(&pool, &ids).await, (3, 3));
+
+    for row in &written {
+        assert_eq!(store.invocation(&a.id, &row.id).await.unwrap(), *row);
+        // Not another organization's.
+        assert!(matches!(
+            store.invocation(&b.id, &row.id).await,
+            Err(StoreError::NotFound(_))
+        ));
+    }
+    // Newest first across both tables, two to a page, each row once.
+    let mut newest_first = written.clone();
+    newest_first.sort_by(|x, y| (y.created_at, &y.id).cmp(&(x.created_at, &x.id)));
+    let mut listed = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_invocations(
+                &a.id,
+                &InvocationFilter::default(),
+                &PageRequest {
+                    limit: 2,
+                    cursor: cursor.clone(),
+                },
+            )
+            .await
+            .unwrap();
+        assert!(page.items.len() <= 2);
+        listed.extend(page.items);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(listed, newest_first);
+    // A filter that only a waiting row matches.
+    let only = store
+        .list_invocations(
+            &a.id,
+            &InvocationFilter {
+                function: Some("f1".into()),
+                ..InvocationFilter::default()
+            },
+            &PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(only.items, vec![written[1].clone()]);
+
+    let stats = store
+        .invocation_stats(&a.id, &InvocationFilter::default())
+        .await
+        .unwrap();
+    assert_eq!((stats.count, stats.error_count), (6, 2));
+    assert_eq!(stats.errors_by_kind, vec![(Some("boom".to_owned()), 2)]);
+    assert_eq!(stats.max_duration_us, Some(60));
+    assert_eq!(stats.mean_duration_us, 35.0);
+    assert_eq!(
+        (stats.p50_duration_us, stats.p99_duration_us),
+        (Some(30), Some(60))
+    );
+
+    // The agent deleted: its rows keep their place and lose the agent, in both tables.
+    store.delete_agent(&a.id, &agent_a.id).await.unwrap();
+    for row in &written {
+        let now = store.invocation(&a.id, &row.id).await.unwrap();
+        assert_eq!(now.agent_id, None);
+        assert_eq!(now.function, row.function);
+    }
+    // The organization deleted: its rows go from both tables; another's stay.
+    let kept = store
+        .record_invocation(&b.id, &call(Some(&agent_b.id), "t", "kept", 1, None))
+        .await
+        .unwrap();
+    store.delete_organization(&a.id).await.unwrap();
+    for table in ["invocations", "recent_invocations"] {
+        let left: i64 = sqlx::query_scalar(&format!(
+            "SELECT count(*) FROM {table} WHERE organization_id = $1"
+        ))
+        .bind(&a.id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(left, 0, "{table} kept a deleted organization's rows");
+    }
+    assert_eq!(store.invocation(&b.id, &kept.id).await.unwrap(), kept);
+
+    if db.backend() == Backend::Postgres {
+        return;
+    }
+    // Rows written now: appended to `recent_invocations` (unless the store moved them
+    // already), then moved into `invocations` unchanged.
+    let mut now = Vec::new();
+    for i in 0..3 {
+        let row = call(Some(&agent_b.id), "t", &format!("now{i}"), 5, None);
+        now.push(
+            store
+                .record_invocation_now(&b.id, &row)
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    let ids: Vec<&str> = now.iter().map(|i| i.id.as_str()).collect();
+    let (_, waiting) = where_rows_are(&pool, &ids).await;
+    assert!(waiting > 0, "no row written now was seen waiting");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while where_rows_are(&pool, &ids).await != (3, 0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "rows written now were not moved into invocations"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    for row in &now {
+        assert_eq!(store.invocation(&b.id, &row.id).await.unwrap(), *row);
+    }
+    let empty: i64 = sqlx::query_scalar("SELECT count(*) FROM recent_invocations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(empty, 0);
 }

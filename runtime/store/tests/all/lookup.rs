@@ -109,7 +109,7 @@ async fn audit(store: &Store, organization_id: &str, agent_id: &str) {
         argument_keys: None,
         replay_of: None,
     };
-    match store.record_invocation_now(organization_id, &new) {
+    match store.record_invocation_now(organization_id, &new).await {
         Some(written) => written.unwrap(),
         None => store
             .record_invocation(organization_id, &new)
