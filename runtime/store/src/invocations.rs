@@ -165,7 +165,7 @@ pub struct InvocationStats {
     pub max_duration_us: Option<i64>,
 }
 
-const INVOCATION_COLUMNS: &str = "id, organization_id, agent_id, tool_id, tool_version_id, \
+pub(crate) const INVOCATION_COLUMNS: &str = "id, organization_id, agent_id, tool_id, tool_version_id, \
      function, call_id, call_session_id, started_at, duration_us, fuel_consumed, \
      peak_memory_bytes, outcome, error_kind, argument_keys, created_at, replay_of";
 

@@ -132,9 +132,7 @@ pub(super) fn move_all(writers: &Mutex<()>, writer: &SyncWriter, recent: &Recent
 /// left. On any error the caller's connection is dropped with the transaction open,
 /// which rolls it back (`sync_write::run`).
 pub(super) fn move_oldest(connection: &Connection, limit: usize) -> Result<usize, SyncError> {
-    const COLUMNS: &str = "id, organization_id, agent_id, tool_id, tool_version_id, \
-        function, call_id, call_session_id, started_at, duration_us, fuel_consumed, \
-        peak_memory_bytes, outcome, error_kind, argument_keys, created_at, replay_of";
+    use crate::invocations::INVOCATION_COLUMNS as COLUMNS;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     connection.execute_batch("BEGIN IMMEDIATE")?;
     let last: Option<i64> = connection
@@ -211,10 +209,8 @@ mod tests {
         let connection = Connection::open(path).unwrap();
         let mut statement = connection
             .prepare(&format!(
-                "SELECT id, organization_id, agent_id, tool_id, tool_version_id, function, \
-                 call_id, call_session_id, started_at, duration_us, fuel_consumed, \
-                 peak_memory_bytes, outcome, error_kind, argument_keys, created_at, replay_of \
-                 FROM {table} ORDER BY duration_us"
+                "SELECT {} FROM {table} ORDER BY duration_us",
+                crate::invocations::INVOCATION_COLUMNS
             ))
             .unwrap();
         statement
