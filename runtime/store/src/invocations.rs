@@ -244,7 +244,8 @@ macro_rules! insert_invocation {
 const INSERT_INVOCATION: &str = insert_invocation!("invocations");
 
 /// One audit row into `recent_invocations` (migration 0012): the row a lone call writes
-/// on a SQLite file, a page where the indexed table takes six. The store moves these
+/// on a SQLite file, into one B-tree where the indexed table has six (about one WAL
+/// frame per commit against eight). The store moves these
 /// rows into `invocations` in batches (`backend/recent.rs`); the reads below read both.
 const INSERT_RECENT_INVOCATION: &str = insert_invocation!("recent_invocations");
 
