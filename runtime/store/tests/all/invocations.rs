@@ -539,20 +539,20 @@ const COLUMNS: &str = "id, organization_id, agent_id, tool_id, tool_version_id, 
     outcome, error_kind, argument_keys, created_at, replay_of";
 
 /// How many of `ids` each audit table holds: (`invocations`, `recent_invocations`).
+///
+/// Both tables are counted by one statement, so from one snapshot: counted one after
+/// the other, a move committing in between would hide the row from both.
 async fn where_rows_are(pool: &sqlx::AnyPool, ids: &[&str]) -> (i64, i64) {
     let mut counts = (0, 0);
     for id in ids {
-        let count = async |table: &str| -> i64 {
-            sqlx::query_scalar(&format!("SELECT count(*) FROM {table} WHERE id = $1"))
-                .bind(*id)
-                .fetch_one(pool)
-                .await
-                .unwrap()
-        };
-        let (main, recent) = (
-            count("invocations").await,
-            count("recent_invocations").await,
-        );
+        let (main, recent): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM invocations WHERE id = $1), \
+             (SELECT count(*) FROM recent_invocations WHERE id = $1)",
+        )
+        .bind(*id)
+        .fetch_one(pool)
+        .await
+        .unwrap();
         assert_eq!(main + recent, 1, "row {id} is in {main} + {recent} places");
         counts.0 += main;
         counts.1 += recent;
