@@ -63,6 +63,17 @@ pub(crate) struct ServeArgs {
     #[arg(long, default_value_t = warden_core::DEFAULT_CALL_OUTCOME_TTL.as_secs(), value_name = "SECONDS",
         value_parser = clap::value_parser!(u64).range(1..))]
     call_outcome_ttl: u64,
+    /// Recorded exactly-once outcomes one organization keeps; past this (or
+    /// `--call-outcome-bytes-per-organization`) its oldest go, and a retry
+    /// of one of those calls runs again.
+    #[arg(long, default_value_t = warden_core::OutcomeBudget::default().outcomes, value_name = "N",
+        value_parser = clap::value_parser!(u64).range(1..))]
+    call_outcomes_per_organization: u64,
+    /// Bytes of recorded exactly-once outcomes (sealed) one organization
+    /// keeps, all together; past this its oldest go.
+    #[arg(long, default_value_t = warden_core::OutcomeBudget::default().bytes, value_name = "BYTES",
+        value_parser = clap::value_parser!(u64).range(1..))]
+    call_outcome_bytes_per_organization: u64,
     /// Sandbox instances one organization may hold at once (of 256); free
     /// slots go round-robin to the organizations waiting.
     #[arg(long, default_value_t = warden_sandbox::SandboxConfig::default().max_instances_per_tenant, value_name = "N")]
@@ -272,6 +283,10 @@ pub(crate) async fn serve(args: ServeArgs, metrics: Option<prometheus::Registry>
         tool_memory: args.tool_memory.iter().cloned().collect(),
         livekit,
         call_outcome_ttl: Some(std::time::Duration::from_secs(args.call_outcome_ttl)),
+        call_outcome_budget: warden_core::OutcomeBudget {
+            outcomes: args.call_outcomes_per_organization,
+            bytes: args.call_outcome_bytes_per_organization,
+        },
     };
     let core = match args
         .state

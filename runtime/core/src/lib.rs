@@ -70,7 +70,8 @@ pub use warden_sandbox::{
 };
 pub use warden_store::{
     AgentFilter, CallDirection, Invocation, InvocationFilter, InvocationStats, KeyRing,
-    NewVoiceAgent, Organization, PageRequest, VoiceAgent, VoiceAgentUpdate, WorkerToken,
+    NewVoiceAgent, Organization, OutcomeBudget, PageRequest, VoiceAgent, VoiceAgentUpdate,
+    WorkerToken,
 };
 
 use std::sync::Arc;
@@ -101,6 +102,9 @@ pub struct CoreSettings {
     /// How long the recorded outcome of an exactly-once call answers its
     /// retries; `None` is [`DEFAULT_CALL_OUTCOME_TTL`].
     pub call_outcome_ttl: Option<std::time::Duration>,
+    /// How much of its recorded outcomes one organization keeps before its oldest go
+    /// (the default is [`OutcomeBudget::default`]).
+    pub call_outcome_budget: OutcomeBudget,
 }
 
 /// Which organizations' own tools the operator's grants extend to. Tools an

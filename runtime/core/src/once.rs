@@ -22,7 +22,10 @@
 //! to its end even when the caller goes away, so the retry finds its outcome; a claim
 //! whose replica stopped is taken over once its lease (the tool's time limit plus a
 //! margin) has passed. Recorded outcomes expire after
-//! [`CoreSettings::call_outcome_ttl`](crate::CoreSettings::call_outcome_ttl).
+//! [`CoreSettings::call_outcome_ttl`](crate::CoreSettings::call_outcome_ttl), and an
+//! organization keeps only its newest within
+//! [`CoreSettings::call_outcome_budget`](crate::CoreSettings::call_outcome_budget): a
+//! retry of a call older than that runs again.
 
 use crate::Core;
 use crate::error::{CoreError, Result};
@@ -241,14 +244,31 @@ impl Core {
                     let plain = zeroize::Zeroizing::new(plain);
                     Ok(self.keys.seal_outcome(key, &plain)?)
                 });
-            match sealed {
-                Ok(sealed) => self
-                    .store
-                    .complete_call(key, claim, &invoked.invocation_id, &sealed)
-                    .await
-                    .map(|_| ()),
+            let completed = match sealed {
+                Ok(sealed) => {
+                    self.store
+                        .complete_call(
+                            key,
+                            claim,
+                            &invoked.invocation_id,
+                            &sealed,
+                            self.settings.call_outcome_budget,
+                        )
+                        .await
+                }
                 Err(e) => Err(e),
+            };
+            if let Ok(completed) = &completed
+                && completed.evicted > 0
+            {
+                tracing::info!(
+                    organization_id = key.organization_id,
+                    evicted = completed.evicted,
+                    "deleted an organization's oldest recorded call outcomes to keep it \
+                     within its budget"
+                );
             }
+            completed.map(|_| ())
         };
         if let Err(e) = settled {
             tracing::error!("failed to record the outcome of an exactly-once call: {e}");

@@ -21,6 +21,44 @@ use crate::store::Store;
 /// claim adds at most one row, so the table holds little more than its live rows.
 pub const CALL_OUTCOME_PRUNE_BATCH: i64 = 100;
 
+/// How much of its recorded outcomes one organization keeps: past either bound, the
+/// recording of a new outcome deletes the organization's oldest ones (those a retry is
+/// least likely to want) until both hold again. The newest outcome is always kept.
+///
+/// Without it, one organization's stream of exactly-once calls, each outcome up to the
+/// 1 MiB result limit and kept for the outcomes' lifetime, could fill the disk that
+/// every organization's data shares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutcomeBudget {
+    /// Recorded outcomes at most.
+    pub outcomes: u64,
+    /// Sealed bytes at most, all outcomes together.
+    pub bytes: u64,
+}
+
+impl Default for OutcomeBudget {
+    /// 10,000 outcomes and 64 MiB: hours of a busy organization's exactly-once calls
+    /// (a retry comes within seconds or minutes), and a bounded scan when one is
+    /// recorded.
+    fn default() -> Self {
+        OutcomeBudget {
+            outcomes: 10_000,
+            bytes: 64 << 20,
+        }
+    }
+}
+
+/// What [`Store::complete_call`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Completed {
+    /// Whether the outcome was recorded: `false` when the claim was no longer the run's
+    /// (its lease ran out and another request took the call over), and nothing changed.
+    pub recorded: bool,
+    /// The organization's oldest outcomes deleted to keep it within its
+    /// [`OutcomeBudget`].
+    pub evicted: u64,
+}
+
 /// Rounds of insert-or-take-over one claim tries before it answers
 /// [`CallClaim::Running`]: each round loses only to another request that claimed the
 /// same call in between.
@@ -222,16 +260,17 @@ impl Store {
         Ok(row.is_some())
     }
 
-    /// Records the outcome of the run holding `claim`: `false` when the claim is no
-    /// longer this run's (its lease ran out and another request took the call over),
-    /// and nothing changed.
+    /// Records the outcome of the run holding `claim`, then keeps the organization within
+    /// `budget` (see [`OutcomeBudget`]). Nothing changes when the claim is no longer this
+    /// run's (its lease ran out and another request took the call over).
     pub async fn complete_call(
         &self,
         key: &CallKey<'_>,
         claim: &str,
         invocation_id: &str,
         sealed: &SealedSecret,
-    ) -> Result<bool> {
+        budget: OutcomeBudget,
+    ) -> Result<Completed> {
         let _writer = self.write_guard().await;
         let updated = sqlx::query(
             "UPDATE call_outcomes SET state = 'done', invocation_id = $1, sealed = $2, \
@@ -248,7 +287,56 @@ impl Store {
         .bind(claim)
         .execute(self.pool())
         .await?;
-        Ok(updated.rows_affected() == 1)
+        if updated.rows_affected() == 0 {
+            return Ok(Completed {
+                recorded: false,
+                evicted: 0,
+            });
+        }
+        let evicted = self.keep_within(key.organization_id, budget).await?;
+        Ok(Completed {
+            recorded: true,
+            evicted,
+        })
+    }
+
+    /// Deletes `organization_id`'s oldest recorded outcomes past `budget`; how many.
+    ///
+    /// Each recording leaves the organization within its budget (or with its newest
+    /// outcome alone), so the scans here cover at most the budget's outcomes and the one
+    /// just recorded, plus its calls running.
+    async fn keep_within(&self, organization_id: &str, budget: OutcomeBudget) -> Result<u64> {
+        let held = sqlx::query(
+            "SELECT count(*) AS outcomes, COALESCE(sum(length(sealed)), 0) AS bytes \
+             FROM call_outcomes WHERE organization_id = $1 AND state = 'done'",
+        )
+        .bind(organization_id)
+        .fetch_one(self.pool())
+        .await?;
+        let (outcomes, bytes) = (held.int("outcomes")?, held.int("bytes")?);
+        let limit = |bound: u64| i64::try_from(bound).unwrap_or(i64::MAX);
+        if outcomes <= limit(budget.outcomes) && bytes <= limit(budget.bytes) {
+            return Ok(0);
+        }
+        // Newest first, each row with its rank and the bytes of it and every newer one:
+        // past the newest, a row goes once either bound is passed.
+        let evicted = sqlx::query(
+            "DELETE FROM call_outcomes WHERE organization_id = $1 \
+             AND (agent_id, function, call_id) IN (\
+               SELECT agent_id, function, call_id FROM (\
+                 SELECT agent_id, function, call_id, \
+                   row_number() OVER newest AS nth, sum(length(sealed)) OVER newest AS upto \
+                 FROM call_outcomes WHERE organization_id = $1 AND state = 'done' \
+                 WINDOW newest AS (ORDER BY created_at DESC, agent_id DESC, function DESC, \
+                   call_id DESC)\
+               ) ranked WHERE nth > 1 AND (nth > $2 OR upto > $3))",
+        )
+        .bind(organization_id)
+        .bind(limit(budget.outcomes))
+        .bind(limit(budget.bytes))
+        .execute(self.pool())
+        .await?;
+        Ok(evicted.rows_affected())
     }
 
     /// Gives up the claim `claim` on the call, for a run whose tool never started (its

@@ -72,7 +72,9 @@ pub use agents::{
     AgentFilter, AgentTool, AgentToolSettings, NewVoiceAgent, VoiceAgent, VoiceAgentUpdate,
 };
 pub use backend::{Backend, SQLITE_BUSY_TIMEOUT};
-pub use call_outcomes::{CALL_OUTCOME_PRUNE_BATCH, CallClaim, ClaimTerms, RecordedOutcome};
+pub use call_outcomes::{
+    CALL_OUTCOME_PRUNE_BATCH, CallClaim, ClaimTerms, Completed, OutcomeBudget, RecordedOutcome,
+};
 pub use call_sessions::{
     CallDirection, CallSession, NewCallSession, SIP_NUMBERS_PRUNE_BATCH, SipNumbers,
 };

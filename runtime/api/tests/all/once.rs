@@ -13,6 +13,7 @@ on_both_backends!(
     a_retried_booking_runs_once_and_gets_the_recorded_result,
     concurrent_duplicates_book_once,
     a_recorded_outcome_expires,
+    past_the_organizations_budget_its_oldest_outcome_goes,
     a_caller_that_hangs_up_does_not_lose_the_outcome,
     mcp_calls_with_a_call_id_run_once,
 );
@@ -29,16 +30,15 @@ struct Calendar {
 
 impl Calendar {
     async fn start(db: &TestDb, call_outcome_ttl: Option<Duration>) -> Calendar {
+        Calendar::start_with(db, |settings| settings.call_outcome_ttl = call_outcome_ttl).await
+    }
+
+    /// [`Calendar::start`] with `change` made to the core's settings.
+    async fn start_with(db: &TestDb, change: impl FnOnce(&mut CoreSettings)) -> Calendar {
         let google = warden_testing::GoogleCalendar::start().await;
-        let server = Server::start(
-            db,
-            CoreSettings {
-                call_outcome_ttl,
-                ..calendar_settings(&google)
-            },
-            ApiSettings::default(),
-        )
-        .await;
+        let mut settings = calendar_settings(&google);
+        change(&mut settings);
+        let server = Server::start(db, settings, ApiSettings::default()).await;
         server
             .core
             .install_platform_tool(component(artifacts::GOOGLE_CALENDAR))
@@ -298,6 +298,39 @@ async fn a_recorded_outcome_expires(db: &TestDb) {
     assert!(ran.get("replay_of").is_none(), "{ran}");
     assert_eq!(ran["result"]["already_existed"], true, "{ran}");
     assert_eq!(cal.bookings(), 2);
+    cal.server.stop().await;
+}
+
+async fn past_the_organizations_budget_its_oldest_outcome_goes(db: &TestDb) {
+    let cal = Calendar::start_with(db, |settings| {
+        settings.call_outcome_budget = warden_core::OutcomeBudget {
+            outcomes: 1,
+            bytes: 1 << 20,
+        }
+    })
+    .await;
+    let (older, newer) = (booking("Check-up – Kim"), booking("Cleaning – Lee"));
+    for (arguments, call_id) in [(&older, "call_older"), (&newer, "call_newer")] {
+        let booked = cal.invoke("create_event", arguments.clone(), call_id).await;
+        assert_eq!(
+            booked.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&booked.body)
+        );
+    }
+    assert_eq!(cal.bookings(), 2);
+
+    // The newer outcome still answers its retry; the older one went to make room, so
+    // its retry runs again (and the tool's own idempotency finds the event).
+    let replayed = cal.invoke("create_event", newer, "call_newer").await.json();
+    assert!(replayed["replay_of"].is_string(), "{replayed}");
+    assert_eq!(cal.bookings(), 2);
+    let ran = cal.invoke("create_event", older, "call_older").await.json();
+    assert!(ran.get("replay_of").is_none(), "{ran}");
+    assert_eq!(ran["result"]["already_existed"], true, "{ran}");
+    assert_eq!(cal.bookings(), 3);
+    assert_eq!(cal.google.events("primary").len(), 2);
     cal.server.stop().await;
 }
 

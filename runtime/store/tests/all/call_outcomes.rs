@@ -1,7 +1,7 @@
 //! Exactly-once calls: claims, recorded outcomes, leases, expiry and rewrap.
 
 use chrono::{Duration, Utc};
-use warden_store::{CallClaim, CallKey, ClaimTerms, KeyRing, StoreError};
+use warden_store::{CallClaim, CallKey, ClaimTerms, Completed, KeyRing, OutcomeBudget, StoreError};
 
 use crate::agents::new_agent;
 use crate::support::{TestDb, entry, on_both_backends, ring};
@@ -14,6 +14,7 @@ on_both_backends!(
     a_released_call_runs_again,
     another_organizations_agent_is_not_found,
     rewrap_covers_recorded_outcomes,
+    an_organization_keeps_its_newest_outcomes_within_its_budget,
 );
 
 async fn setup(db: &TestDb) -> (String, String) {
@@ -50,7 +51,7 @@ fn claimed(claim: CallClaim) -> String {
     }
 }
 
-/// Seals `outcome` for `key` and records it under `claim`.
+/// Seals `outcome` for `key` and records it under `claim`: whether it was recorded.
 async fn complete(
     db: &TestDb,
     keys: &KeyRing,
@@ -58,9 +59,23 @@ async fn complete(
     claim: &str,
     outcome: &str,
 ) -> bool {
+    let completed = complete_within(db, keys, key, claim, outcome, OutcomeBudget::default()).await;
+    assert_eq!(completed.evicted, 0);
+    completed.recorded
+}
+
+/// [`complete`] under `budget`.
+async fn complete_within(
+    db: &TestDb,
+    keys: &KeyRing,
+    key: &CallKey<'_>,
+    claim: &str,
+    outcome: &str,
+    budget: OutcomeBudget,
+) -> Completed {
     let sealed = keys.seal_outcome(key, outcome.as_bytes()).unwrap();
     db.store
-        .complete_call(key, claim, "inv-1", &sealed)
+        .complete_call(key, claim, "inv-1", &sealed, budget)
         .await
         .unwrap()
 }
@@ -306,4 +321,105 @@ async fn rewrap_covers_recorded_outcomes(db: &TestDb) {
     let new_only = ring(&entry("new", 2));
     let opened = new_only.open_outcome(&call, &recorded.sealed).unwrap();
     assert_eq!(&opened[..], br#"{"result":"kept"}"#);
+}
+
+/// One organization's stream of exactly-once calls cannot fill the disk: past its budget
+/// (outcomes or bytes) its oldest outcomes go, newest kept, and nothing of another
+/// organization's nor of a call still running.
+async fn an_organization_keeps_its_newest_outcomes_within_its_budget(db: &TestDb) {
+    let keys = ring(&entry("k1", 1));
+    let (org, agent) = setup(db).await;
+    let (other, other_agent) = {
+        let o = db.store.create_organization("globex", false).await.unwrap();
+        let a = db
+            .store
+            .create_agent(&o.id, &new_agent("G", true))
+            .await
+            .unwrap();
+        (o.id, a.id)
+    };
+    let three = OutcomeBudget {
+        outcomes: 3,
+        bytes: 1 << 20,
+    };
+    let record = async |org: &str, agent: &str, id: &str, outcome: &str, budget: OutcomeBudget| {
+        let call = key(org, agent, id);
+        let claim = claimed(db.store.claim_call(&call, &terms("h")).await.unwrap());
+        let completed = complete_within(db, &keys, &call, &claim, outcome, budget).await;
+        assert!(completed.recorded);
+        completed.evicted
+    };
+    let state = async |org: &str, agent: &str, id: &str| match db
+        .store
+        .claim_call(&key(org, agent, id), &terms("h"))
+        .await
+        .unwrap()
+    {
+        CallClaim::Done(_) => "done",
+        CallClaim::Running => "running",
+        CallClaim::Run(_) => "gone",
+        CallClaim::Reused => "reused",
+    };
+
+    // The other organization is at its budget; a call of this one is still running.
+    for i in 0..3 {
+        assert_eq!(
+            record(&other, &other_agent, &format!("g{i}"), "{}", three).await,
+            0
+        );
+    }
+    claimed(
+        db.store
+            .claim_call(&key(&org, &agent, "running"), &terms("h"))
+            .await
+            .unwrap(),
+    );
+    // Five outcomes under a budget of three: each one past it deletes the oldest.
+    let mut evicted = Vec::new();
+    for i in 0..5 {
+        evicted.push(record(&org, &agent, &format!("c{i}"), "{}", three).await);
+    }
+    assert_eq!(evicted, [0, 0, 0, 1, 1]);
+    for (id, expected) in [
+        ("c0", "gone"),
+        ("c1", "gone"),
+        ("c2", "done"),
+        ("c3", "done"),
+    ] {
+        assert_eq!(state(&org, &agent, id).await, expected, "{id}");
+    }
+    assert_eq!(state(&org, &agent, "c4").await, "done");
+    assert_eq!(state(&org, &agent, "running").await, "running");
+    for i in 0..3 {
+        assert_eq!(state(&other, &other_agent, &format!("g{i}")).await, "done");
+    }
+
+    // Bytes: room for two outcomes of 1,000 bytes, sealed, but not three.
+    let big = format!("\"{}\"", "x".repeat(998));
+    let two_big = OutcomeBudget {
+        outcomes: 100,
+        bytes: 2_200,
+    };
+    let initech = db
+        .store
+        .create_organization("initech", false)
+        .await
+        .unwrap()
+        .id;
+    let agent = db
+        .store
+        .create_agent(&initech, &new_agent("I", true))
+        .await
+        .unwrap()
+        .id;
+    assert_eq!(record(&initech, &agent, "b0", &big, two_big).await, 0);
+    assert_eq!(record(&initech, &agent, "b1", &big, two_big).await, 0);
+    assert_eq!(record(&initech, &agent, "b2", &big, two_big).await, 1);
+    assert_eq!(state(&initech, &agent, "b0").await, "gone");
+    // An outcome larger than the whole budget is still kept, alone.
+    let huge = format!("\"{}\"", "x".repeat(3_000));
+    assert_eq!(record(&initech, &agent, "huge", &huge, two_big).await, 2);
+    for (id, expected) in [("b1", "gone"), ("b2", "gone"), ("huge", "done")] {
+        assert_eq!(state(&initech, &agent, id).await, expected, "{id}");
+    }
 }
