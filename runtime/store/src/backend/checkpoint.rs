@@ -38,7 +38,7 @@ use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, oneshot};
 
 /// How often the WAL is checkpointed.
 pub(super) const EVERY: Duration = Duration::from_millis(100);
@@ -57,6 +57,9 @@ pub(super) const WAL_SIZE_LIMIT: i64 = 128 << 20;
 /// The checkpoint thread of one store; stops when closed or dropped.
 pub(super) struct Checkpointer {
     stop: SyncSender<()>,
+    /// Answered when the thread has ended and its connection is closed; taken by the
+    /// first [`Checkpointer::stop`].
+    ended: std::sync::Mutex<Option<oneshot::Receiver<()>>>,
 }
 
 impl Checkpointer {
@@ -80,6 +83,7 @@ impl Checkpointer {
     ) -> std::io::Result<Checkpointer> {
         let connection = open(path).map_err(std::io::Error::other)?;
         let (stop, stopped) = mpsc::sync_channel::<()>(1);
+        let (end, ended) = oneshot::channel();
         std::thread::Builder::new()
             .name("warden-sqlite-checkpoint".to_owned())
             .spawn(move || {
@@ -88,13 +92,31 @@ impl Checkpointer {
                     first();
                     turn(&connection, &writer, restart_frames);
                 }
+                // Closing the file's last connection checkpoints and removes the WAL,
+                // holding the file meanwhile: done before the store's close returns.
+                drop(connection);
+                let _ = end.send(());
             })?;
-        Ok(Checkpointer { stop })
+        Ok(Checkpointer {
+            stop,
+            ended: std::sync::Mutex::new(Some(ended)),
+        })
     }
 
-    /// Stops the thread (it finishes a checkpoint in progress first, on its own).
-    pub(super) fn stop(&self) {
+    /// Stops the thread and waits until it has ended, with its connection closed: the
+    /// turn in progress, if any, finishes first (at most one move of the recent audit
+    /// rows and a checkpoint).
+    pub(super) async fn stop(&self) {
         let _ = self.stop.try_send(());
+        let ended = self
+            .ended
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .take();
+        if let Some(ended) = ended {
+            // An error is the thread gone without answering (it panicked): ended too.
+            let _ = ended.await;
+        }
     }
 }
 
@@ -254,8 +276,16 @@ mod tests {
         }
         stop.store(true, Ordering::Relaxed);
         writing.join().unwrap();
-        checkpointer.stop();
         largest = largest.max(std::fs::metadata(&wal).unwrap().len());
+        // Its connection the last, the thread removes the WAL as it ends.
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(checkpointer.stop());
+        assert!(
+            !wal.exists(),
+            "the WAL is still there after the thread ended"
+        );
         let commits = commits.load(Ordering::Relaxed);
 
         let written = commits * FRAME;
@@ -324,5 +354,75 @@ mod tests {
             tokio::time::sleep(super::EVERY).await;
         }
         store.close().await;
+    }
+
+    /// A stop waits for the turn in progress: when it returns the thread has ended,
+    /// with what it held dropped and its connection closed (the last, so the WAL is
+    /// gone).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stop_returns_once_the_thread_has_ended() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("warden.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (n INTEGER);")
+            .unwrap();
+        let held = Arc::new(());
+        let in_turn = Arc::new(AtomicBool::new(false));
+        let checkpointer = Checkpointer::start_with(
+            &path,
+            Arc::new(Mutex::new(())),
+            Duration::from_millis(5),
+            super::RESTART_FRAMES,
+            {
+                let (held, in_turn) = (held.clone(), in_turn.clone());
+                move || {
+                    let _held = &held;
+                    in_turn.store(true, Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(300));
+                }
+            },
+        )
+        .unwrap();
+        while !in_turn.load(Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let stopping = Instant::now();
+        checkpointer.stop().await;
+        assert_eq!(Arc::strong_count(&held), 1, "the thread still runs");
+        assert!(!dir.path().join("warden.db-wal").exists());
+        assert!(stopping.elapsed() >= Duration::from_millis(100));
+        // A second stop has nothing to wait for.
+        checkpointer.stop().await;
+    }
+
+    /// Once a store's close returns, none of its connections is open, the checkpoint
+    /// thread's included: the last one closed removed the WAL, and another process
+    /// that does not wait for locks writes at once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_closed_store_holds_nothing_of_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("warden.db");
+        for round in 0..5 {
+            let store = Store::connect(&format!("sqlite://{}", path.display()))
+                .await
+                .unwrap();
+            store
+                .create_organization(&format!("org {round}"), false)
+                .await
+                .unwrap();
+            // Mid-turn, some rounds: the thread wakes every 100 ms.
+            tokio::time::sleep(super::EVERY * round / 2).await;
+            store.close().await;
+            assert!(
+                !dir.path().join("warden.db-wal").exists(),
+                "round {round}: a connection is still open"
+            );
+            let other = Connection::open(&path).unwrap();
+            other.busy_timeout(Duration::ZERO).unwrap();
+            other
+                .execute_batch("BEGIN IMMEDIATE; DELETE FROM organizations; COMMIT;")
+                .unwrap();
+        }
     }
 }

@@ -169,9 +169,9 @@ impl SqliteFile {
         Some(answer)
     }
 
-    /// Closes the connections outside the pool.
+    /// Closes the connections outside the pool, the checkpoint thread's among them.
     pub(super) async fn close_own_connections(&self) {
-        self.checkpointer.stop();
+        self.checkpointer.stop().await;
         self.reader.close();
         self.sync_writer.close();
         self.direct.close().await;
