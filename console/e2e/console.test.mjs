@@ -625,6 +625,40 @@ describe("the console in a browser", { skip: missing.length ? `set ${missing.joi
     await seeText("#upload-install", /Already installed/, "the Install button's label");
   });
 
+  step("Invocations: the agent filter offers every agent, past the API's largest page", async () => {
+    // 150 more agents: with the one made above, two pages of the API's largest (100).
+    const names = Array.from({ length: 150 }, (_, i) => `Filler ${String(i).padStart(3, "0")}`);
+    const fillers = new Set();
+    for (let i = 0; i < names.length; i += 25) {
+      const made = await Promise.all(names.slice(i, i + 25).map((name) => v1("POST", "/agents", { name })));
+      for (const r of made) {
+        assert.equal(r.status, 201, `an agent is created: ${r.text.slice(0, 300)}`);
+        fillers.add(r.json.id);
+      }
+    }
+    const ids = [];
+    for (let cursor = null, first = true; first || cursor; first = false) {
+      const r = await v1("GET", `/agents?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+      assert.equal(r.status, 200, r.text.slice(0, 300));
+      ids.push(...r.json.items.map((a) => a.id));
+      cursor = r.json.next_cursor ?? null;
+    }
+    assert.ok(ids.length > 100, `the organization has ${ids.length} agents`);
+
+    await page.locator("[data-testid=nav-invocations]").click();
+    const options = page.locator("#filter-agent option:not([value=''])");
+    const offered = await until(async () => {
+      const values = await options.evaluateAll((els) => els.map((e) => e.getAttribute("value")));
+      return values.length === ids.length ? values : null;
+    }, `the agent filter offering all ${ids.length} agents`);
+    assert.deepEqual([...offered].sort(), [...ids].sort(), "each agent offered once");
+    // Choosing an agent from past the first page filters by it: it has no calls.
+    const later = ids.slice(100).find((id) => fillers.has(id));
+    await page.selectOption("#filter-agent", later);
+    await seeText("[data-testid=invocations-empty]", /No invocations match/, "the empty list of an agent with no calls");
+    assert.ok(page.url().includes(encodeURIComponent(later)), `the filter is in the address: ${page.url()}`);
+  });
+
   step("sign out: back to sign-in, and a reload stays signed out", async () => {
     await page.click("#sign-out");
     await see("#api-key", "the sign-in page");

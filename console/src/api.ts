@@ -318,6 +318,11 @@ async function request<T>(method: string, path: string, opts: RequestOptions = {
 
 const enc = encodeURIComponent;
 
+/** The largest page the API serves (`MAX_PAGE_SIZE` in `warden-api`'s `/v1`). */
+const MAX_PAGE_SIZE = 100;
+/** Most pages `api.allAgents` reads: 10,000 agents. */
+const ALL_AGENTS_PAGES = 100;
+
 export const api = {
   // The session.
   async signIn(apiKey: string): Promise<Session> {
@@ -346,6 +351,19 @@ export const api = {
   // Agents.
   listAgents: (q: { cursor?: string | null; limit?: number; name?: string; is_active?: boolean }) =>
     request<AgentPage>("GET", "/agents", { query: q }),
+  /** Every agent, page after page (for a filter that must offer each one), up to
+   * `ALL_AGENTS_PAGES` pages of the server's largest page. */
+  allAgents: async (): Promise<Agent[]> => {
+    const agents: Agent[] = [];
+    let cursor: string | null = null;
+    for (let i = 0; i < ALL_AGENTS_PAGES; i++) {
+      const page: AgentPage = await api.listAgents({ cursor, limit: MAX_PAGE_SIZE });
+      agents.push(...page.items);
+      cursor = page.next_cursor ?? null;
+      if (!cursor) break;
+    }
+    return agents;
+  },
   createAgent: (a: NewAgent) => request<Agent>("POST", "/agents", { json: a }),
   getAgent: (id: string) => request<Agent>("GET", `/agents/${enc(id)}`, { query: { include_tools: true } }),
   updateAgent: (id: string, p: AgentPatch) => request<Agent>("PATCH", `/agents/${enc(id)}`, { json: p }),

@@ -22,9 +22,9 @@ export function InvocationsPage({ agentId, toolId }: { agentId: string; toolId: 
     [agentId, toolId, cursor],
   );
   const tools = useLoad(() => api.listTools(), []);
-  const agents = useLoad(() => api.listAgents({ limit: 100 }), []);
+  const agents = useLoad(() => api.allAgents(), []);
   const toolNames = useMemo(() => new Map((tools.data ?? []).map((t) => [t.id, t.name])), [tools.data]);
-  const agentNames = useMemo(() => new Map((agents.data?.items ?? []).map((a) => [a.id, a.name])), [agents.data]);
+  const agentNames = useMemo(() => new Map((agents.data ?? []).map((a) => [a.id, a.name])), [agents.data]);
 
   const setFilter = (a: string, t: string) => {
     setCursors([null]);
@@ -47,7 +47,7 @@ export function InvocationsPage({ agentId, toolId }: { agentId: string; toolId: 
             <select id="filter-agent" className="form-control" value={agentId} onChange={(e) => setFilter(e.target.value, toolId)}>
               <option value="">All agents</option>
               {agentId && !agentNames.has(agentId) ? <option value={agentId}>{agentId}</option> : null}
-              {(agents.data?.items ?? []).map((a) => (
+              {(agents.data ?? []).map((a) => (
                 <option key={a.id} value={a.id}>
                   {a.name}
                 </option>
@@ -105,7 +105,11 @@ export function InvocationsPage({ agentId, toolId }: { agentId: string; toolId: 
       <section className="card">
         <ProblemView problem={page.problem} />
         {page.loading && !page.data ? <Loading /> : null}
-        {page.data && items.length === 0 ? <p className="muted">No invocations match.</p> : null}
+        {page.data && items.length === 0 ? (
+          <p className="muted" data-testid="invocations-empty">
+            No invocations match.
+          </p>
+        ) : null}
         {items.length > 0 ? (
           <div className="table-scroll">
             <table className="table" data-testid="invocations-table">
