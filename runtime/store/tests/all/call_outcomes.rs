@@ -18,7 +18,12 @@ on_both_backends!(
 );
 
 async fn setup(db: &TestDb) -> (String, String) {
-    let org = db.store.create_organization("acme", false).await.unwrap();
+    organization_with_agent(db, "acme").await
+}
+
+/// A new organization `name` and an agent of it: their ids.
+async fn organization_with_agent(db: &TestDb, name: &str) -> (String, String) {
+    let org = db.store.create_organization(name, false).await.unwrap();
     let agent = db
         .store
         .create_agent(&org.id, &new_agent("A", true))
@@ -329,15 +334,7 @@ async fn rewrap_covers_recorded_outcomes(db: &TestDb) {
 async fn an_organization_keeps_its_newest_outcomes_within_its_budget(db: &TestDb) {
     let keys = ring(&entry("k1", 1));
     let (org, agent) = setup(db).await;
-    let (other, other_agent) = {
-        let o = db.store.create_organization("globex", false).await.unwrap();
-        let a = db
-            .store
-            .create_agent(&o.id, &new_agent("G", true))
-            .await
-            .unwrap();
-        (o.id, a.id)
-    };
+    let (other, other_agent) = organization_with_agent(db, "globex").await;
     let three = OutcomeBudget {
         outcomes: 3,
         bytes: 1 << 20,
@@ -400,18 +397,7 @@ async fn an_organization_keeps_its_newest_outcomes_within_its_budget(db: &TestDb
         outcomes: 100,
         bytes: 2_200,
     };
-    let initech = db
-        .store
-        .create_organization("initech", false)
-        .await
-        .unwrap()
-        .id;
-    let agent = db
-        .store
-        .create_agent(&initech, &new_agent("I", true))
-        .await
-        .unwrap()
-        .id;
+    let (initech, agent) = organization_with_agent(db, "initech").await;
     assert_eq!(record(&initech, &agent, "b0", &big, two_big).await, 0);
     assert_eq!(record(&initech, &agent, "b1", &big, two_big).await, 0);
     assert_eq!(record(&initech, &agent, "b2", &big, two_big).await, 1);
