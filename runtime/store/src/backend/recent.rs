@@ -166,7 +166,7 @@ mod tests {
     use super::*;
     use crate::Store;
 
-    /// A migrated SQLite file with an organization, no store running on it, and
+    /// A migrated SQLite file with an organization, no connection open on it, and
     /// `rows` rows waiting in `recent_invocations`, appended in order (`f0`, `f1`, …).
     /// Outside any runtime, since [`move_all`] blocks its thread.
     fn file_with_recent_rows(rows: usize) -> (tempfile::TempDir, PathBuf) {
@@ -200,6 +200,19 @@ mod tests {
                     ],
                 )
                 .unwrap();
+        }
+        drop(connection);
+        // The store's connections close on threads of their own, and the file's last
+        // one to close checkpoints and removes the WAL with the file locked: wait for
+        // that, so that the test's connection, which never waits, finds the file free.
+        let wal = dir.path().join("warden.db-wal");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while wal.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a connection stays open"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
         }
         (dir, path)
     }
