@@ -17,7 +17,7 @@
 use crate::error::Result;
 use std::sync::OnceLock;
 use tokio::sync::{mpsc, oneshot};
-use warden_store::{Invocation, NewInvocation, Store};
+use warden_store::{NewInvocation, Store};
 
 /// Most rows in one transaction.
 const MAX_BATCH: usize = 256;
@@ -25,7 +25,7 @@ const MAX_BATCH: usize = 256;
 /// Rows waiting for the writer; a full queue makes callers wait (back-pressure).
 const QUEUE: usize = 4096;
 
-type Reply = oneshot::Sender<warden_store::Result<Invocation>>;
+type Reply = oneshot::Sender<warden_store::Result<String>>;
 
 struct Pending {
     organization_id: String,
@@ -40,13 +40,13 @@ pub(crate) struct AuditWriter {
 }
 
 impl AuditWriter {
-    /// Writes `row` for `organization_id`, returning once it is committed.
+    /// Writes `row` for `organization_id`, returning its id once it is committed.
     pub(crate) async fn record(
         &self,
         store: &Store,
         organization_id: String,
         row: NewInvocation,
-    ) -> Result<Invocation> {
+    ) -> Result<String> {
         let queue = self.queue.get_or_init(|| spawn_writer(store.clone()));
         // While rows wait for the writer task, this one joins them to share their
         // commit; otherwise it is written now if that needs no waiting.
@@ -88,7 +88,7 @@ async fn record_one(
     store: &Store,
     organization_id: &str,
     row: &NewInvocation,
-) -> warden_store::Result<Invocation> {
+) -> warden_store::Result<String> {
     let max_attempts = store.max_connection_attempts();
     let mut attempts = 0;
     loop {
@@ -97,7 +97,7 @@ async fn record_one(
             Err(e) if e.is_connection_failure() && attempts < max_attempts => {
                 tracing::warn!("writing an audit row again: {e}");
             }
-            result => return result,
+            result => return result.map(|invocation| invocation.id),
         }
     }
 }
@@ -112,7 +112,10 @@ fn spawn_writer(store: Store) -> mpsc::Sender<Pending> {
                 .map(|p| (p.organization_id.as_str(), &p.row))
                 .collect();
             let results = match store.record_invocations(&rows).await {
-                Ok(results) => results,
+                Ok(results) => results
+                    .into_iter()
+                    .map(|result| result.map(|invocation| invocation.id))
+                    .collect(),
                 Err(e) => {
                     // A statement failed as a whole (e.g. an agent deleted while its
                     // row waited): write the rows one by one, so one costs only itself.

@@ -311,7 +311,7 @@ impl Core {
             .arguments
             .as_object()
             .map(|o| Value::from(o.keys().cloned().collect::<Vec<_>>()));
-        let invocation = self
+        let invocation_id = self
             .audit
             .record(
                 &self.store,
@@ -343,7 +343,7 @@ impl Core {
             result,
             spoken,
             report,
-            invocation_id: invocation.id,
+            invocation_id,
             replay_of: Some(recorded.invocation_id),
         })
     }

@@ -580,7 +580,7 @@ impl Core {
         }
 
         let report = outcome.report;
-        let invocation = self
+        let invocation_id = self
             .audit
             .record(
                 &self.store,
@@ -617,7 +617,7 @@ impl Core {
             result: outcome.result,
             spoken: outcome.spoken,
             report,
-            invocation_id: invocation.id,
+            invocation_id,
             replay_of: None,
         })
     }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::any::AnyRow;
 
-use crate::backend::{Backend, NamedRow, SyncError, column_positions};
+use crate::backend::{Backend, SyncError};
 use crate::error::{Result, StoreError};
 use crate::page::{Page, PageRequest, page_from};
 use crate::row::{RowExt, json_text, micros, new_id, now};
@@ -215,10 +215,10 @@ macro_rules! bind_filter {
 }
 
 /// The statement that writes one audit row into `$table`, unless the agent or call
-/// session (when given) is not the organization's: then nothing is written and no row
-/// comes back.
+/// session (when given) is not the organization's: then nothing is written (and no row
+/// comes back from `$returning`).
 macro_rules! insert_invocation {
-    ($table:literal) => {
+    ($table:literal, $returning:literal) => {
         concat!(
             "INSERT INTO ",
             $table,
@@ -232,22 +232,27 @@ macro_rules! insert_invocation {
              AND ($3 IS NULL OR EXISTS (SELECT 1 FROM voice_agents a \
                   WHERE a.id = $3 AND a.organization_id = $2)) \
              AND ($8 IS NULL OR EXISTS (SELECT 1 FROM call_sessions s \
-                  WHERE s.id = $8 AND s.organization_id = $2)) \
-             RETURNING id, organization_id, agent_id, tool_id, tool_version_id, function, \
-             call_id, call_session_id, started_at, duration_us, fuel_consumed, \
-             peak_memory_bytes, outcome, error_kind, argument_keys, created_at, replay_of"
+                  WHERE s.id = $8 AND s.organization_id = $2))",
+            $returning
         )
     };
 }
 
 /// One audit row into the indexed table.
-const INSERT_INVOCATION: &str = insert_invocation!("invocations");
+const INSERT_INVOCATION: &str = insert_invocation!(
+    "invocations",
+    " RETURNING id, organization_id, agent_id, tool_id, tool_version_id, function, \
+     call_id, call_session_id, started_at, duration_us, fuel_consumed, \
+     peak_memory_bytes, outcome, error_kind, argument_keys, created_at, replay_of"
+);
 
 /// One audit row into `recent_invocations` (migration 0012): the row a lone call writes
 /// on a SQLite file, into one B-tree where the indexed table has six (about one WAL
 /// frame per commit against eight). The store moves these
 /// rows into `invocations` in batches (`backend/recent.rs`); the reads below read both.
-const INSERT_RECENT_INVOCATION: &str = insert_invocation!("recent_invocations");
+/// Nothing is returned: the caller needs only the id it chose, and a `RETURNING` costs
+/// SQLite a temporary B-tree per statement.
+const INSERT_RECENT_INVOCATION: &str = insert_invocation!("recent_invocations", "");
 
 /// Marks the table in a query of the audit that [`both_tables`] runs on each table.
 const AUDIT: &str = "{audit}";
@@ -320,45 +325,38 @@ fn bind_invocation<'q>(
         .bind(new.replay_of.as_deref()))
 }
 
-/// [`INSERT_RECENT_INVOCATION`] on a synchronous SQLite connection: the row written, or `None`
-/// when the agent or call session is not the organization's. The statement is stepped to
-/// its end, so that an error of its commit is returned here.
+/// [`INSERT_RECENT_INVOCATION`] on a synchronous SQLite connection: whether the row was
+/// written (`false` when the agent or call session is not the organization's). The
+/// statement runs to its end, so that an error of its commit is returned here. Its
+/// `$n` parameters are numbered in order of first use, so they bind by position.
 fn insert_now(
     connection: &rusqlite::Connection,
     id: &str,
     organization_id: &str,
     new: &NewInvocation,
     argument_keys: Option<&str>,
-) -> Result<Option<Invocation>, SyncError> {
+) -> Result<bool, SyncError> {
     let mut statement = connection.prepare_cached(INSERT_RECENT_INVOCATION)?;
-    let columns = column_positions(&statement);
-    let mut rows = statement.query(rusqlite::named_params! {
-        "$1": id,
-        "$2": organization_id,
-        "$3": new.agent_id.as_deref(),
-        "$4": &new.tool_id,
-        "$5": &new.tool_version_id,
-        "$6": &new.function,
-        "$7": &new.call_id,
-        "$8": new.call_session_id.as_deref(),
-        "$9": micros(new.started_at),
-        "$10": new.duration_us,
-        "$11": new.fuel_consumed,
-        "$12": new.peak_memory_bytes,
-        "$13": new.outcome.as_str(),
-        "$14": new.error_kind.as_deref(),
-        "$15": argument_keys,
-        "$16": micros(now()),
-        "$17": new.replay_of.as_deref(),
-    })?;
-    let mut written = None;
-    while let Some(row) = rows.next()? {
-        written = Some(invocation(&NamedRow {
-            row,
-            columns: &columns,
-        })?);
-    }
-    Ok(written)
+    let written = statement.execute(rusqlite::params![
+        id,
+        organization_id,
+        new.agent_id.as_deref(),
+        &new.tool_id,
+        &new.tool_version_id,
+        &new.function,
+        &new.call_id,
+        new.call_session_id.as_deref(),
+        micros(new.started_at),
+        new.duration_us,
+        new.fuel_consumed,
+        new.peak_memory_bytes,
+        new.outcome.as_str(),
+        new.error_kind.as_deref(),
+        argument_keys,
+        micros(now()),
+        new.replay_of.as_deref(),
+    ])?;
+    Ok(written == 1)
 }
 
 fn recorded(row: Option<AnyRow>) -> Result<Invocation> {
@@ -388,7 +386,8 @@ impl Store {
     /// [`Store::record_invocation`], written synchronously on the calling thread when
     /// that can be done without waiting: on a SQLite file whose writer is free (see
     /// `backend/sync_write.rs`), appended to `recent_invocations` (`backend/recent.rs`).
-    /// `None` otherwise, with nothing written: the caller then records the row the
+    /// Answers the new row's id ([`Store::invocation`] reads the row). `None`
+    /// otherwise, with nothing written: the caller then records the row the
     /// asynchronous way. The only wait is for the store's own move of recent rows into
     /// `invocations` to finish a transaction, when it holds the writer.
     ///
@@ -399,23 +398,25 @@ impl Store {
         &self,
         organization_id: &str,
         new: &NewInvocation,
-    ) -> Option<Result<Invocation>> {
+    ) -> Option<Result<String>> {
         // The row's id and JSON are made only once the write is sure to run here.
         let written = self
             .append_audit_now(|connection| {
                 let argument_keys = new.argument_keys.as_ref().map(json_text).transpose()?;
-                insert_now(
+                let id = new_id();
+                let written = insert_now(
                     connection,
-                    &new_id(),
+                    &id,
                     organization_id,
                     new,
                     argument_keys.as_deref(),
-                )
+                )?;
+                Ok(written.then_some(id))
             })
             .await?;
         Some(
-            written.and_then(|row| {
-                row.ok_or(StoreError::NotFound("organization, agent or call session"))
+            written.and_then(|id| {
+                id.ok_or(StoreError::NotFound("organization, agent or call session"))
             }),
         )
     }

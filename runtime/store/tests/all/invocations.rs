@@ -468,7 +468,7 @@ async fn a_row_written_now_is_the_row_written_later(db: &TestDb) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(store.invocation(&a.id, &written.id).await.unwrap(), written);
+    let written = store.invocation(&a.id, &written).await.unwrap();
     let later = store.record_invocation(&a.id, &row).await.unwrap();
     assert_ne!(written.id, later.id);
     let same = |i: &warden_store::Invocation| {
@@ -494,6 +494,7 @@ async fn a_row_written_now_is_the_row_written_later(db: &TestDb) {
         .await
         .unwrap()
         .unwrap();
+    let for_b = store.invocation(&b.id, &for_b).await.unwrap();
     assert_eq!(for_b.argument_keys, None);
 
     // Another organization's agent, an unknown organization: refused, nothing written.
@@ -704,7 +705,11 @@ async fn rows_waiting_in_recent_invocations_read_as_audit_rows(db: &TestDb) {
                 .unwrap(),
         );
     }
-    let ids: Vec<&str> = now.iter().map(|i| i.id.as_str()).collect();
+    let ids: Vec<&str> = now.iter().map(String::as_str).collect();
+    let mut before = Vec::new();
+    for id in &ids {
+        before.push(store.invocation(&b.id, id).await.unwrap());
+    }
     let (_, waiting) = where_rows_are(&pool, &ids).await;
     assert!(waiting > 0, "no row written now was seen waiting");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -715,7 +720,7 @@ async fn rows_waiting_in_recent_invocations_read_as_audit_rows(db: &TestDb) {
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    for row in &now {
+    for row in &before {
         assert_eq!(store.invocation(&b.id, &row.id).await.unwrap(), *row);
     }
     let empty: i64 = sqlx::query_scalar("SELECT count(*) FROM recent_invocations")

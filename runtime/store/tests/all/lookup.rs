@@ -110,12 +110,16 @@ async fn audit(store: &Store, organization_id: &str, agent_id: &str) {
         replay_of: None,
     };
     match store.record_invocation_now(organization_id, &new).await {
-        Some(written) => written.unwrap(),
-        None => store
-            .record_invocation(organization_id, &new)
-            .await
-            .unwrap(),
-    };
+        Some(written) => {
+            written.unwrap();
+        }
+        None => {
+            store
+                .record_invocation(organization_id, &new)
+                .await
+                .unwrap();
+        }
+    }
 }
 
 async fn worker_lookups_see_another_handles_writes_at_once(db: &TestDb) {
