@@ -170,13 +170,14 @@ impl CoreSettings {
     }
 }
 
-/// The domain services. Cheap to clone.
+/// The domain services. Cheap to clone: a clone (the server makes several per
+/// request) only counts references.
 #[derive(Clone)]
 pub struct Core {
     store: Store,
     sandbox: Sandbox,
     keys: Arc<KeyRing>,
-    settings: CoreSettings,
+    settings: Arc<CoreSettings>,
     audit: audit::AuditWriter,
     metrics: telemetry::Metrics,
     /// Uploads in progress or waiting, per organization.
@@ -240,7 +241,7 @@ impl Core {
             store,
             sandbox,
             keys: Arc::new(keys),
-            settings,
+            settings: Arc::new(settings),
             audit: audit::AuditWriter::default(),
             uploads: Arc::default(),
         }
