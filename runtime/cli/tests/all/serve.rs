@@ -719,6 +719,85 @@ fn an_operator_grants_one_tool_more_memory_than_the_default() {
     }
 }
 
+/// The outcome budget's flags reach the calls: with room for one recorded
+/// outcome (by count, or by bytes smaller than any outcome), a retry of the
+/// newer exactly-once call is answered from its outcome and a retry of the
+/// older one runs again. Without the flags both retries are replays.
+#[test]
+fn the_outcome_budget_flags_keep_only_the_newest_outcomes() {
+    for (flags, older_replayed) in [
+        (&[][..], true),
+        (&["--call-outcomes-per-organization", "1"][..], false),
+        (&["--call-outcome-bytes-per-organization", "1"][..], false),
+    ] {
+        let data = tempfile::tempdir().unwrap();
+        let server = start_with(data.path(), flags);
+        let bootstrap: Value = serde_json::from_str(
+            &std::fs::read_to_string(data.path().join("bootstrap.json")).unwrap(),
+        )
+        .unwrap();
+        let key = bootstrap["api_key"].as_str().unwrap();
+        let worker = bootstrap["worker_token"].as_str().unwrap();
+        let tool = upload_tool(
+            &server.address,
+            key,
+            &std::fs::read(artifacts::MEMORY_BOMB).unwrap(),
+        );
+        let agent = agent_with_tool(&server.address, key, "Memory", &tool, r#"{"config":{}}"#);
+        // `allocate` is not read-only: with a call id it runs once.
+        let call = |call_id: &str| {
+            let (status, body) = http(
+                &server.address,
+                "POST",
+                &format!("/worker/v1/agents/{agent}/invoke"),
+                Some(worker),
+                Some(
+                    &json!({
+                        "name": "memory_bomb__allocate",
+                        "arguments": { "mib": 1 },
+                        "call_id": call_id,
+                    })
+                    .to_string(),
+                ),
+            );
+            let body: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(status, 200, "{flags:?}: {body}");
+            body
+        };
+        let older = call("call-older");
+        let newer = call("call-newer");
+        assert!(older.get("replay_of").is_none(), "{flags:?}: {older}");
+        assert!(newer.get("replay_of").is_none(), "{flags:?}: {newer}");
+        assert_eq!(
+            call("call-newer")["replay_of"],
+            newer["invocation_id"],
+            "{flags:?}"
+        );
+        let older_again = call("call-older");
+        if older_replayed {
+            assert_eq!(
+                older_again["replay_of"], older["invocation_id"],
+                "{flags:?}"
+            );
+        } else {
+            assert!(
+                older_again.get("replay_of").is_none(),
+                "{flags:?}: the older outcome was kept: {older_again}"
+            );
+        }
+    }
+
+    // Zero is refused at start, naming the flag.
+    for flag in [
+        "--call-outcomes-per-organization",
+        "--call-outcome-bytes-per-organization",
+    ] {
+        let run = warden(&["serve", flag, "0"]);
+        assert_eq!(run.code, 2, "{flag}: {}", run.stderr);
+        assert!(run.stderr.contains(flag), "{}", run.stderr);
+    }
+}
+
 /// `warden serve` on a fresh data directory whose operator grants point the
 /// secret `secret` at a local stand-in at `origin` and reach organizations'
 /// own tools, with the bootstrap's API key and worker token.
