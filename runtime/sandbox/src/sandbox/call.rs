@@ -401,6 +401,9 @@ impl Sandbox {
             }
         };
 
+        // The epoch advances while this call holds its instance (and its
+        // deadline is checked at every tick).
+        let _ticking = self.inner.ticker.ticking();
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| &mut s.limiter);
         store

@@ -6,8 +6,8 @@ use crate::bindings::{v0_1, v0_2};
 use crate::limits::Limits;
 use crate::store::CallState;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
@@ -122,34 +122,175 @@ pub(super) fn linker(engine: &Engine) -> anyhow::Result<Linker<CallState>> {
     Ok(linker)
 }
 
-/// Advances the engine's epoch every tick on its own thread, so running
-/// guests are checked against their deadline; stops when dropped.
+/// Advances the engine's epoch every tick on its own thread while any call
+/// holds an instance ([`EpochTicker::ticking`]), so running guests are
+/// checked against their deadline; while none does, the thread is parked, so
+/// an idle sandbox does not wake 200 times a second. Stops when dropped.
 pub(super) struct EpochTicker {
-    stop: Arc<AtomicBool>,
+    shared: Arc<TickerShared>,
+}
+
+struct TickerShared {
+    stop: AtomicBool,
+    /// Calls holding an instance ([`Ticking`] guards alive).
+    running: AtomicUsize,
+    /// The ticker's thread, to unpark: set before [`EpochTicker::start`]
+    /// returns, so before any guard exists.
+    thread: OnceLock<std::thread::Thread>,
+    /// The thread's id in the kernel, for tests that watch it sleep.
+    #[cfg(test)]
+    tid: OnceLock<i32>,
+}
+
+impl TickerShared {
+    fn unpark(&self) {
+        if let Some(thread) = self.thread.get() {
+            thread.unpark();
+        }
+    }
 }
 
 impl EpochTicker {
     pub(super) fn start(engine: &Engine, tick: Duration) -> anyhow::Result<EpochTicker> {
-        let stop = Arc::new(AtomicBool::new(false));
-        {
+        let shared = Arc::new(TickerShared {
+            stop: AtomicBool::new(false),
+            running: AtomicUsize::new(0),
+            thread: OnceLock::new(),
+            #[cfg(test)]
+            tid: OnceLock::new(),
+        });
+        let thread = {
             let engine = engine.clone();
-            let stop = stop.clone();
+            let shared = shared.clone();
             std::thread::Builder::new()
                 .name("warden-epoch".into())
                 .spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
+                    #[cfg(test)]
+                    // SAFETY: gettid has no preconditions.
+                    let _ = shared.tid.set(unsafe { libc::gettid() });
+                    while !shared.stop.load(Ordering::Acquire) {
+                        // A guard taken after this load unparks the thread,
+                        // and an unpark that comes before the park makes it
+                        // return at once: no call is left without ticks.
+                        if shared.running.load(Ordering::Acquire) == 0 {
+                            std::thread::park();
+                            continue;
+                        }
                         std::thread::sleep(tick);
                         engine.increment_epoch();
                     }
                 })
-                .map_err(|e| anyhow::anyhow!("failed to start the epoch ticker: {e}"))?;
+                .map_err(|e| anyhow::anyhow!("failed to start the epoch ticker: {e}"))?
+        };
+        let _ = shared.thread.set(thread.thread().clone());
+        Ok(EpochTicker { shared })
+    }
+
+    /// Keeps the epoch advancing while the guard lives: taken by a call
+    /// before its store exists, dropped after.
+    pub(super) fn ticking(&self) -> Ticking {
+        if self.shared.running.fetch_add(1, Ordering::AcqRel) == 0 {
+            self.shared.unpark();
         }
-        Ok(EpochTicker { stop })
+        Ticking {
+            shared: self.shared.clone(),
+        }
     }
 }
 
 impl Drop for EpochTicker {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.shared.stop.store(true, Ordering::Release);
+        self.shared.unpark();
+    }
+}
+
+/// A call that holds an instance; see [`EpochTicker::ticking`].
+pub(super) struct Ticking {
+    shared: Arc<TickerShared>,
+}
+
+impl Drop for Ticking {
+    fn drop(&mut self) {
+        self.shared.running.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// The kernel's count of the times thread `tid` of this process went to
+    /// sleep (`None` once it has exited).
+    fn sleeps(tid: i32) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("voluntary_ctxt_switches:"))
+            .map(|n| n.trim().parse().unwrap())
+    }
+
+    /// Waits, at most 10 s, until `done`.
+    fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(Instant::now() < deadline, "{what}: not within 10 s");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn the_ticker_sleeps_while_no_call_holds_an_instance() {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config).unwrap();
+        let ticker = EpochTicker::start(&engine, Duration::from_millis(1)).unwrap();
+        wait_until("the thread's id", || ticker.shared.tid.get().is_some());
+        let tid = *ticker.shared.tid.get().unwrap();
+        let quiet = |what: &str| {
+            // Parked: it stops switching, and stays stopped.
+            let mut last = sleeps(tid).unwrap();
+            wait_until(what, || {
+                std::thread::sleep(Duration::from_millis(20));
+                let now = sleeps(tid).unwrap();
+                std::mem::replace(&mut last, now) == now
+            });
+            std::thread::sleep(Duration::from_millis(200));
+            assert_eq!(sleeps(tid).unwrap(), last, "{what}: the idle ticker woke");
+        };
+        quiet("no call yet");
+
+        // A call: the thread ticks (every tick is a sleep and a wake-up)...
+        let call = ticker.ticking();
+        let before = sleeps(tid).unwrap();
+        wait_until("ticks during a call", || {
+            sleeps(tid).unwrap() >= before + 20
+        });
+        // ...as long as any call holds a guard.
+        let second = ticker.ticking();
+        drop(call);
+        let before = sleeps(tid).unwrap();
+        wait_until("ticks during the second call", || {
+            sleeps(tid).unwrap() >= before + 20
+        });
+        drop(second);
+        quiet("after the calls");
+
+        // A guard taken at once after another's drop still restarts it.
+        for _ in 0..100 {
+            drop(ticker.ticking());
+        }
+        let call = ticker.ticking();
+        let before = sleeps(tid).unwrap();
+        wait_until("ticks after quick calls", || {
+            sleeps(tid).unwrap() >= before + 20
+        });
+        drop(call);
+
+        // Dropping the ticker ends the thread, parked or not.
+        quiet("before the drop");
+        drop(ticker);
+        wait_until("the thread's exit", || sleeps(tid).is_none());
     }
 }

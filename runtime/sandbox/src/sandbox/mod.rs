@@ -134,8 +134,9 @@ struct SandboxInner {
     tools: Mutex<LoadedTools>,
     artifacts: Option<ArtifactCache>,
     compiles: Semaphore,
-    /// Stops the epoch thread when the last clone is dropped.
-    _ticker: EpochTicker,
+    /// Ticks while calls hold instances; stops its thread when the last
+    /// clone is dropped.
+    ticker: EpochTicker,
     client: Client,
 }
 
@@ -178,7 +179,7 @@ impl Sandbox {
                 linker,
                 config,
                 artifacts,
-                _ticker: ticker,
+                ticker,
                 client: Client::new(),
             }),
         })
