@@ -624,28 +624,36 @@ fn files_in_an_existing_world_readable_data_dir_are_private() {
     drop(again);
 }
 
-/// `memory_bomb`'s `allocate` of `mib` through the worker route of a server
-/// started with `flags`, as an organization's upload: the invoke's status
-/// and body.
-fn allocate_in_server(flags: &[&str], mib: u32) -> (u16, Value) {
+/// A server started with `flags` whose organization uploaded `memory_bomb`
+/// and gave it to an agent: (its data directory, the server, the worker
+/// token, the agent id).
+fn memory_bomb_server(flags: &[&str]) -> (tempfile::TempDir, Server, String, String) {
     let data = tempfile::tempdir().unwrap();
     let server = start_with(data.path(), flags);
     let bootstrap: Value =
         serde_json::from_str(&std::fs::read_to_string(data.path().join("bootstrap.json")).unwrap())
             .unwrap();
     let key = bootstrap["api_key"].as_str().unwrap();
-    let worker = bootstrap["worker_token"].as_str().unwrap();
+    let worker = bootstrap["worker_token"].as_str().unwrap().to_owned();
     let tool = upload_tool(
         &server.address,
         key,
         &std::fs::read(artifacts::MEMORY_BOMB).unwrap(),
     );
     let agent = agent_with_tool(&server.address, key, "Memory", &tool, r#"{"config":{}}"#);
+    (data, server, worker, agent)
+}
+
+/// `memory_bomb`'s `allocate` of `mib` through the worker route of a server
+/// started with `flags`, as an organization's upload: the invoke's status
+/// and body.
+fn allocate_in_server(flags: &[&str], mib: u32) -> (u16, Value) {
+    let (_data, server, worker, agent) = memory_bomb_server(flags);
     let (status, body) = http(
         &server.address,
         "POST",
         &format!("/worker/v1/agents/{agent}/invoke"),
-        Some(worker),
+        Some(&worker),
         Some(&json!({ "name": "memory_bomb__allocate", "arguments": { "mib": mib } }).to_string()),
     );
     (status, serde_json::from_str(&body).unwrap())
@@ -730,27 +738,14 @@ fn the_outcome_budget_flags_keep_only_the_newest_outcomes() {
         (&["--call-outcomes-per-organization", "1"][..], false),
         (&["--call-outcome-bytes-per-organization", "1"][..], false),
     ] {
-        let data = tempfile::tempdir().unwrap();
-        let server = start_with(data.path(), flags);
-        let bootstrap: Value = serde_json::from_str(
-            &std::fs::read_to_string(data.path().join("bootstrap.json")).unwrap(),
-        )
-        .unwrap();
-        let key = bootstrap["api_key"].as_str().unwrap();
-        let worker = bootstrap["worker_token"].as_str().unwrap();
-        let tool = upload_tool(
-            &server.address,
-            key,
-            &std::fs::read(artifacts::MEMORY_BOMB).unwrap(),
-        );
-        let agent = agent_with_tool(&server.address, key, "Memory", &tool, r#"{"config":{}}"#);
+        let (_data, server, worker, agent) = memory_bomb_server(flags);
         // `allocate` is not read-only: with a call id it runs once.
         let call = |call_id: &str| {
             let (status, body) = http(
                 &server.address,
                 "POST",
                 &format!("/worker/v1/agents/{agent}/invoke"),
-                Some(worker),
+                Some(&worker),
                 Some(
                     &json!({
                         "name": "memory_bomb__allocate",
