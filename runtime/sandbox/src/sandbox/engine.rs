@@ -6,8 +6,8 @@ use crate::bindings::{v0_1, v0_2};
 use crate::limits::Limits;
 use crate::store::CallState;
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
@@ -128,26 +128,17 @@ pub(super) fn linker(engine: &Engine) -> anyhow::Result<Linker<CallState>> {
 /// an idle sandbox does not wake 200 times a second. Stops when dropped.
 pub(super) struct EpochTicker {
     shared: Arc<TickerShared>,
+    /// The ticker's thread, which a first guard and the drop unpark.
+    thread: std::thread::Thread,
 }
 
 struct TickerShared {
     stop: AtomicBool,
     /// Calls holding an instance ([`Ticking`] guards alive).
     running: AtomicUsize,
-    /// The ticker's thread, to unpark: set before [`EpochTicker::start`]
-    /// returns, so before any guard exists.
-    thread: OnceLock<std::thread::Thread>,
     /// The thread's id in the kernel, for tests that watch it sleep.
     #[cfg(test)]
-    tid: OnceLock<i32>,
-}
-
-impl TickerShared {
-    fn unpark(&self) {
-        if let Some(thread) = self.thread.get() {
-            thread.unpark();
-        }
-    }
+    tid: std::sync::OnceLock<i32>,
 }
 
 impl EpochTicker {
@@ -155,9 +146,8 @@ impl EpochTicker {
         let shared = Arc::new(TickerShared {
             stop: AtomicBool::new(false),
             running: AtomicUsize::new(0),
-            thread: OnceLock::new(),
             #[cfg(test)]
-            tid: OnceLock::new(),
+            tid: std::sync::OnceLock::new(),
         });
         let thread = {
             let engine = engine.clone();
@@ -182,15 +172,17 @@ impl EpochTicker {
                 })
                 .map_err(|e| anyhow::anyhow!("failed to start the epoch ticker: {e}"))?
         };
-        let _ = shared.thread.set(thread.thread().clone());
-        Ok(EpochTicker { shared })
+        Ok(EpochTicker {
+            shared,
+            thread: thread.thread().clone(),
+        })
     }
 
     /// Keeps the epoch advancing while the guard lives: taken by a call
     /// before its store exists, dropped after.
     pub(super) fn ticking(&self) -> Ticking {
         if self.shared.running.fetch_add(1, Ordering::AcqRel) == 0 {
-            self.shared.unpark();
+            self.thread.unpark();
         }
         Ticking {
             shared: self.shared.clone(),
@@ -201,7 +193,7 @@ impl EpochTicker {
 impl Drop for EpochTicker {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::Release);
-        self.shared.unpark();
+        self.thread.unpark();
     }
 }
 
